@@ -1,0 +1,189 @@
+//! The auction core: screens bids and picks one winner per imp with its clearing price.
+//!
+//! Pure by design: no I/O, no clock, no randomness. Inputs are borrowed views of what the
+//! partners sent, in arrival order; the output says who won what at which price and why every
+//! other bid was dropped. That makes every pricing rule unit- and property-testable.
+
+use crate::money::Micros;
+
+/// Where a bid sits in the fan-out results: partner, seatbid and bid indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BidKey {
+    pub partner: usize,
+    pub seatbid: usize,
+    pub bid: usize,
+}
+
+/// An imp as the auction sees it: its id and its floor in the auction currency.
+#[derive(Debug, Clone, Copy)]
+pub struct ImpFloor<'a> {
+    pub id: &'a str,
+    pub floor: Micros,
+}
+
+/// One bid as offered, before screening. Offers must be given in arrival order.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    pub key: BidKey,
+    pub bid_id: &'a str,
+    pub impid: &'a str,
+    /// `None` when the JSON price was not a finite, sane number.
+    pub price: Option<Micros>,
+    pub currency: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceRule {
+    /// The winner pays its bid.
+    First,
+    /// The winner pays max(runner-up, floor) + increment, never more than its bid.
+    Second { increment: Micros },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub currency: &'a str,
+    pub pricing: PriceRule,
+}
+
+/// Why a bid cannot take part. Codes are stable: they appear in `ext.errors` (see README).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    MissingBidId,
+    UnknownImp(String),
+    InvalidPrice,
+    BelowFloor { price: Micros, floor: Micros },
+    Currency(String),
+}
+
+impl Rejection {
+    pub fn code(&self) -> u32 {
+        match self {
+            Rejection::MissingBidId => 301,
+            Rejection::UnknownImp(_) => 302,
+            Rejection::InvalidPrice => 303,
+            Rejection::BelowFloor { .. } => 304,
+            Rejection::Currency(_) => 305,
+        }
+    }
+
+    pub fn message(&self, bid_id: &str) -> String {
+        match self {
+            Rejection::MissingBidId => "bid has no id".into(),
+            Rejection::UnknownImp(imp) => {
+                format!("bid {bid_id}: impid `{imp}` is not in the request")
+            }
+            Rejection::InvalidPrice => format!("bid {bid_id}: price must be a finite number > 0"),
+            Rejection::BelowFloor { price, floor } => {
+                format!("bid {bid_id}: price {price} is below the floor {floor}")
+            }
+            Rejection::Currency(cur) => {
+                format!("bid {bid_id}: currency `{cur}` is not the auction currency")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Win {
+    /// Index into the imps given to `run`.
+    pub imp: usize,
+    pub key: BidKey,
+    pub bid_price: Micros,
+    pub clearing: Micros,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// At most one per imp, in imp order.
+    pub wins: Vec<Win>,
+    pub rejected: Vec<(BidKey, Rejection)>,
+}
+
+/// Screens the offers and runs one auction per imp.
+pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Outcome {
+    // best and runner-up price per imp; ties keep the earlier offer (arrival order).
+    let mut best: Vec<Option<(Micros, BidKey)>> = vec![None; imps.len()];
+    let mut second: Vec<Option<Micros>> = vec![None; imps.len()];
+    let mut rejected = Vec::new();
+
+    for offer in offers {
+        let imp = match screen(imps, offer, rules.currency) {
+            Ok(imp) => imp,
+            Err(r) => {
+                rejected.push((offer.key, r));
+                continue;
+            }
+        };
+        let price = offer.price.expect("screened");
+        match best[imp] {
+            Some((top, _)) if price <= top => {
+                second[imp] = second[imp].max(Some(price));
+            }
+            prev => {
+                second[imp] = prev.map(|(p, _)| p);
+                best[imp] = Some((price, offer.key));
+            }
+        }
+    }
+
+    let wins = best
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| {
+            let (bid_price, key) = (*b)?;
+            Some(Win {
+                imp: i,
+                key,
+                bid_price,
+                clearing: clearing_price(bid_price, second[i], imps[i].floor, rules.pricing),
+            })
+        })
+        .collect();
+    Outcome { wins, rejected }
+}
+
+/// Checks one offer against the request; returns the index of its imp.
+fn screen(imps: &[ImpFloor<'_>], offer: &Offer<'_>, currency: &str) -> Result<usize, Rejection> {
+    if offer.bid_id.is_empty() {
+        return Err(Rejection::MissingBidId);
+    }
+    let imp = imps
+        .iter()
+        .position(|i| i.id == offer.impid)
+        .ok_or_else(|| Rejection::UnknownImp(offer.impid.to_string()))?;
+    let price = match offer.price {
+        Some(p) if p > Micros::ZERO => p,
+        _ => return Err(Rejection::InvalidPrice),
+    };
+    if !offer.currency.eq_ignore_ascii_case(currency) {
+        return Err(Rejection::Currency(offer.currency.to_string()));
+    }
+    if price < imps[imp].floor {
+        return Err(Rejection::BelowFloor {
+            price,
+            floor: imps[imp].floor,
+        });
+    }
+    Ok(imp)
+}
+
+/// The price the winner pays. Always within `[floor, bid]` when `bid >= floor`.
+pub fn clearing_price(
+    bid: Micros,
+    runner_up: Option<Micros>,
+    floor: Micros,
+    rule: PriceRule,
+) -> Micros {
+    match rule {
+        PriceRule::First => bid,
+        PriceRule::Second { increment } => {
+            let base = runner_up.unwrap_or(Micros::ZERO).max(floor);
+            base.saturating_add(increment).min(bid)
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "auction_tests.rs"]
+mod tests;

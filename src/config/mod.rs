@@ -1,0 +1,201 @@
+//! The configuration file: its shape, its defaults, and how it is read.
+//!
+//! A config is parsed and validated once, as a whole, and is immutable afterwards: the
+//! request path never re-reads or re-checks it. `load` reports *every* problem it finds
+//! (unknown keys, wrong types, inconsistent values) with its key path, because an operator
+//! fixing a file one error per restart is an operator having a bad night.
+
+mod load;
+
+pub(crate) use load::is_currency_code;
+pub use load::{Problem, from_toml_str, load_file};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// The whole configuration. Unknown keys anywhere are an error: `load` collects them all
+/// (serde's `deny_unknown_fields` would stop at the first one).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub auction: AuctionConfig,
+    #[serde(default)]
+    pub http_client: HttpClientConfig,
+    /// External demand partners, called over HTTP for every auction.
+    #[serde(default)]
+    pub partners: Vec<PartnerConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the gateway listens on. Port 0 picks a free port (tests do this).
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
+    /// Largest accepted request body; larger bodies get HTTP 413.
+    #[serde(default = "defaults::max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// On SIGTERM, how long in-flight requests may take to finish before workers stop.
+    #[serde(default = "defaults::shutdown_timeout_s")]
+    pub shutdown_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AuctionConfig {
+    /// Used when a request has no `tmax` (or `tmax` = 0).
+    #[serde(default = "defaults::default_tmax_ms")]
+    pub default_tmax_ms: u64,
+    /// A larger request `tmax` is capped to this.
+    #[serde(default = "defaults::max_tmax_ms")]
+    pub max_tmax_ms: u64,
+    /// Subtracted from the time left before telling partners their `tmax`: time on the wire.
+    #[serde(default = "defaults::network_buffer_ms")]
+    pub network_buffer_ms: u64,
+    /// Kept back from the fan-out for the auction and for writing the response.
+    #[serde(default = "defaults::processing_reserve_ms")]
+    pub processing_reserve_ms: u64,
+    /// ISO-4217 code of the auction currency; bids in other currencies are dropped.
+    #[serde(default = "defaults::currency")]
+    pub currency: String,
+    #[serde(default)]
+    pub pricing: Pricing,
+    /// Second price: added to the runner-up (or floor), in currency units (0.01 = one cent).
+    #[serde(default = "defaults::second_price_increment")]
+    pub second_price_increment: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pricing {
+    #[default]
+    FirstPrice,
+    SecondPrice,
+}
+
+/// The outbound HTTP client, shared by all partners (one connection pool).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HttpClientConfig {
+    /// Idle keep-alive connections kept per partner host.
+    #[serde(default = "defaults::pool_max_idle_per_host")]
+    pub pool_max_idle_per_host: usize,
+    /// An idle pooled connection is closed after this long.
+    #[serde(default = "defaults::pool_idle_timeout_ms")]
+    pub pool_idle_timeout_ms: u64,
+    /// Limit on establishing a TCP connection (the auction deadline applies on top).
+    #[serde(default = "defaults::connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Largest partner response body accepted, counted after decompression.
+    #[serde(default = "defaults::max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// Unique id; also the `seat` of this partner's bids in responses and a metrics label.
+    pub id: String,
+    /// Where bid requests are POSTed (http or https).
+    pub endpoint: String,
+    /// This partner never gets longer than this, whatever the request's `tmax` says.
+    pub timeout_ms: u64,
+    #[serde(default = "defaults::enabled")]
+    pub enabled: bool,
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn max_request_bytes() -> usize {
+        256 * 1024
+    }
+    pub fn shutdown_timeout_s() -> u64 {
+        5
+    }
+    pub fn default_tmax_ms() -> u64 {
+        300
+    }
+    pub fn max_tmax_ms() -> u64 {
+        1000
+    }
+    pub fn network_buffer_ms() -> u64 {
+        10
+    }
+    pub fn processing_reserve_ms() -> u64 {
+        5
+    }
+    pub fn currency() -> String {
+        "USD".into()
+    }
+    pub fn second_price_increment() -> f64 {
+        0.01
+    }
+    pub fn pool_max_idle_per_host() -> usize {
+        64
+    }
+    pub fn pool_idle_timeout_ms() -> u64 {
+        90_000
+    }
+    pub fn connect_timeout_ms() -> u64 {
+        200
+    }
+    pub fn max_response_bytes() -> usize {
+        1024 * 1024
+    }
+    pub fn enabled() -> bool {
+        true
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: defaults::listen(),
+            workers: 0,
+            max_request_bytes: defaults::max_request_bytes(),
+            shutdown_timeout_s: defaults::shutdown_timeout_s(),
+        }
+    }
+}
+
+impl Default for AuctionConfig {
+    fn default() -> Self {
+        Self {
+            default_tmax_ms: defaults::default_tmax_ms(),
+            max_tmax_ms: defaults::max_tmax_ms(),
+            network_buffer_ms: defaults::network_buffer_ms(),
+            processing_reserve_ms: defaults::processing_reserve_ms(),
+            currency: defaults::currency(),
+            pricing: Pricing::default(),
+            second_price_increment: defaults::second_price_increment(),
+        }
+    }
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            pool_max_idle_per_host: defaults::pool_max_idle_per_host(),
+            pool_idle_timeout_ms: defaults::pool_idle_timeout_ms(),
+            connect_timeout_ms: defaults::connect_timeout_ms(),
+            max_response_bytes: defaults::max_response_bytes(),
+        }
+    }
+}
+
+impl Config {
+    /// The JSON Schema of the config file, as committed in `schemas/config.schema.json`.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Config)).expect("schema serialises")
+    }
+}

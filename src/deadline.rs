@@ -1,0 +1,129 @@
+//! Time budgets: the request's effective tmax and what each partner may use of it.
+//!
+//! Everything here takes instants as arguments instead of reading the clock, so the rules
+//! are testable without waiting; callers use `tokio::time::Instant`, which tests can pause.
+
+use crate::config::AuctionConfig;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The answer to one client request must be written by `at()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub arrived: Instant,
+    pub tmax: Duration,
+}
+
+impl Deadline {
+    /// `tmax_ms` is the request's `tmax` (validated ≥ 0); 0 or absent means the default.
+    pub fn new(arrived: Instant, tmax_ms: Option<i64>, cfg: &AuctionConfig) -> Self {
+        let ms = match tmax_ms {
+            Some(t) if t > 0 => (t as u64).min(cfg.max_tmax_ms),
+            _ => cfg.default_tmax_ms,
+        };
+        Self {
+            arrived,
+            tmax: Duration::from_millis(ms),
+        }
+    }
+
+    pub fn at(&self) -> Instant {
+        self.arrived + self.tmax
+    }
+
+    /// When the fan-out stops waiting: the deadline less the processing reserve.
+    pub fn fanout_close(&self, cfg: &AuctionConfig) -> Instant {
+        self.at() - Duration::from_millis(cfg.processing_reserve_ms).min(self.tmax)
+    }
+}
+
+/// What one partner gets: the `tmax` it is told and the instant we stop waiting for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartnerBudget {
+    pub tmax_ms: u64,
+    pub wait_until: Instant,
+}
+
+/// `min(timeout_ms, time left − network_buffer − processing_reserve)`, or `None` when that
+/// leaves less than a millisecond: a request the partner cannot answer in time is not sent.
+pub fn partner_budget(
+    now: Instant,
+    deadline: &Deadline,
+    timeout_ms: u64,
+    cfg: &AuctionConfig,
+) -> Option<PartnerBudget> {
+    let left = deadline.at().saturating_duration_since(now).as_millis() as u64;
+    let tmax_ms = left
+        .saturating_sub(cfg.network_buffer_ms + cfg.processing_reserve_ms)
+        .min(timeout_ms);
+    if tmax_ms == 0 {
+        return None;
+    }
+    let wait_until = (now + Duration::from_millis(timeout_ms)).min(deadline.fanout_close(cfg));
+    Some(PartnerBudget {
+        tmax_ms,
+        wait_until,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> AuctionConfig {
+        AuctionConfig {
+            default_tmax_ms: 300,
+            max_tmax_ms: 1000,
+            network_buffer_ms: 10,
+            processing_reserve_ms: 5,
+            ..AuctionConfig::default()
+        }
+    }
+
+    #[test]
+    fn effective_tmax_defaults_and_caps() {
+        let now = Instant::now();
+        let c = cfg();
+        assert_eq!(
+            Deadline::new(now, None, &c).tmax,
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            Deadline::new(now, Some(0), &c).tmax,
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            Deadline::new(now, Some(120), &c).tmax,
+            Duration::from_millis(120)
+        );
+        assert_eq!(
+            Deadline::new(now, Some(5000), &c).tmax,
+            Duration::from_millis(1000)
+        );
+    }
+
+    #[test]
+    fn partner_is_told_the_smaller_of_its_timeout_and_time_left() {
+        let t0 = Instant::now();
+        let c = cfg();
+        let d = Deadline::new(t0, Some(200), &c);
+        // 200 - 10 - 5 = 185 left for the partner; its own timeout is smaller.
+        let b = partner_budget(t0, &d, 150, &c).unwrap();
+        assert_eq!(b.tmax_ms, 150);
+        assert_eq!(b.wait_until, t0 + Duration::from_millis(150));
+        // 20 ms already spent reading the body: 165 left, and never past the fan-out close.
+        let later = t0 + Duration::from_millis(20);
+        let b = partner_budget(later, &d, 500, &c).unwrap();
+        assert_eq!(b.tmax_ms, 165);
+        assert_eq!(b.wait_until, t0 + Duration::from_millis(195));
+    }
+
+    #[test]
+    fn no_budget_when_time_is_up() {
+        let t0 = Instant::now();
+        let c = cfg();
+        let d = Deadline::new(t0, Some(50), &c);
+        assert!(partner_budget(t0 + Duration::from_millis(35), &d, 100, &c).is_none());
+        assert!(partner_budget(t0 + Duration::from_millis(80), &d, 100, &c).is_none());
+    }
+}

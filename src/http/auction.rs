@@ -1,0 +1,117 @@
+//! `POST /openrtb2/auction`: an OpenRTB 2.6 BidRequest in, the winners' BidResponse out.
+
+use crate::deadline::Deadline;
+use crate::gateway::Gateway;
+use crate::{exchange, telemetry, validation};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, ContentType};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::time::{Instant, timeout_at};
+
+const ENDPOINT: &str = "openrtb2";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuctionError {
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("request body was not received within {0} ms")]
+    BodyTimeout(u64),
+    #[error("could not read the request body: {0}")]
+    Body(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ResponseError for AuctionError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AuctionError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AuctionError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AuctionError::Body(_) | AuctionError::Invalid(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .content_type(ContentType::plaintext())
+            .body(format!("{self}\n"))
+    }
+}
+
+pub async fn handle(
+    gw: web::Data<Gateway>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AuctionError> {
+    // The deadline counts from here: reading the body is part of the client's tmax.
+    let arrived = Instant::now();
+    let result = auction(&gw, &req, payload, arrived).await;
+    let outcome = match &result {
+        Ok(r) if r.status() == StatusCode::OK => "won",
+        Ok(_) => "no_bid",
+        Err(_) => "rejected",
+    };
+    telemetry::auction(ENDPOINT, outcome, arrived.elapsed());
+    result
+}
+
+async fn auction(
+    gw: &Gateway,
+    req: &HttpRequest,
+    payload: web::Payload,
+    arrived: Instant,
+) -> Result<HttpResponse, AuctionError> {
+    let cfg = &gw.config;
+    // Before tmax is known (it is in the body), the longest any request may take applies.
+    let read_until = arrived + Duration::from_millis(cfg.auction.max_tmax_ms);
+    let body = read_body(req, payload, cfg.server.max_request_bytes, read_until).await?;
+    let request = validation::parse(&body).map_err(AuctionError::Invalid)?;
+    let floors =
+        validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
+    let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
+
+    match exchange::run(gw, request, &floors, &deadline).await {
+        None => Ok(HttpResponse::NoContent().finish()),
+        Some(response) => {
+            let json = serde_json::to_vec(&response).expect("BidResponse serialises");
+            Ok(HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .body(json))
+        }
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes and giving up at `until`.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    until: Instant,
+) -> Result<Bytes, AuctionError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AuctionError::TooLarge(limit));
+    }
+    let read = async {
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit as u64) as usize);
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| AuctionError::Body(e.to_string()))?;
+            if buf.len() + chunk.len() > limit {
+                return Err(AuctionError::TooLarge(limit));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    };
+    let waited = until.saturating_duration_since(Instant::now()).as_millis() as u64;
+    timeout_at(until, read)
+        .await
+        .map_err(|_| AuctionError::BodyTimeout(waited))?
+}

@@ -1,0 +1,51 @@
+//! The HTTP edge for clients: routes, body reading, error mapping. Only this module speaks
+//! HTTP to clients; it turns requests into domain calls and domain results into responses.
+
+mod auction;
+
+use crate::telemetry;
+use actix_web::dev::Service;
+use actix_web::{HttpResponse, web};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Registers every route. Shared state (`Gateway`, metrics handle) comes in as app data.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openrtb2/auction", web::post().to(auction::handle))
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// Counts every response by route pattern (bounded) and status.
+pub fn count_requests<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
++ use<S, B>
+where
+    S: Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+{
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_string());
+        telemetry::http_request(route, res.status().as_u16());
+        Ok(res)
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}

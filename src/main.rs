@@ -1,0 +1,76 @@
+//! The `bidgate` command line: serve, demo, check-config. All logic lives in the library.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "bidgate", version, about = "An OpenRTB 2.6 exchange gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway from a config file (the production entry point).
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the gateway with three simulated demand partners on loopback, and print a curl line.
+    Demo,
+    /// Validate a config file and print every problem with its key path (exit 1 when invalid).
+    CheckConfig { path: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    bidgate::telemetry::init_logging();
+    match cli.command {
+        Command::CheckConfig { path } => match bidgate::config::load_file(&path) {
+            Ok(c) => {
+                println!("{}: ok ({} partners)", path.display(), c.partners.len());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("{}: {p}", path.display());
+                }
+                eprintln!("{}: {} problem(s)", path.display(), problems.len());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => {
+            let config = match bidgate::config::load_file(&config) {
+                Ok(c) => c,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("{}: {p}", config.display());
+                    }
+                    return ExitCode::FAILURE;
+                }
+            };
+            run(async move {
+                let app = bidgate::build(config)?;
+                tracing::info!(addr = %app.addr(), "bidgate listening");
+                app.run().await
+            })
+        }
+        Command::Demo => run(bidgate::demo::run()),
+    }
+}
+
+fn run(fut: impl std::future::Future<Output = std::io::Result<()>>) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bidgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! External demand partners: who they are, and one bid request to one of them over HTTP.
+//!
+//! This is the only module that speaks HTTP to partners. A call never returns an error:
+//! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
+
+use crate::config::{HttpClientConfig, PartnerConfig};
+use crate::openrtb::{BidResponse, VERSION_HEADER};
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A partner's configured id: the seat in responses and the `partner` metrics label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PartnerId(Arc<str>);
+
+impl PartnerId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PartnerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A partner as the request path uses it, parsed once from config.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub endpoint: reqwest::Url,
+    pub timeout_ms: u64,
+}
+
+impl Partner {
+    /// Config is validated before this is called, so the URL parses.
+    pub fn from_config(c: &PartnerConfig) -> Result<Self, String> {
+        Ok(Self {
+            id: PartnerId(c.id.as_str().into()),
+            endpoint: reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?,
+            timeout_ms: c.timeout_ms,
+        })
+    }
+}
+
+/// What came of asking one partner. Codes are stable and appear in `ext.errors` (README).
+#[derive(Debug)]
+pub enum Outcome {
+    Bid(BidResponse),
+    NoBid,
+    /// No complete answer before the partner's deadline; whatever was in flight is dropped.
+    Timeout,
+    /// Connecting, sending or receiving failed (refused, reset, closed early).
+    Transport(String),
+    BadResponse(BadResponse),
+    /// Not asked: no time was left for it.
+    Throttled(String),
+}
+
+#[derive(Debug)]
+pub enum BadResponse {
+    Status(u16),
+    Body(String),
+    TooLarge(usize),
+}
+
+impl Outcome {
+    /// The `outcome` metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Bid(_) => "bid",
+            Outcome::NoBid => "nobid",
+            Outcome::Timeout => "timeout",
+            Outcome::Transport(_) => "transport",
+            Outcome::BadResponse(_) => "bad_response",
+            Outcome::Throttled(_) => "throttled",
+        }
+    }
+
+    /// The `ext.errors` entry for this outcome, if it is an error.
+    pub fn error(&self, waited: Duration) -> Option<(u32, String)> {
+        Some(match self {
+            Outcome::Bid(_) | Outcome::NoBid => return None,
+            Outcome::Timeout => (1, format!("no answer within {} ms", waited.as_millis())),
+            Outcome::Transport(e) => (2, e.clone()),
+            Outcome::BadResponse(BadResponse::Status(s)) => (3, format!("HTTP status {s}")),
+            Outcome::BadResponse(BadResponse::Body(e)) => (4, e.clone()),
+            Outcome::BadResponse(BadResponse::TooLarge(n)) => {
+                (5, format!("response body larger than {n} bytes"))
+            }
+            Outcome::Throttled(why) => (6, why.clone()),
+        })
+    }
+}
+
+/// The one pooled, keep-alive client every partner call goes through.
+pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(c.pool_max_idle_per_host)
+        .pool_idle_timeout(Duration::from_millis(c.pool_idle_timeout_ms))
+        .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
+        .tcp_nodelay(true)
+        .gzip(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// POSTs `body` (a serialised BidRequest) to the partner. Not time-bounded by itself: the
+/// fan-out wraps it in the partner's deadline and drops it, connection and all, when late.
+pub async fn call(
+    client: &reqwest::Client,
+    partner: &Partner,
+    body: Bytes,
+    max_bytes: usize,
+) -> Outcome {
+    let sent = client
+        .post(partner.endpoint.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header(VERSION_HEADER.0, VERSION_HEADER.1)
+        .body(body)
+        .send()
+        .await;
+    let mut resp = match sent {
+        Ok(r) => r,
+        Err(e) => return Outcome::Transport(describe(&e)),
+    };
+    match resp.status().as_u16() {
+        200 => {}
+        204 => return Outcome::NoBid,
+        s => return Outcome::BadResponse(BadResponse::Status(s)),
+    }
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
+    }
+    let mut buf = BytesMut::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > max_bytes {
+                    return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return Outcome::Transport(describe(&e)),
+        }
+    }
+    parse(&buf)
+}
+
+/// Reads a 200 body: empty or bid-less means no bid; anything but a BidResponse is bad.
+pub fn parse(body: &[u8]) -> Outcome {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Outcome::NoBid;
+    }
+    match serde_json::from_slice::<BidResponse>(body) {
+        Ok(r) if r.seatbid.iter().all(|s| s.bid.is_empty()) => Outcome::NoBid,
+        Ok(r) => Outcome::Bid(r),
+        Err(e) => Outcome::BadResponse(BadResponse::Body(format!(
+            "response is not an OpenRTB BidResponse: {e}"
+        ))),
+    }
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_connect() {
+        "connect failed".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "reading the response failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bids_nobids_and_garbage() {
+        assert!(matches!(parse(b""), Outcome::NoBid));
+        assert!(matches!(
+            parse(br#"{"id":"1","seatbid":[]}"#),
+            Outcome::NoBid
+        ));
+        assert!(matches!(parse(br#"{"id":"1","nbr":2}"#), Outcome::NoBid));
+        let bid = br#"{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5}]}]}"#;
+        assert!(matches!(parse(bid), Outcome::Bid(_)));
+        for bad in [
+            &b"<html>oops</html>"[..],
+            b"[1,2]",
+            br#"{"seatbid":[]}"#,
+            br#"{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"1","price":"NaN"}]}]}"#,
+        ] {
+            assert!(
+                matches!(parse(bad), Outcome::BadResponse(BadResponse::Body(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        let w = Duration::from_millis(7);
+        assert_eq!(Outcome::NoBid.error(w), None);
+        assert_eq!(Outcome::Timeout.error(w).unwrap().0, 1);
+        assert_eq!(Outcome::Transport("x".into()).error(w).unwrap().0, 2);
+        assert_eq!(
+            Outcome::BadResponse(BadResponse::Status(500))
+                .error(w)
+                .unwrap()
+                .0,
+            3
+        );
+        assert_eq!(
+            Outcome::BadResponse(BadResponse::Body("x".into()))
+                .error(w)
+                .unwrap()
+                .0,
+            4
+        );
+        assert_eq!(
+            Outcome::BadResponse(BadResponse::TooLarge(9))
+                .error(w)
+                .unwrap()
+                .0,
+            5
+        );
+        assert_eq!(Outcome::Throttled("x".into()).error(w).unwrap().0, 6);
+    }
+}

@@ -1,0 +1,75 @@
+//! Metrics (the `metrics` facade, rendered by the Prometheus exporter) and logging.
+//!
+//! Metric names and labels are listed in README. Label values are bounded: partner ids come
+//! from config, outcomes and routes from fixed sets; never a request id.
+
+use crate::money::Micros;
+use metrics::{counter, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Latency buckets in seconds: fine-grained where auctions live (1 ms … 1 s).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0,
+];
+
+/// The process-wide recorder. Installed once; every gateway in the process shares it.
+pub fn metrics() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("buckets are non-empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; keep ours usable anyway.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Logs to stderr; `RUST_LOG` (e.g. `bidgate=debug`) overrides the default `info`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn partner_outcome(partner: &str, outcome: &'static str, elapsed: Duration) {
+    let p = partner.to_string();
+    counter!("bidgate_partner_requests_total", "partner" => p.clone(), "outcome" => outcome)
+        .increment(1);
+    histogram!("bidgate_partner_latency_seconds", "partner" => p).record(elapsed.as_secs_f64());
+}
+
+pub fn bids(partner: &str, n: usize) {
+    counter!("bidgate_partner_bids_total", "partner" => partner.to_string()).increment(n as u64);
+}
+
+pub fn bid_rejected(partner: &str, code: u32) {
+    counter!("bidgate_bids_rejected_total", "partner" => partner.to_string(), "code" => code.to_string())
+        .increment(1);
+}
+
+pub fn win(partner: &str, currency: &str, clearing: Micros) {
+    counter!("bidgate_wins_total", "partner" => partner.to_string()).increment(1);
+    counter!("bidgate_revenue_micros_total", "partner" => partner.to_string(), "currency" => currency.to_string())
+        .increment(clearing.0.max(0) as u64);
+}
+
+pub fn auction(endpoint: &'static str, outcome: &'static str, elapsed: Duration) {
+    counter!("bidgate_auctions_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
+    histogram!("bidgate_auction_duration_seconds", "endpoint" => endpoint)
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn http_request(route: String, status: u16) {
+    counter!("bidgate_http_requests_total", "route" => route, "status" => status.to_string())
+        .increment(1);
+}
