@@ -1,0 +1,367 @@
+//! The auction endpoint end to end: real gateway, real mock partners, real sockets.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const FIRST: &str = "pricing = \"first_price\"";
+const SECOND: &str = "pricing = \"second_price\"\nsecond_price_increment = 0.01";
+
+async fn three_partners(auction: &str) -> (TestApp, [MockPartner; 3]) {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.50)]));
+    let b = mock_partner(Reply::Bids(vec![("1", 2.75)]));
+    let c = mock_partner(Reply::Bids(vec![("1", 2.10)]));
+    let cfg = config(
+        auction,
+        &[
+            ("dsp-a", a.endpoint(), 150),
+            ("dsp-b", b.endpoint(), 150),
+            ("dsp-c", c.endpoint(), 150),
+        ],
+    );
+    (spawn_app(&cfg).await, [a, b, c])
+}
+
+async fn json_of(resp: reqwest::Response) -> Value {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn first_price_winner_pays_its_bid() {
+    let (app, _partners) = three_partners(FIRST).await;
+    let body = json_of(app.auction(&request(300, &[("1", 0.0)])).await).await;
+    assert_eq!(winners(&body), [("dsp-b".into(), "1".into(), 2.75)]);
+    assert_eq!(body["id"], "req-1");
+    assert_eq!(body["cur"], "USD");
+    let times = body["ext"]["responsetimemillis"].as_object().unwrap();
+    assert_eq!(times.len(), 3, "every partner called is timed: {times:?}");
+    assert!(body["ext"].get("errors").is_none(), "{body}");
+    // The winning bid is passed through as the partner sent it, but for its price.
+    assert_eq!(body["seatbid"][0]["bid"][0]["adm"], "<VAST/>");
+    assert_eq!(body["seatbid"][0]["bid"][0]["crid"], "c1");
+}
+
+#[tokio::test]
+async fn second_price_winner_pays_runner_up_plus_a_cent() {
+    let (app, _partners) = three_partners(SECOND).await;
+    let body = json_of(app.auction(&request(300, &[("1", 0.0)])).await).await;
+    assert_eq!(winners(&body), [("dsp-b".into(), "1".into(), 2.11)]);
+}
+
+#[tokio::test]
+async fn second_price_floor_sets_the_price_when_the_runner_up_is_below_it() {
+    let (app, _partners) = three_partners(SECOND).await;
+    let body = json_of(app.auction(&request(300, &[("1", 2.50)])).await).await;
+    assert_eq!(winners(&body), [("dsp-b".into(), "1".into(), 2.51)]);
+    // Bids under the floor are reported, not silently lost.
+    assert_eq!(error_codes(&body, "dsp-a"), [304]);
+    assert_eq!(error_codes(&body, "dsp-c"), [304]);
+}
+
+#[tokio::test]
+async fn nothing_above_the_floor_is_204() {
+    let (app, _partners) = three_partners(FIRST).await;
+    let resp = app.auction(&request(300, &[("1", 3.00)])).await;
+    assert_eq!(resp.status(), 204);
+    assert!(resp.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn each_imp_has_its_own_winner_grouped_by_seat() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0), ("2", 4.0), ("3", 0.5)]));
+    let b = mock_partner(Reply::Bids(vec![("1", 2.0), ("2", 3.0)]));
+    let cfg = config(FIRST, &[("a", a.endpoint(), 150), ("b", b.endpoint(), 150)]);
+    let app = spawn_app(&cfg).await;
+    let req = request(300, &[("1", 0.0), ("2", 0.0), ("3", 1.0)]);
+    let body = json_of(app.auction(&req).await).await;
+    assert_eq!(
+        winners(&body),
+        [("b".into(), "1".into(), 2.0), ("a".into(), "2".into(), 4.0)]
+    );
+    assert_eq!(
+        body["seatbid"].as_array().unwrap().len(),
+        2,
+        "one seatbid per partner"
+    );
+}
+
+#[tokio::test]
+async fn a_partner_that_never_answers_costs_nothing_but_its_own_bid() {
+    let fast = mock_partner(Reply::Bids(vec![("1", 1.20)]));
+    let hang = mock_partner(Reply::Hang);
+    let cfg = config(
+        FIRST,
+        &[
+            ("fast", fast.endpoint(), 500),
+            ("hang", hang.endpoint(), 500),
+        ],
+    );
+    let app = spawn_app(&cfg).await;
+    let started = Instant::now();
+    let body = json_of(app.auction(&request(200, &[("1", 0.0)])).await).await;
+    let took = started.elapsed();
+    // tmax is 200 ms; the margin absorbs a loaded CI machine, the hour-long hang does not fit.
+    assert!(
+        took < Duration::from_millis(200 + 300),
+        "answered after {took:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(150),
+        "waited for the slow partner: {took:?}"
+    );
+    assert_eq!(winners(&body), [("fast".into(), "1".into(), 1.20)]);
+    assert_eq!(error_codes(&body, "hang"), [1]);
+    assert!(body["ext"]["responsetimemillis"]["hang"].as_u64().unwrap() >= 150);
+    assert!(hang.requests().len() == 1, "the hanging partner was asked");
+}
+
+#[tokio::test]
+async fn partner_errors_are_reported_and_do_not_spoil_the_auction() {
+    let good = mock_partner(Reply::Bids(vec![("1", 0.90)]));
+    let broken = mock_partner(Reply::Status(500));
+    let garbage = mock_partner(Reply::Raw("text/html", "<html>bad gateway</html>".into()));
+    let cfg = config(
+        FIRST,
+        &[
+            ("good", good.endpoint(), 150),
+            ("broken", broken.endpoint(), 150),
+            ("garbage", garbage.endpoint(), 150),
+        ],
+    );
+    let app = spawn_app(&cfg).await;
+    let body = json_of(app.auction(&request(300, &[("1", 0.0)])).await).await;
+    assert_eq!(winners(&body), [("good".into(), "1".into(), 0.90)]);
+    assert_eq!(error_codes(&body, "broken"), [3]);
+    assert_eq!(error_codes(&body, "garbage"), [4]);
+    assert_eq!(error_codes(&body, "good"), Vec::<u64>::new());
+    let metrics = app.metrics().await;
+    for series in [
+        r#"bidgate_partner_requests_total{partner="broken",outcome="bad_response"}"#,
+        r#"bidgate_partner_requests_total{partner="garbage",outcome="bad_response"}"#,
+        r#"bidgate_partner_requests_total{partner="good",outcome="bid"}"#,
+        r#"bidgate_wins_total{partner="good"}"#,
+        r#"bidgate_revenue_micros_total{partner="good",currency="USD"}"#,
+    ] {
+        let want = if series.contains("revenue") {
+            900_000.0
+        } else {
+            1.0
+        };
+        assert_eq!(
+            metric(&metrics, series),
+            Some(want),
+            "{series} in\n{metrics}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_bids_are_dropped_with_a_reason() {
+    let p = mock_partner(Reply::Json(json!({
+        "id": "req-1", "cur": "USD",
+        "seatbid": [{"bid": [
+            {"id": "x1", "impid": "nope", "price": 9.0},
+            {"id": "x2", "impid": "1", "price": -1.0},
+            {"id": "x3", "impid": "1", "price": 0},
+            {"id": "x4", "impid": "1", "price": 0.75}
+        ]}]
+    })));
+    let eur = mock_partner(Reply::Json(json!({
+        "id": "req-1", "cur": "EUR", "seatbid": [{"bid": [{"id": "e", "impid": "1", "price": 5.0}]}]
+    })));
+    let cfg = config(
+        FIRST,
+        &[("p", p.endpoint(), 150), ("eur", eur.endpoint(), 150)],
+    );
+    let app = spawn_app(&cfg).await;
+    let body = json_of(app.auction(&request(300, &[("1", 0.0)])).await).await;
+    assert_eq!(winners(&body), [("p".into(), "1".into(), 0.75)]);
+    assert_eq!(error_codes(&body, "p"), [302, 303, 303]);
+    assert_eq!(error_codes(&body, "eur"), [305]);
+}
+
+#[tokio::test]
+async fn no_bids_anywhere_is_204() {
+    let a = mock_partner(Reply::NoBid);
+    let b = mock_partner(Reply::Json(json!({"id": "req-1", "seatbid": []})));
+    let c = mock_partner(Reply::Raw("application/json", String::new()));
+    let cfg = config(
+        FIRST,
+        &[
+            ("nobid-204", a.endpoint(), 150),
+            ("nobid-empty", b.endpoint(), 150),
+            ("nobid-blank", c.endpoint(), 150),
+        ],
+    );
+    let app = spawn_app(&cfg).await;
+    let resp = app.auction(&request(300, &[("1", 0.0)])).await;
+    assert_eq!(resp.status(), 204);
+    let metrics = app.metrics().await;
+    for p in ["nobid-204", "nobid-empty", "nobid-blank"] {
+        let series = format!(r#"bidgate_partner_requests_total{{partner="{p}",outcome="nobid"}}"#);
+        assert_eq!(metric(&metrics, &series), Some(1.0), "{series}");
+    }
+}
+
+#[tokio::test]
+async fn partners_receive_correct_openrtb() {
+    let a = mock_partner(Reply::NoBid);
+    let b = mock_partner(Reply::NoBid);
+    let off = mock_partner(Reply::NoBid);
+    let cfg = config(
+        &format!("{SECOND}\nnetwork_buffer_ms = 10\nprocessing_reserve_ms = 5"),
+        &[
+            ("a", a.endpoint(), 60),
+            ("b", b.endpoint(), 500),
+            ("off", off.endpoint(), 500),
+        ],
+    )
+    .replace(
+        &format!("endpoint = \"{}\"", off.endpoint()),
+        &format!("endpoint = \"{}\"\nenabled = false", off.endpoint()),
+    );
+    let app = spawn_app(&cfg).await;
+    let mut req = request(120, &[("imp-a", 0.1), ("imp-b", 0.0)]);
+    req["cur"] = json!(["EUR", "USD"]);
+    req["at"] = json!(1);
+    assert_eq!(app.auction(&req).await.status(), 204);
+
+    let (ra, rb) = (&a.requests()[0], &b.requests()[0]);
+    for r in [ra, rb] {
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("x-openrtb-version"), Some("2.6"));
+        assert_eq!(r.body["at"], 2, "at follows the configured pricing");
+        assert_eq!(r.body["cur"], json!(["USD"]));
+        assert_eq!(r.body["id"], "req-1");
+        let ids: Vec<&str> = r.body["imp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["imp-a", "imp-b"]);
+        // Unknown fields and ext objects reach the partner unchanged.
+        assert_eq!(
+            r.body["imp"][0]["ext"],
+            json!({"bidder": {"placementId": 42}})
+        );
+        assert_eq!(r.body["app"], json!({"bundle": "com.example.music"}));
+    }
+    // a: its own timeout (60) is smaller than what is left (120 - 10 - 5 = 105).
+    assert_eq!(ra.body["tmax"], 60);
+    // b: the time left, minus a few ms already spent reading and validating.
+    let tb = rb.body["tmax"].as_u64().unwrap();
+    assert!((90..=105).contains(&tb), "tmax told to b: {tb}");
+    assert!(
+        off.requests().is_empty(),
+        "a disabled partner is never called"
+    );
+}
+
+#[tokio::test]
+async fn partner_connections_are_kept_alive() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let app = spawn_app(&config(FIRST, &[("a", a.endpoint(), 150)])).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.auction(&request(300, &[("1", 0.0)])).await.status(),
+            200
+        );
+    }
+    let peers: std::collections::HashSet<_> = a.requests().iter().map(|r| r.peer).collect();
+    assert_eq!(
+        peers.len(),
+        1,
+        "one pooled connection serves sequential auctions: {peers:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_400_with_a_one_line_reason() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let app = spawn_app(&config(FIRST, &[("a", a.endpoint(), 150)])).await;
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"{not json".to_vec(), "not valid JSON"),
+        (b"".to_vec(), "not valid JSON"),
+        (br#"{"imp":[{"id":"1"}]}"#.to_vec(), "request.id"),
+        (br#"{"id":"r"}"#.to_vec(), "request.imp"),
+        (br#"{"id":"r","imp":[]}"#.to_vec(), "request.imp"),
+        (
+            br#"{"id":"r","imp":[{"id":"1"},{"id":"1"}]}"#.to_vec(),
+            "request.imp[1].id",
+        ),
+        (
+            br#"{"id":"r","tmax":-5,"imp":[{"id":"1"}]}"#.to_vec(),
+            "request.tmax",
+        ),
+        (
+            br#"{"id":"r","tmax":"soon","imp":[{"id":"1"}]}"#.to_vec(),
+            "request.tmax",
+        ),
+        (
+            br#"{"id":"r","imp":[{"id":"1","bidfloor":"high"}]}"#.to_vec(),
+            "request.imp[0].bidfloor",
+        ),
+        (br#"[1,2,3]"#.to_vec(), "not valid JSON"),
+    ];
+    for (body, want) in cases {
+        let resp = app.auction_raw(body.clone()).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let shown = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{shown} → {status} {text}");
+        assert!(text.contains(want), "{shown} → {text}");
+        assert_eq!(text.trim_end().lines().count(), 1, "one line: {text}");
+    }
+    assert!(a.requests().is_empty(), "bad input never reaches a partner");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let a = mock_partner(Reply::NoBid);
+    let cfg = config(FIRST, &[("a", a.endpoint(), 150)])
+        .replace("workers = 2", "workers = 2\nmax_request_bytes = 1024");
+    let app = spawn_app(&cfg).await;
+    let mut req = request(300, &[("1", 0.0)]);
+    req["app"]["name"] = json!("x".repeat(2000));
+    let resp = app.auction(&req).await;
+    assert_eq!(resp.status(), 413);
+    // Without Content-Length (chunked), the cap still holds while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 512])).collect();
+    let stream = futures_util::stream::iter(chunks);
+    let resp = app.auction_raw(reqwest::Body::wrap_stream(stream)).await;
+    assert_eq!(resp.status(), 413);
+    // The gateway is fine afterwards.
+    assert_eq!(
+        app.auction(&request(300, &[("1", 0.0)])).await.status(),
+        204
+    );
+}
+
+#[tokio::test]
+async fn health_and_metrics_endpoints() {
+    let app = spawn_app(&config(FIRST, &[])).await;
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.auction(&request(300, &[("1", 0.0)])).await.status(),
+        204
+    );
+    let m = app.metrics().await;
+    // Other tests in this process may count too (the recorder is process-wide): at least 1.
+    for series in [
+        r#"bidgate_auctions_total{endpoint="openrtb2",outcome="no_bid"}"#,
+        r#"bidgate_http_requests_total{route="/openrtb2/auction",status="204"}"#,
+        r#"bidgate_auction_duration_seconds_count{endpoint="openrtb2"}"#,
+    ] {
+        assert!(
+            metric(&m, series).is_some_and(|v| v >= 1.0),
+            "{series} in\n{m}"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! Test harness: the real gateway (`bidgate::build`) and scripted mock partners, each on a
+//! real loopback socket with port 0.
+#![allow(dead_code)]
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::{Value, json};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs a JSON body to the auction endpoint.
+    pub async fn auction(&self, body: &Value) -> reqwest::Response {
+        self.auction_raw(serde_json::to_vec(body).unwrap()).await
+    }
+
+    pub async fn auction_raw(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/openrtb2/auction"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+
+    pub async fn metrics(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+}
+
+/// Starts the gateway from config text (parsed exactly as a config file would be).
+pub async fn spawn_app(config_toml: &str) -> TestApp {
+    let config = bidgate::config::from_toml_str(config_toml, Vec::new())
+        .unwrap_or_else(|p| panic!("test config invalid: {p:?}"));
+    let app = bidgate::build(config).expect("gateway builds");
+    let addr = app.addr();
+    tokio::spawn(app.run());
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// Config text with the given `[auction]` body and partners (id, endpoint, timeout_ms).
+pub fn config(auction: &str, partners: &[(&str, String, u64)]) -> String {
+    let mut s =
+        format!("[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\n\n[auction]\n{auction}\n");
+    for (id, endpoint, timeout) in partners {
+        s.push_str(&format!(
+            "\n[[partners]]\nid = \"{id}\"\nendpoint = \"{endpoint}\"\ntimeout_ms = {timeout}\n"
+        ));
+    }
+    s
+}
+
+/// What a mock partner does with each request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Bids (impid, price) in one seatbid, `cur` USD.
+    Bids(Vec<(&'static str, f64)>),
+    /// A literal 200 JSON body.
+    Json(Value),
+    /// A literal 200 body with the given content type.
+    Raw(&'static str, String),
+    NoBid,
+    Status(u16),
+    /// Never answers (well, not for an hour).
+    Hang,
+    Delayed(Duration, Box<Reply>),
+}
+
+/// A request as the mock partner received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+    pub peer: Option<SocketAddr>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct MockPartner {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl MockPartner {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/bid", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+struct MockState {
+    reply: Reply,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+pub fn mock_partner(reply: Reply) -> MockPartner {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let state = web::Data::new(MockState {
+        reply,
+        received: received.clone(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .default_service(web::to(handle))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(0)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    MockPartner { addr, received }
+}
+
+async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.received.lock().unwrap().push(Received {
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: parsed.clone(),
+        peer: req.peer_addr(),
+    });
+    respond(&state.reply, &parsed).await
+}
+
+async fn respond(reply: &Reply, request: &Value) -> HttpResponse {
+    let mut reply = reply;
+    if let Reply::Delayed(d, inner) = reply {
+        tokio::time::sleep(*d).await;
+        reply = inner;
+    }
+    match reply {
+        Reply::Bids(bids) => HttpResponse::Ok().json(bid_response(request, bids)),
+        Reply::Json(v) => HttpResponse::Ok().json(v),
+        Reply::Raw(ct, body) => HttpResponse::Ok().content_type(*ct).body(body.clone()),
+        Reply::NoBid => HttpResponse::NoContent().finish(),
+        Reply::Status(s) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(*s).unwrap()).finish()
+        }
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            HttpResponse::NoContent().finish()
+        }
+        Reply::Delayed(..) => unreachable!("one level of delay"),
+    }
+}
+
+pub fn bid_response(request: &Value, bids: &[(&str, f64)]) -> Value {
+    let bids: Vec<Value> = bids
+        .iter()
+        .enumerate()
+        .map(|(i, (imp, price))| {
+            json!({"id": format!("bid-{i}"), "impid": imp, "price": price, "adm": "<VAST/>", "crid": "c1"})
+        })
+        .collect();
+    json!({"id": request["id"], "cur": "USD", "seatbid": [{"seat": "buyer-7", "bid": bids}]})
+}
+
+/// A bid request with the given imps (id, floor).
+pub fn request(tmax: u64, imps: &[(&str, f64)]) -> Value {
+    let imps: Vec<Value> = imps
+        .iter()
+        .map(|(id, floor)| {
+            json!({"id": id, "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30},
+                   "bidfloor": floor, "bidfloorcur": "USD", "ext": {"bidder": {"placementId": 42}}})
+        })
+        .collect();
+    json!({"id": "req-1", "tmax": tmax, "imp": imps, "app": {"bundle": "com.example.music"}})
+}
+
+/// The winning bids of a response body: (seat, impid, price).
+pub fn winners(body: &Value) -> Vec<(String, String, f64)> {
+    let mut out = Vec::new();
+    for seat in body["seatbid"].as_array().into_iter().flatten() {
+        for bid in seat["bid"].as_array().into_iter().flatten() {
+            out.push((
+                seat["seat"].as_str().unwrap().to_string(),
+                bid["impid"].as_str().unwrap().to_string(),
+                bid["price"].as_f64().unwrap(),
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
+/// The error codes reported for one partner in `ext.errors`.
+pub fn error_codes(body: &Value, partner: &str) -> Vec<u64> {
+    body["ext"]["errors"][partner]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["code"].as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+/// The value of one series (`name{labels}`) in Prometheus text output.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
