@@ -1,0 +1,165 @@
+//! The `bidgate` binary's command line, run as a child process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Runs `bidgate <args>` from the project root, with no `BIDGATE_*` overrides inherited from
+/// the environment the tests run in (`load_file` reads the process environment).
+fn bidgate(args: &[&str]) -> Output {
+    bidgate_with_env(args, &[])
+}
+
+/// Like `bidgate`, with the given environment variables set for the child only.
+fn bidgate_with_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bidgate"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("BIDGATE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd.envs(vars.iter().copied());
+    cmd.output().expect("run bidgate")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A directory under the system temp dir, unique to this test run, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "bidgate-cli-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+#[test]
+fn check_config_accepts_the_demo_config() {
+    let out = bidgate(&["check-config", "config/demo.toml"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("config/demo.toml"), "stdout: {stdout}");
+    assert!(stdout.contains("ok"), "stdout: {stdout}");
+    assert!(stdout.contains("3 partners"), "stdout: {stdout}");
+}
+
+#[test]
+fn check_config_accepts_the_example_config() {
+    let out = bidgate(&["check-config", "config/example.toml"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("ok (2 partners)"), "stdout: {stdout}");
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_key_path() {
+    let dir = TempDir::new("problems");
+    let path = dir.write(
+        "bad.toml",
+        r#"
+[auction]
+currency = "usd"
+typo = 1
+
+[[partners]]
+id = "a"
+endpoint = "https://a.example/bid"
+timeout_ms = 0
+"#,
+    );
+    let out = bidgate(&["check-config", arg(&path)]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    for key in ["auction.currency", "auction.typo", "partners[0].timeout_ms"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("{}: {key}: ", path.display()))),
+            "stderr names `{key}` after the file name:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("3 problem(s)"),
+        "count in stderr:\n{stderr}"
+    );
+    assert!(!stdout.contains("ok"), "stdout: {stdout}");
+}
+
+#[test]
+fn check_config_reports_a_syntax_error() {
+    let dir = TempDir::new("syntax");
+    let path = dir.write("broken.toml", "[server]\nworkers = = 4\n");
+    let out = bidgate(&["check-config", arg(&path)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("line 2"), "stderr: {stderr}");
+    assert!(stderr.contains("1 problem(s)"), "stderr: {stderr}");
+}
+
+#[test]
+fn check_config_applies_env_overrides() {
+    let out = bidgate_with_env(
+        &["check-config", "config/demo.toml"],
+        &[("BIDGATE_AUCTION__DEFAULT_TMAX_MS", "5000")],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("auction.default_tmax_ms"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn check_config_of_a_missing_file_fails() {
+    let out = bidgate(&["check-config", "/nonexistent.toml"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stderr.contains("/nonexistent.toml"), "stderr: {stderr}");
+    assert!(stdout.is_empty(), "stdout: {stdout}");
+}
