@@ -5,10 +5,12 @@
 //! dropped with it: nothing is left running in the background, nothing waits past the
 //! deadline. The fan-out closes when every partner has answered or its deadline has passed.
 
+use crate::breaker::Admit;
 use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
-use crate::partners::{self, Outcome};
+use crate::partners::{self, Outcome, Partner, Skip};
+use crate::telemetry;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -28,7 +30,6 @@ pub struct Called {
 /// Calls every enabled partner with `request`, whose `tmax` is set per partner.
 pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) -> Vec<Called> {
     let cfg = &gw.config.auction;
-    let max_bytes = gw.config.http_client.max_response_bytes;
     let now = Instant::now();
     let mut results = Vec::with_capacity(gw.partners.len());
     let mut pending = FuturesUnordered::new();
@@ -36,14 +37,19 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
     let mut body: Option<(u64, Bytes)> = None;
 
     for (i, partner) in gw.partners.iter().enumerate() {
+        let skipped = |skip| Called {
+            partner: i,
+            outcome: Outcome::Throttled(skip),
+            elapsed: Duration::ZERO,
+        };
         let Some(budget) = partner_budget(now, deadline, partner.timeout_ms, cfg) else {
-            results.push(Called {
-                partner: i,
-                outcome: Outcome::Throttled("no time left for this partner".into()),
-                elapsed: Duration::ZERO,
-            });
+            results.push(skipped(Skip::NoTime));
             continue;
         };
+        if partner.breaker.admit(now, fastrand::f64()) == Admit::No {
+            results.push(skipped(Skip::CircuitOpen));
+            continue;
+        }
         let bytes = match &body {
             Some((t, b)) if *t == budget.tmax_ms => b.clone(),
             _ => {
@@ -54,13 +60,12 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
                 b
             }
         };
-        let client = &gw.client;
         pending.push(async move {
             let started = Instant::now();
-            let call = partners::call(client, partner, bytes, max_bytes);
-            let outcome = timeout_at(budget.wait_until, call)
+            let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
                 .await
                 .unwrap_or(Outcome::Timeout);
+            record_breaker(partner, &outcome);
             Called {
                 partner: i,
                 outcome,
@@ -72,4 +77,19 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
         results.push(called);
     }
     results
+}
+
+fn record_breaker(partner: &Partner, outcome: &Outcome) {
+    let Some(success) = outcome.breaker_success() else {
+        return;
+    };
+    if let Some(state) = partner.breaker.record(Instant::now(), success) {
+        telemetry::breaker_transition(partner.id.as_str(), &state);
+        let name = crate::breaker::state_name(&state);
+        if matches!(state, crate::breaker::State::Open { .. }) {
+            tracing::warn!(partner = %partner.id, "circuit breaker opened after repeated failures");
+        } else {
+            tracing::info!(partner = %partner.id, state = name, "circuit breaker changed state");
+        }
+    }
 }

@@ -11,19 +11,25 @@ pub struct Gateway {
     pub config: Config,
     /// Enabled partners only, in config order.
     pub partners: Vec<Partner>,
-    pub client: reqwest::Client,
     pub pricing: crate::auction::PriceRule,
 }
 
 impl Gateway {
     pub fn new(config: Config) -> Result<Self, String> {
-        let partners = config
-            .partners
-            .iter()
-            .filter(|p| p.enabled)
-            .map(Partner::from_config)
-            .collect::<Result<Vec<_>, _>>()?;
-        let client = partners::client(&config.http_client).map_err(|e| e.to_string())?;
+        // One client (one connection pool) per distinct HTTP settings, shared by partners.
+        let mut clients: Vec<(&crate::config::HttpClientConfig, reqwest::Client)> = Vec::new();
+        let mut partners = Vec::new();
+        for p in config.partners.iter().filter(|p| p.enabled) {
+            let client = match clients.iter().find(|(c, _)| same_pool(c, &p.http_client)) {
+                Some((_, client)) => client.clone(),
+                None => {
+                    let client = partners::client(&p.http_client).map_err(|e| e.to_string())?;
+                    clients.push((&p.http_client, client.clone()));
+                    client
+                }
+            };
+            partners.push(Partner::from_config(p, client)?);
+        }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,
             Pricing::SecondPrice => crate::auction::PriceRule::Second {
@@ -34,7 +40,6 @@ impl Gateway {
         Ok(Self {
             config,
             partners,
-            client,
             pricing,
         })
     }
@@ -46,4 +51,14 @@ impl Gateway {
             Pricing::SecondPrice => 2,
         }
     }
+}
+
+/// Whether two partners' settings can share a client: all but the body cap, which is
+/// enforced per call.
+fn same_pool(a: &crate::config::HttpClientConfig, b: &crate::config::HttpClientConfig) -> bool {
+    let strip = |c: &crate::config::HttpClientConfig| crate::config::HttpClientConfig {
+        max_response_bytes: 0,
+        ..c.clone()
+    };
+    strip(a) == strip(b)
 }

@@ -4,6 +4,7 @@
 //! integration tests both start the gateway through it and nothing else.
 
 pub mod auction;
+pub mod breaker;
 pub mod config;
 pub mod deadline;
 pub mod demo;

@@ -3,6 +3,7 @@
 //! This is the only module that speaks HTTP to partners. A call never returns an error:
 //! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
 
+use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
 use crate::openrtb::{BidResponse, VERSION_HEADER};
 use bytes::{Bytes, BytesMut};
@@ -28,20 +29,27 @@ impl fmt::Display for PartnerId {
 }
 
 /// A partner as the request path uses it, parsed once from config.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Partner {
     pub id: PartnerId,
     pub endpoint: reqwest::Url,
     pub timeout_ms: u64,
+    pub max_response_bytes: usize,
+    /// Shared with every partner that has the same `http_client` settings (one pool).
+    pub client: reqwest::Client,
+    pub breaker: Breaker,
 }
 
 impl Partner {
     /// Config is validated before this is called, so the URL parses.
-    pub fn from_config(c: &PartnerConfig) -> Result<Self, String> {
+    pub fn from_config(c: &PartnerConfig, client: reqwest::Client) -> Result<Self, String> {
         Ok(Self {
             id: PartnerId(c.id.as_str().into()),
             endpoint: reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?,
             timeout_ms: c.timeout_ms,
+            max_response_bytes: c.http_client.max_response_bytes,
+            client,
+            breaker: Breaker::new(c.circuit_breaker.clone()),
         })
     }
 }
@@ -56,8 +64,17 @@ pub enum Outcome {
     /// Connecting, sending or receiving failed (refused, reset, closed early).
     Transport(String),
     BadResponse(BadResponse),
-    /// Not asked: no time was left for it.
-    Throttled(String),
+    /// Not asked at all: no request was sent.
+    Throttled(Skip),
+}
+
+/// Why a partner was not asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Less than a millisecond would have been left for it.
+    NoTime,
+    /// Its circuit breaker is open (or it is not this auction's turn to probe it).
+    CircuitOpen,
 }
 
 #[derive(Debug)]
@@ -76,7 +93,17 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Transport(_) => "transport",
             Outcome::BadResponse(_) => "bad_response",
-            Outcome::Throttled(_) => "throttled",
+            Outcome::Throttled(Skip::NoTime) => "throttled",
+            Outcome::Throttled(Skip::CircuitOpen) => "circuit_open",
+        }
+    }
+
+    /// Whether this counts against the partner's circuit breaker (`None`: neither way).
+    pub fn breaker_success(&self) -> Option<bool> {
+        match self {
+            Outcome::Bid(_) | Outcome::NoBid => Some(true),
+            Outcome::Timeout | Outcome::Transport(_) | Outcome::BadResponse(_) => Some(false),
+            Outcome::Throttled(_) => None,
         }
     }
 
@@ -91,32 +118,38 @@ impl Outcome {
             Outcome::BadResponse(BadResponse::TooLarge(n)) => {
                 (5, format!("response body larger than {n} bytes"))
             }
-            Outcome::Throttled(why) => (6, why.clone()),
+            Outcome::Throttled(Skip::NoTime) => (6, "not called: no time left".into()),
+            Outcome::Throttled(Skip::CircuitOpen) => (
+                7,
+                "not called: circuit breaker open after repeated failures".into(),
+            ),
         })
     }
 }
 
-/// The one pooled, keep-alive client every partner call goes through.
+/// A pooled, keep-alive client. Built once per distinct `http_client` settings, never per
+/// request. Redirects are not followed: a partner answering 3xx is a bad response.
 pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+    let mut b = reqwest::Client::builder()
         .pool_max_idle_per_host(c.pool_max_idle_per_host)
         .pool_idle_timeout(Duration::from_millis(c.pool_idle_timeout_ms))
         .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
         .tcp_nodelay(true)
+        .tcp_keepalive(Duration::from_secs(30))
         .gzip(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+        .redirect(reqwest::redirect::Policy::none());
+    if c.http2_prior_knowledge {
+        b = b.http2_prior_knowledge();
+    }
+    b.build()
 }
 
 /// POSTs `body` (a serialised BidRequest) to the partner. Not time-bounded by itself: the
 /// fan-out wraps it in the partner's deadline and drops it, connection and all, when late.
-pub async fn call(
-    client: &reqwest::Client,
-    partner: &Partner,
-    body: Bytes,
-    max_bytes: usize,
-) -> Outcome {
-    let sent = client
+pub async fn call(partner: &Partner, body: Bytes) -> Outcome {
+    let max_bytes = partner.max_response_bytes;
+    let sent = partner
+        .client
         .post(partner.endpoint.clone())
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
         .header(VERSION_HEADER.0, VERSION_HEADER.1)
@@ -237,6 +270,7 @@ mod tests {
                 .0,
             5
         );
-        assert_eq!(Outcome::Throttled("x".into()).error(w).unwrap().0, 6);
+        assert_eq!(Outcome::Throttled(Skip::NoTime).error(w).unwrap().0, 6);
+        assert_eq!(Outcome::Throttled(Skip::CircuitOpen).error(w).unwrap().0, 7);
     }
 }

@@ -73,3 +73,16 @@ pub fn http_request(route: String, status: u16) {
     counter!("bidgate_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);
 }
+
+/// Circuit state as a gauge (0 closed, 1 half-open, 2 open) plus a transition counter.
+pub fn breaker_transition(partner: &str, state: &crate::breaker::State) {
+    use crate::breaker::{State, state_name};
+    let level = match state {
+        State::Closed { .. } => 0.0,
+        State::HalfOpen { .. } => 1.0,
+        State::Open { .. } => 2.0,
+    };
+    metrics::gauge!("bidgate_partner_circuit_state", "partner" => partner.to_string()).set(level);
+    counter!("bidgate_circuit_transitions_total", "partner" => partner.to_string(), "to" => state_name(state))
+        .increment(1);
+}

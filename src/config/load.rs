@@ -45,7 +45,7 @@ pub fn from_toml_str(
     let mut table: toml::Table = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
-            .map(|s| format!("line {}", text[..s.start].lines().count().max(1)))
+            .map(|s| format!("line {}", text[..s.start].matches('\n').count() + 1))
             .unwrap_or_else(|| "(file)".into());
         vec![Problem::new(at, e.message().trim().to_string())]
     })?;
@@ -56,14 +56,17 @@ pub fn from_toml_str(
             problems.push(p);
         }
     }
-
-    let mut unknown = Vec::new();
-    let mut on_unknown = |path: serde_ignored::Path<'_>| {
-        unknown.push(Problem::new(ignored_path(&path), "unknown key"));
+    // Unknown keys are found by walking the table against the schema, apart from the typed
+    // parse, so that one type error cannot hide the typos that come after it.
+    let schema = Config::json_schema();
+    let root = toml::Value::Table(table);
+    unknown_keys(&schema, &schema, &root, "", &mut problems);
+    let toml::Value::Table(mut table) = root else {
+        unreachable!("built from a table")
     };
-    let de = serde_ignored::Deserializer::new(table, &mut on_unknown);
-    let parsed: Result<Config, _> = serde_path_to_error::deserialize(de);
-    problems.append(&mut unknown);
+    inherit_partner_sections(&mut table);
+
+    let parsed: Result<Config, _> = serde_path_to_error::deserialize(table);
     match parsed {
         Err(e) => {
             let path = match e.path().to_string().as_str() {
@@ -84,20 +87,94 @@ pub fn from_toml_str(
     }
 }
 
-/// Formats serde_ignored's path like serde_path_to_error does: `partners[0].timout_ms`.
-fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path as P;
-    match path {
-        P::Root => String::new(),
-        P::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
-        P::Map { parent, key } => match ignored_path(parent) {
-            p if p.is_empty() => key.clone(),
-            p => format!("{p}.{key}"),
-        },
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
-            ignored_path(parent)
+/// Sections a partner inherits from the top level and may override key by key.
+pub const INHERITED_SECTIONS: [&str; 2] = ["http_client", "circuit_breaker"];
+
+/// `[[partners]] http_client = { connect_timeout_ms = 50 }` overrides that one key of the
+/// top-level `[http_client]`; the rest is inherited. Merging here, on the raw table, keeps
+/// the typed config free of half-filled `Option` structs.
+fn inherit_partner_sections(table: &mut toml::Table) {
+    let globals: Vec<(&str, toml::Table)> = INHERITED_SECTIONS
+        .iter()
+        .filter_map(|s| match table.get(*s) {
+            Some(toml::Value::Table(t)) => Some((*s, t.clone())),
+            _ => None,
+        })
+        .collect();
+    let Some(toml::Value::Array(partners)) = table.get_mut("partners") else {
+        return;
+    };
+    for partner in partners.iter_mut() {
+        let toml::Value::Table(p) = partner else {
+            continue;
+        };
+        for (section, global) in &globals {
+            let mut merged = global.clone();
+            match p.get(*section) {
+                Some(toml::Value::Table(own)) => merged.extend(own.clone()),
+                Some(_) => continue, // a type error, reported by the typed parse
+                None => {}
+            }
+            p.insert(section.to_string(), toml::Value::Table(merged));
         }
     }
+}
+
+/// Reports every key of `value` that the schema does not know, with its path.
+fn unknown_keys(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &toml::Value,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let schema = resolve(root, schema);
+    match value {
+        toml::Value::Table(t) => {
+            let Some(props) = schema.get("properties").and_then(|p| p.as_object()) else {
+                return;
+            };
+            for (key, v) in t {
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match props.get(key) {
+                    Some(s) => unknown_keys(root, s, v, &sub, problems),
+                    None => problems.push(Problem::new(sub, "unknown key")),
+                }
+            }
+        }
+        toml::Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    unknown_keys(root, item_schema, v, &format!("{path}[{i}]"), problems);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Follows `$ref` (and single-entry `allOf`) within the generated schema.
+fn resolve<'a>(root: &'a serde_json::Value, mut s: &'a serde_json::Value) -> &'a serde_json::Value {
+    for _ in 0..8 {
+        if let Some(r) = s.get("$ref").and_then(|r| r.as_str()) {
+            match r
+                .strip_prefix("#/$defs/")
+                .and_then(|n| root["$defs"].get(n))
+            {
+                Some(target) => s = target,
+                None => return s,
+            }
+        } else if let Some([only]) = s.get("allOf").and_then(|a| a.as_array()).map(Vec::as_slice) {
+            s = only;
+        } else {
+            return s;
+        }
+    }
+    s
 }
 
 fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Problem> {
@@ -127,11 +204,19 @@ fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Probl
 fn set_path(root: &mut toml::Value, keys: &[String], value: toml::Value) -> Result<(), String> {
     let (last, parents) = keys.split_last().expect("at least one key");
     let mut node = root;
-    for key in parents {
+    for (depth, key) in parents.iter().enumerate() {
         node = match node {
-            toml::Value::Table(t) => t
-                .entry(key.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            toml::Value::Table(t) => {
+                let next_is_index = keys[depth + 1].parse::<usize>().is_ok();
+                if next_is_index && !t.contains_key(key) {
+                    return Err(format!(
+                        "`{key}` has no entries in the file, so index {} is past its end",
+                        keys[depth + 1]
+                    ));
+                }
+                t.entry(key.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
             toml::Value::Array(a) => {
                 let idx: usize = key
                     .parse()
@@ -189,12 +274,8 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must be a number between 0 and 1000",
         ));
     }
-    if c.http_client.max_response_bytes == 0 {
-        p.push(Problem::new(
-            "http_client.max_response_bytes",
-            "must be > 0",
-        ));
-    }
+    check_http(&c.http_client, "http_client", &mut p);
+    check_breaker(&c.circuit_breaker, "circuit_breaker", &mut p);
     let mut seen = std::collections::HashSet::new();
     for (i, partner) in c.partners.iter().enumerate() {
         let key = |k: &str| format!("partners[{i}].{k}");
@@ -217,8 +298,45 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         if partner.timeout_ms == 0 {
             p.push(Problem::new(key("timeout_ms"), "must be > 0"));
         }
+        // Inherited values were checked at the top level; only report a partner's own.
+        if partner.http_client != c.http_client {
+            check_http(&partner.http_client, &key("http_client"), &mut p);
+        }
+        if partner.circuit_breaker != c.circuit_breaker {
+            check_breaker(&partner.circuit_breaker, &key("circuit_breaker"), &mut p);
+        }
     }
     p
+}
+
+fn check_http(h: &super::HttpClientConfig, at: &str, p: &mut Vec<Problem>) {
+    if h.max_response_bytes == 0 {
+        p.push(Problem::new(
+            format!("{at}.max_response_bytes"),
+            "must be > 0",
+        ));
+    }
+    if h.connect_timeout_ms == 0 {
+        p.push(Problem::new(
+            format!("{at}.connect_timeout_ms"),
+            "must be > 0",
+        ));
+    }
+}
+
+fn check_breaker(b: &super::CircuitBreakerConfig, at: &str, p: &mut Vec<Problem>) {
+    if !(b.probe_share > 0.0 && b.probe_share <= 1.0) {
+        p.push(Problem::new(
+            format!("{at}.probe_share"),
+            "must be > 0 and <= 1",
+        ));
+    }
+    if b.failure_threshold > 0 && (b.cooloff_ms == 0 || b.probe_successes == 0) {
+        p.push(Problem::new(
+            at.to_string(),
+            "cooloff_ms and probe_successes must be > 0 when failure_threshold is set",
+        ));
+    }
 }
 
 pub(crate) fn is_currency_code(s: &str) -> bool {

@@ -8,7 +8,7 @@
 mod load;
 
 pub(crate) use load::is_currency_code;
-pub use load::{Problem, from_toml_str, load_file};
+pub use load::{INHERITED_SECTIONS, Problem, from_toml_str, load_file};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,8 +23,12 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub auction: AuctionConfig,
+    /// Defaults for every partner's HTTP client; a partner's own `http_client` overrides keys.
     #[serde(default)]
     pub http_client: HttpClientConfig,
+    /// Defaults for every partner's circuit breaker; a partner may override keys.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
     /// External demand partners, called over HTTP for every auction.
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,
@@ -80,8 +84,8 @@ pub enum Pricing {
     SecondPrice,
 }
 
-/// The outbound HTTP client, shared by all partners (one connection pool).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+/// The outbound HTTP client. Partners with the same settings share one connection pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct HttpClientConfig {
     /// Idle keep-alive connections kept per partner host.
@@ -96,6 +100,29 @@ pub struct HttpClientConfig {
     /// Largest partner response body accepted, counted after decompression.
     #[serde(default = "defaults::max_response_bytes")]
     pub max_response_bytes: usize,
+    /// Speak HTTP/2 without negotiation (h2c) to `http://` endpoints. `https://` endpoints
+    /// negotiate HTTP/2 by ALPN whenever the partner offers it, whatever this says.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
+}
+
+/// Skips a failing partner for a while instead of spending every auction's time on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failures (timeouts, transport errors, bad responses) that open the
+    /// circuit; 0 disables the breaker.
+    #[serde(default = "defaults::failure_threshold")]
+    pub failure_threshold: u32,
+    /// How long an open circuit skips the partner before probing it.
+    #[serde(default = "defaults::cooloff_ms")]
+    pub cooloff_ms: u64,
+    /// Share of auctions (0–1] that probe a recovering partner; the rest skip it.
+    #[serde(default = "defaults::probe_share")]
+    pub probe_share: f64,
+    /// Successful probes in a row that close the circuit again.
+    #[serde(default = "defaults::probe_successes")]
+    pub probe_successes: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -109,6 +136,12 @@ pub struct PartnerConfig {
     pub timeout_ms: u64,
     #[serde(default = "defaults::enabled")]
     pub enabled: bool,
+    /// Overrides of the top-level `[http_client]` keys for this partner only.
+    #[serde(default)]
+    pub http_client: HttpClientConfig,
+    /// Overrides of the top-level `[circuit_breaker]` keys for this partner only.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
 }
 
 mod defaults {
@@ -155,6 +188,18 @@ mod defaults {
     pub fn enabled() -> bool {
         true
     }
+    pub fn failure_threshold() -> u32 {
+        10
+    }
+    pub fn cooloff_ms() -> u64 {
+        5_000
+    }
+    pub fn probe_share() -> f64 {
+        0.1
+    }
+    pub fn probe_successes() -> u32 {
+        3
+    }
 }
 
 impl Default for ServerConfig {
@@ -189,6 +234,18 @@ impl Default for HttpClientConfig {
             pool_idle_timeout_ms: defaults::pool_idle_timeout_ms(),
             connect_timeout_ms: defaults::connect_timeout_ms(),
             max_response_bytes: defaults::max_response_bytes(),
+            http2_prior_knowledge: false,
+        }
+    }
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: defaults::failure_threshold(),
+            cooloff_ms: defaults::cooloff_ms(),
+            probe_share: defaults::probe_share(),
+            probe_successes: defaults::probe_successes(),
         }
     }
 }

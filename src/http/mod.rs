@@ -2,6 +2,7 @@
 //! HTTP to clients; it turns requests into domain calls and domain results into responses.
 
 mod auction;
+mod status;
 
 use crate::telemetry;
 use actix_web::dev::Service;
@@ -12,6 +13,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/openrtb2/auction", web::post().to(auction::handle))
         .route("/healthz", web::get().to(healthz))
+        .route("/admin/status", web::get().to(status::handle))
         .route("/metrics", web::get().to(metrics));
 }
 

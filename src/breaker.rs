@@ -1,0 +1,179 @@
+//! A circuit breaker per partner: after a run of failures the partner is skipped for a
+//! cool-off period, then probed with a share of traffic, then restored.
+//!
+//! Why: a partner that is down costs every auction its full timeout and a connection; a
+//! breaker turns that into an instant skip. The state machine takes the time and the random
+//! draw as arguments, so it is tested without clocks or luck.
+
+use crate::config::CircuitBreakerConfig;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { successes: u32 },
+}
+
+/// What the breaker says about calling the partner now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    Yes,
+    /// Yes, as one of the probes of a recovering partner.
+    Probe,
+    No,
+}
+
+/// The state name for metrics and the status endpoint.
+pub fn state_name(s: &State) -> &'static str {
+    match s {
+        State::Closed { .. } => "closed",
+        State::Open { .. } => "open",
+        State::HalfOpen { .. } => "half_open",
+    }
+}
+
+#[derive(Debug)]
+pub struct Breaker {
+    cfg: CircuitBreakerConfig,
+    state: Mutex<State>,
+}
+
+impl Breaker {
+    pub fn new(cfg: CircuitBreakerConfig) -> Self {
+        Self {
+            cfg,
+            state: Mutex::new(State::Closed { failures: 0 }),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        *self.lock()
+    }
+
+    /// `draw` is uniform in [0, 1): the share of probes that go through while half-open.
+    pub fn admit(&self, now: Instant, draw: f64) -> Admit {
+        let mut s = self.lock();
+        match *s {
+            State::Closed { .. } => Admit::Yes,
+            State::Open { until } if now < until => Admit::No,
+            State::Open { .. } => {
+                *s = State::HalfOpen { successes: 0 };
+                Admit::Probe // the first call after the cool-off always probes
+            }
+            State::HalfOpen { .. } if draw < self.cfg.probe_share => Admit::Probe,
+            State::HalfOpen { .. } => Admit::No,
+        }
+    }
+
+    /// Records a call's result; returns the new state when it changed.
+    pub fn record(&self, now: Instant, success: bool) -> Option<State> {
+        if self.cfg.failure_threshold == 0 {
+            return None;
+        }
+        let mut s = self.lock();
+        let before = *s;
+        *s = match (before, success) {
+            (State::Closed { .. }, true) => State::Closed { failures: 0 },
+            (State::Closed { failures }, false) if failures + 1 >= self.cfg.failure_threshold => {
+                self.open(now)
+            }
+            (State::Closed { failures }, false) => State::Closed {
+                failures: failures + 1,
+            },
+            (State::HalfOpen { successes }, true) if successes + 1 >= self.cfg.probe_successes => {
+                State::Closed { failures: 0 }
+            }
+            (State::HalfOpen { successes }, true) => State::HalfOpen {
+                successes: successes + 1,
+            },
+            (State::HalfOpen { .. }, false) => self.open(now),
+            // A call admitted before the circuit opened may finish while it is open.
+            (State::Open { .. }, _) => before,
+        };
+        (state_name(&before) != state_name(&s)).then_some(*s)
+    }
+
+    fn open(&self, now: Instant) -> State {
+        State::Open {
+            until: now + Duration::from_millis(self.cfg.cooloff_ms),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a plain value: a panic elsewhere cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker(threshold: u32) -> Breaker {
+        Breaker::new(CircuitBreakerConfig {
+            failure_threshold: threshold,
+            cooloff_ms: 1000,
+            probe_share: 0.25,
+            probe_successes: 2,
+        })
+    }
+
+    #[test]
+    fn opens_after_a_run_of_failures_only() {
+        let b = breaker(3);
+        let t = Instant::now();
+        b.record(t, false);
+        b.record(t, false);
+        b.record(t, true); // a success resets the run
+        b.record(t, false);
+        b.record(t, false);
+        assert_eq!(b.admit(t, 0.9), Admit::Yes);
+        assert!(matches!(b.record(t, false), Some(State::Open { .. })));
+        assert_eq!(b.admit(t, 0.0), Admit::No);
+        assert_eq!(b.admit(t + Duration::from_millis(999), 0.0), Admit::No);
+    }
+
+    #[test]
+    fn probes_after_cooloff_then_restores() {
+        let b = breaker(1);
+        let t = Instant::now();
+        b.record(t, false);
+        let later = t + Duration::from_millis(1000);
+        assert_eq!(
+            b.admit(later, 0.9),
+            Admit::Probe,
+            "first call after cool-off probes"
+        );
+        assert_eq!(b.admit(later, 0.9), Admit::No, "75% of traffic still skips");
+        assert_eq!(b.admit(later, 0.1), Admit::Probe);
+        assert_eq!(b.record(later, true), None);
+        assert_eq!(b.record(later, true), Some(State::Closed { failures: 0 }));
+        assert_eq!(b.admit(later, 0.9), Admit::Yes);
+    }
+
+    #[test]
+    fn a_failed_probe_reopens() {
+        let b = breaker(1);
+        let t = Instant::now();
+        b.record(t, false);
+        let later = t + Duration::from_millis(1500);
+        assert_eq!(b.admit(later, 0.0), Admit::Probe);
+        assert!(
+            matches!(b.record(later, false), Some(State::Open { until }) if until == later + Duration::from_millis(1000))
+        );
+        assert_eq!(b.admit(later, 0.0), Admit::No);
+    }
+
+    #[test]
+    fn threshold_zero_disables() {
+        let b = breaker(0);
+        let t = Instant::now();
+        for _ in 0..100 {
+            b.record(t, false);
+        }
+        assert_eq!(b.admit(t, 0.9), Admit::Yes);
+    }
+}
