@@ -53,8 +53,11 @@ fn main() -> ExitCode {
             };
             run(async move {
                 let app = bidgate::build(config)?;
-                tracing::info!(addr = %app.addr(), "bidgate listening");
-                app.run().await
+                // On stdout, plainly: scripts and tests read the bound address from here.
+                println!("bidgate listening on http://{}", app.addr());
+                app.run().await?;
+                tracing::info!("bidgate stopped");
+                Ok(())
             })
         }
         Command::Demo => run(bidgate::demo::run()),

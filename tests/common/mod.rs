@@ -2,6 +2,8 @@
 //! real loopback socket with port 0.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use std::net::{SocketAddr, TcpListener};
@@ -100,6 +102,7 @@ impl Received {
 pub struct MockPartner {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
+    reply: Arc<Mutex<Reply>>,
 }
 
 impl MockPartner {
@@ -110,10 +113,15 @@ impl MockPartner {
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// Changes what the partner answers from now on.
+    pub fn set_reply(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
+    }
 }
 
 struct MockState {
-    reply: Reply,
+    reply: Arc<Mutex<Reply>>,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -121,8 +129,9 @@ pub fn mock_partner(reply: Reply) -> MockPartner {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let received = Arc::new(Mutex::new(Vec::new()));
+    let reply = Arc::new(Mutex::new(reply));
     let state = web::Data::new(MockState {
-        reply,
+        reply: reply.clone(),
         received: received.clone(),
     });
     let server = HttpServer::new(move || {
@@ -137,7 +146,11 @@ pub fn mock_partner(reply: Reply) -> MockPartner {
     .unwrap()
     .run();
     tokio::spawn(server);
-    MockPartner { addr, received }
+    MockPartner {
+        addr,
+        received,
+        reply,
+    }
 }
 
 async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
@@ -151,7 +164,8 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>)
         body: parsed.clone(),
         peer: req.peer_addr(),
     });
-    respond(&state.reply, &parsed).await
+    let reply = state.reply.lock().unwrap().clone();
+    respond(&reply, &parsed).await
 }
 
 async fn respond(reply: &Reply, request: &Value) -> HttpResponse {

@@ -1,0 +1,87 @@
+//! Graceful shutdown of the real binary: SIGTERM stops accepting, lets the in-flight auction
+//! finish (it is bounded by its tmax), then the process exits cleanly.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_auctions_then_exits() {
+    let slow = mock_partner(Reply::Delayed(
+        Duration::from_millis(400),
+        Box::new(Reply::Bids(vec![("1", 2.5)])),
+    ));
+    let dir = std::env::temp_dir().join(format!("bidgate-shutdown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bidgate.toml");
+    std::fs::write(
+        &path,
+        config(
+            "pricing = \"first_price\"",
+            &[("slow", slow.endpoint(), 800)],
+        ),
+    )
+    .unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bidgate"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    assert!(line.starts_with("bidgate listening on"), "{line}");
+    let app = TestApp {
+        addr: addr.parse().unwrap(),
+        client: reqwest::Client::new(),
+    };
+
+    let in_flight = tokio::spawn({
+        let app = TestApp {
+            addr: app.addr,
+            client: app.client.clone(),
+        };
+        async move {
+            let resp = app.auction(&request(1000, &[("1", 0.0)])).await;
+            (resp.status(), resp.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await; // the auction is waiting on `slow`
+    let term = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "in-flight auction finished: {body}");
+    assert!(body.contains("\"price\":2.5"), "{body}");
+
+    // Exits by itself, soon after the last auction (well within shutdown_timeout_s = 5).
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            term.elapsed() < Duration::from_secs(5),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    // And no longer accepts connections.
+    assert!(std::net::TcpStream::connect(app.addr).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
