@@ -12,9 +12,18 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
-    HalfOpen { successes: u32 },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// `probing_since`: when the probe now in flight was admitted. One probe at a time, so a
+    /// still-dead partner costs one auction per cool-off, not a share of all of them.
+    HalfOpen {
+        successes: u32,
+        probing_since: Option<Instant>,
+    },
 }
 
 /// What the breaker says about calling the partner now.
@@ -53,18 +62,36 @@ impl Breaker {
         *self.lock()
     }
 
-    /// `draw` is uniform in [0, 1): the share of probes that go through while half-open.
+    /// `draw` is uniform in [0, 1): the share of auctions that may probe while half-open.
     pub fn admit(&self, now: Instant, draw: f64) -> Admit {
         let mut s = self.lock();
         match *s {
             State::Closed { .. } => Admit::Yes,
             State::Open { until } if now < until => Admit::No,
             State::Open { .. } => {
-                *s = State::HalfOpen { successes: 0 };
-                Admit::Probe // the first call after the cool-off always probes
+                // The first call after the cool-off always probes.
+                *s = State::HalfOpen {
+                    successes: 0,
+                    probing_since: Some(now),
+                };
+                Admit::Probe
             }
-            State::HalfOpen { .. } if draw < self.cfg.probe_share => Admit::Probe,
-            State::HalfOpen { .. } => Admit::No,
+            State::HalfOpen {
+                successes,
+                probing_since,
+            } => {
+                // A probe whose result never came (its auction was dropped) stops blocking
+                // new probes after a cool-off.
+                let busy = probing_since.is_some_and(|t| now < t + self.cooloff());
+                if busy || draw >= self.cfg.probe_share {
+                    return Admit::No;
+                }
+                *s = State::HalfOpen {
+                    successes,
+                    probing_since: Some(now),
+                };
+                Admit::Probe
+            }
         }
     }
 
@@ -83,11 +110,14 @@ impl Breaker {
             (State::Closed { failures }, false) => State::Closed {
                 failures: failures + 1,
             },
-            (State::HalfOpen { successes }, true) if successes + 1 >= self.cfg.probe_successes => {
+            (State::HalfOpen { successes, .. }, true)
+                if successes + 1 >= self.cfg.probe_successes =>
+            {
                 State::Closed { failures: 0 }
             }
-            (State::HalfOpen { successes }, true) => State::HalfOpen {
+            (State::HalfOpen { successes, .. }, true) => State::HalfOpen {
                 successes: successes + 1,
+                probing_since: None,
             },
             (State::HalfOpen { .. }, false) => self.open(now),
             // A call admitted before the circuit opened may finish while it is open.
@@ -98,8 +128,12 @@ impl Breaker {
 
     fn open(&self, now: Instant) -> State {
         State::Open {
-            until: now + Duration::from_millis(self.cfg.cooloff_ms),
+            until: now + self.cooloff(),
         }
+    }
+
+    fn cooloff(&self) -> Duration {
+        Duration::from_millis(self.cfg.cooloff_ms)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -147,9 +181,10 @@ mod tests {
             Admit::Probe,
             "first call after cool-off probes"
         );
+        assert_eq!(b.admit(later, 0.1), Admit::No, "one probe at a time");
+        assert_eq!(b.record(later, true), None);
         assert_eq!(b.admit(later, 0.9), Admit::No, "75% of traffic still skips");
         assert_eq!(b.admit(later, 0.1), Admit::Probe);
-        assert_eq!(b.record(later, true), None);
         assert_eq!(b.record(later, true), Some(State::Closed { failures: 0 }));
         assert_eq!(b.admit(later, 0.9), Admit::Yes);
     }
@@ -165,6 +200,20 @@ mod tests {
             matches!(b.record(later, false), Some(State::Open { until }) if until == later + Duration::from_millis(1000))
         );
         assert_eq!(b.admit(later, 0.0), Admit::No);
+    }
+
+    #[test]
+    fn a_lost_probe_does_not_block_probing_forever() {
+        let b = breaker(1);
+        let t = Instant::now();
+        b.record(t, false);
+        let later = t + Duration::from_millis(1000);
+        assert_eq!(b.admit(later, 0.0), Admit::Probe); // its result never comes
+        assert_eq!(b.admit(later + Duration::from_millis(999), 0.0), Admit::No);
+        assert_eq!(
+            b.admit(later + Duration::from_millis(1000), 0.0),
+            Admit::Probe
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub async fn handle(gw: web::Data<Gateway>) -> HttpResponse {
                     circuit["reopens_in_ms"] =
                         json!(until.saturating_duration_since(now).as_millis() as u64)
                 }
-                State::HalfOpen { successes } => circuit["probe_successes"] = json!(successes),
+                State::HalfOpen { successes, .. } => circuit["probe_successes"] = json!(successes),
             }
             json!({
                 "id": p.id.as_str(),
