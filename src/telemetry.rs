@@ -70,6 +70,16 @@ pub fn auction(endpoint: &'static str, outcome: &'static str, elapsed: Duration)
         .record(elapsed.as_secs_f64());
 }
 
+/// An answer that was ready only after tmax + 5 ms: the one thing bidgate promises not to do.
+pub fn late_answer(endpoint: &'static str, late_by: Duration) {
+    counter!("bidgate_auctions_late_total", "endpoint" => endpoint).increment(1);
+    tracing::warn!(
+        endpoint,
+        late_by_ms = late_by.as_millis() as u64,
+        "answer later than tmax + 5 ms"
+    );
+}
+
 pub fn http_request(route: String, status: u16) {
     counter!("bidgate_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);

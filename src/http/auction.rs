@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
 
 const ENDPOINT: &str = "openrtb2";
+/// How far past its tmax an answer may be before it counts as late.
+const LATE_GRACE: Duration = Duration::from_millis(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuctionError {
@@ -73,15 +75,21 @@ async fn auction(
         validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
 
-    match exchange::run(gw, request, &floors, &deadline).await {
-        None => Ok(HttpResponse::NoContent().finish()),
+    let response = match exchange::run(gw, request, &floors, &deadline).await {
+        None => HttpResponse::NoContent().finish(),
         Some(response) => {
             let json = serde_json::to_vec(&response).expect("BidResponse serialises");
-            Ok(HttpResponse::Ok()
+            HttpResponse::Ok()
                 .content_type(ContentType::json())
-                .body(json))
+                .body(json)
         }
+    };
+    // The promise is tmax + 5 ms; count every answer ready later than that (it should be 0).
+    let late_by = Instant::now().saturating_duration_since(deadline.at());
+    if late_by > LATE_GRACE {
+        telemetry::late_answer(ENDPOINT, late_by);
     }
+    Ok(response)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes and giving up at `until`.

@@ -1,0 +1,91 @@
+//! The open-loop load generator: requests leave on a fixed schedule whatever the server
+//! does, and latency counts from the scheduled send time, so a stalled server cannot hide
+//! its stall by slowing the generator down (no coordinated omission).
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until, timeout};
+
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub sent: u64,
+    /// Answers with status 200 or 204 per second of the sending window.
+    pub achieved_rps: f64,
+    /// HTTP status → count; 0 = no answer within the client's 2 s limit or a transport error.
+    pub statuses: BTreeMap<u16, u64>,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    /// Answers later than `late_after`.
+    pub late: u64,
+}
+
+/// Sends `rate` requests per second for `duration` and measures each one.
+pub async fn run(
+    client: &reqwest::Client,
+    url: &str,
+    body: Bytes,
+    rate: f64,
+    duration: Duration,
+    late_after: Duration,
+) -> Stats {
+    let n = (rate * duration.as_secs_f64()).round() as u64;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let start = Instant::now() + Duration::from_millis(20);
+    for i in 0..n {
+        let at = start + Duration::from_secs_f64(i as f64 / rate);
+        sleep_until(at).await;
+        let (client, url, body, tx) = (client.clone(), url.to_string(), body.clone(), tx.clone());
+        tokio::spawn(async move {
+            let send = async {
+                let r = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = r.status().as_u16();
+                r.bytes().await?;
+                Ok::<u16, reqwest::Error>(status)
+            };
+            let status = match timeout(Duration::from_secs(2), send).await {
+                Ok(Ok(s)) => s,
+                _ => 0,
+            };
+            let _ = tx.send((status, at.elapsed()));
+        });
+    }
+    drop(tx);
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut statuses = BTreeMap::new();
+    let mut late = 0;
+    while let Some((status, latency)) = rx.recv().await {
+        *statuses.entry(status).or_insert(0) += 1;
+        if latency > late_after {
+            late += 1;
+        }
+        let _ = hist.record((latency.as_micros() as u64).max(1));
+    }
+    let ok: u64 = statuses
+        .iter()
+        .filter(|(s, _)| matches!(**s, 200 | 204))
+        .map(|(_, n)| n)
+        .sum();
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    Stats {
+        sent: n,
+        achieved_rps: ok as f64 / duration.as_secs_f64(),
+        statuses,
+        p50_ms: ms(0.5),
+        p90_ms: ms(0.9),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+        max_ms: hist.max() as f64 / 1000.0,
+        late,
+    }
+}

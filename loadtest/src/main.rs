@@ -1,0 +1,242 @@
+//! bidgate's load harness. `cargo run --release -p loadtest -- faults` runs the deadline
+//! issue's scenario: 8 partners answering after a fixed delay, with and without one partner
+//! that hangs forever, at a constant open-loop rate. Results go to stdout (Markdown) and
+//! `loadtest/results/<unix time>-faults.json`.
+
+mod fleet;
+mod gateway;
+mod load;
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// 8 partners with a fixed delay, beside the same plus one hanging partner.
+    Faults(FaultArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct FaultArgs {
+    /// Requests per second, open loop.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Measured seconds per run (after a 3 s warm-up at the same rate).
+    #[arg(long, default_value_t = 15)]
+    duration: u64,
+    #[arg(long, default_value_t = 8)]
+    partners: usize,
+    /// Every bidding partner answers after this many ms.
+    #[arg(long, default_value_t = 20)]
+    delay_ms: u64,
+    /// The requests' tmax; partners' timeout_ms is larger, so the deadline is what binds.
+    #[arg(long, default_value_t = 200)]
+    tmax_ms: u64,
+}
+
+#[derive(Serialize)]
+struct RunResult {
+    name: String,
+    stats: load::Stats,
+    cpu_ms_per_auction: f64,
+    peak_rss_mib: f64,
+    /// bidgate's own count of partner outcomes (from /metrics), summed over partners.
+    partner_outcomes: std::collections::BTreeMap<String, f64>,
+}
+
+fn main() -> std::io::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Cmd::Faults(args) => rt.block_on(faults(args)),
+    }
+}
+
+async fn faults(args: FaultArgs) -> std::io::Result<()> {
+    let binary = gateway::build_release()?;
+    let bidders = fleet::bidders(args.partners, Duration::from_millis(args.delay_ms))?;
+    let hang = fleet::hanging().await?;
+    let runs = [
+        ("8 partners", false, true),
+        ("8 partners + 1 hanging, breaker off", true, false),
+        ("8 partners + 1 hanging, breaker on (default)", true, true),
+    ];
+    let mut results = Vec::new();
+    for (name, with_hang, breaker) in runs {
+        let mut partners = bidders.clone();
+        if with_hang {
+            partners.push(hang);
+        }
+        let config = config_text(&partners, breaker);
+        let gw = gateway::Gateway::start(&binary, &config, &results.len().to_string())?;
+        results.push(measure(name, &gw, &args).await);
+    }
+    report(&args, &results)
+}
+
+fn config_text(partners: &[SocketAddr], breaker: bool) -> String {
+    let mut s = String::from(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auction]\nmax_tmax_ms = 1000\npricing = \"second_price\"\n\n\
+         [http_client]\npool_max_idle_per_host = 512\n\n",
+    );
+    if !breaker {
+        s.push_str("[circuit_breaker]\nfailure_threshold = 0\n\n");
+    }
+    for (i, addr) in partners.iter().enumerate() {
+        // timeout_ms above any tmax used here: the request's deadline is what binds.
+        s.push_str(&format!(
+            "[[partners]]\nid = \"p{i}\"\nendpoint = \"http://{addr}/bid\"\ntimeout_ms = 2000\n\n"
+        ));
+    }
+    s
+}
+
+async fn measure(name: &str, gw: &gateway::Gateway, args: &FaultArgs) -> RunResult {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        // Below actix's 5 s keep-alive, so the client never reuses a connection the server
+        // is closing (which would show up as a failed request that bidgate never saw).
+        .pool_idle_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .build()
+        .expect("client");
+    let url = format!("http://{}/openrtb2/auction", gw.addr);
+    let mut request: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/requests/demo-audio.json"))
+            .expect("fixture");
+    request["tmax"] = args.tmax_ms.into();
+    let body = Bytes::from(serde_json::to_vec(&request).expect("json"));
+    let late_after = Duration::from_millis(args.tmax_ms + 5);
+
+    eprintln!("{name}: warm-up 3 s at {} rps", args.rate);
+    load::run(
+        &client,
+        &url,
+        body.clone(),
+        args.rate,
+        Duration::from_secs(3),
+        late_after,
+    )
+    .await;
+    let cpu0 = gw.cpu_seconds();
+    eprintln!("{name}: measuring {} s", args.duration);
+    let stats = load::run(
+        &client,
+        &url,
+        body,
+        args.rate,
+        Duration::from_secs(args.duration),
+        late_after,
+    )
+    .await;
+    let cpu = gw.cpu_seconds() - cpu0;
+    RunResult {
+        name: name.to_string(),
+        cpu_ms_per_auction: cpu * 1000.0 / stats.sent.max(1) as f64,
+        peak_rss_mib: gw.peak_rss_mib(),
+        partner_outcomes: partner_outcomes(&client, gw.addr).await,
+        stats,
+    }
+}
+
+/// Sums `bidgate_partner_requests_total` by outcome, warm-up included.
+async fn partner_outcomes(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(resp) = client.get(format!("http://{addr}/metrics")).send().await else {
+        return out;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    let late = text
+        .lines()
+        .find_map(|l| l.strip_prefix("bidgate_auctions_late_total{endpoint=\"openrtb2\"} "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    out.insert("(bidgate-side late answers)".to_string(), late);
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("bidgate_partner_requests_total{"))
+    {
+        let outcome = line
+            .split("outcome=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
+        let value = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+        if let (Some(o), Some(v)) = (outcome, value) {
+            *out.entry(o.to_string()).or_insert(0.0) += v;
+        }
+    }
+    out
+}
+
+fn report(args: &FaultArgs, results: &[RunResult]) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cpu = gateway::cpu_model();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "\n## faults: {} partners answering after {} ms, tmax {} ms, {} rps open loop, {} s",
+        args.partners, args.delay_ms, args.tmax_ms, args.rate, args.duration
+    );
+    println!("machine: {cpu}, {cores} cores (load generator, partners and bidgate share them)\n");
+    println!(
+        "| run | achieved rps | p50 ms | p99 ms | p99.9 ms | max ms | late (> tmax+5) | non-2xx | CPU ms/auction | peak RSS MiB | partner outcomes (incl. warm-up) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in results {
+        let s = &r.stats;
+        let non_2xx: u64 = s
+            .statuses
+            .iter()
+            .filter(|(k, _)| !matches!(**k, 200 | 204))
+            .map(|(_, v)| v)
+            .sum();
+        println!(
+            "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {:.3} | {:.1} | {} |",
+            r.name,
+            s.achieved_rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.max_ms,
+            s.late,
+            non_2xx,
+            r.cpu_ms_per_auction,
+            r.peak_rss_mib,
+            r.partner_outcomes
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let out = gateway::workspace_root().join(format!("loadtest/results/{now}-faults.json"));
+    let json = serde_json::json!({
+        "scenario": "faults",
+        "cpu": cpu, "cores": cores,
+        "rate": args.rate, "duration_s": args.duration, "partners": args.partners,
+        "delay_ms": args.delay_ms, "tmax_ms": args.tmax_ms,
+        "command": format!("cargo run --release -p loadtest -- faults --rate {} --duration {}", args.rate, args.duration),
+        "runs": results,
+    });
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&json).expect("json") + "\n",
+    )?;
+    println!("\nwritten: {}", out.display());
+    Ok(())
+}
