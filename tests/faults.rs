@@ -364,3 +364,35 @@ async fn per_partner_response_cap_overrides_the_global_one() {
     assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
     assert_eq!(error_codes(&body, "bad"), [5]);
 }
+
+#[tokio::test]
+async fn http2_prior_knowledge_is_spoken_where_configured() {
+    let h1 = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let h2 = mock_partner(Reply::Bids(vec![("1", 2.0)]));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("h1", h1.endpoint(), 150), ("h2", h2.endpoint(), 150)],
+    )
+    .replace(
+        &format!("endpoint = \"{}\"", h2.endpoint()),
+        &format!(
+            "endpoint = \"{}\"\nhttp_client = {{ http2_prior_knowledge = true }}",
+            h2.endpoint()
+        ),
+    );
+    let app = spawn_app(&cfg).await;
+    for _ in 0..3 {
+        let body: Value = app
+            .auction(&request(TMAX, &[("1", 0.0)]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(winners(&body), [("h2".into(), "1".into(), 2.0)]);
+    }
+    use actix_web::http::Version;
+    assert!(h1.requests().iter().all(|r| r.version == Version::HTTP_11));
+    assert!(h2.requests().iter().all(|r| r.version == Version::HTTP_2));
+    let peers: std::collections::HashSet<_> = h2.requests().iter().map(|r| r.peer).collect();
+    assert_eq!(peers.len(), 1, "one multiplexed HTTP/2 connection");
+}

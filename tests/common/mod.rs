@@ -88,6 +88,7 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     pub body: Value,
     pub peer: Option<SocketAddr>,
+    pub version: actix_web::http::Version,
 }
 
 impl Received {
@@ -142,7 +143,8 @@ pub fn mock_partner(reply: Reply) -> MockPartner {
     .workers(1)
     .disable_signals()
     .shutdown_timeout(0)
-    .listen(listener)
+    // Speaks HTTP/1.1, and HTTP/2 to clients that open with the h2c preface.
+    .listen_auto_h2c(listener)
     .unwrap()
     .run();
     tokio::spawn(server);
@@ -163,6 +165,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>)
             .collect(),
         body: parsed.clone(),
         peer: req.peer_addr(),
+        version: req.version(),
     });
     let reply = state.reply.lock().unwrap().clone();
     respond(&reply, &parsed).await
