@@ -41,6 +41,13 @@ struct FaultArgs {
     /// The requests' tmax; partners' timeout_ms is larger, so the deadline is what binds.
     #[arg(long, default_value_t = 200)]
     tmax_ms: u64,
+    /// Which runs to make (1 = no hanging partner, 2 = hanging with breaker off,
+    /// 3 = hanging with breaker on), e.g. `--runs 2`.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3])]
+    runs: Vec<usize>,
+    /// bidgate's `server.workers` (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
 }
 
 #[derive(Serialize)]
@@ -73,21 +80,24 @@ async fn faults(args: FaultArgs) -> std::io::Result<()> {
         ("8 partners + 1 hanging, breaker on (default)", true, true),
     ];
     let mut results = Vec::new();
-    for (name, with_hang, breaker) in runs {
+    for (i, (name, with_hang, breaker)) in runs.into_iter().enumerate() {
+        if !args.runs.contains(&(i + 1)) {
+            continue;
+        }
         let mut partners = bidders.clone();
         if with_hang {
             partners.push(hang);
         }
-        let config = config_text(&partners, breaker);
+        let config = config_text(&partners, breaker, args.workers);
         let gw = gateway::Gateway::start(&binary, &config, &results.len().to_string())?;
         results.push(measure(name, &gw, &args).await);
     }
     report(&args, &results)
 }
 
-fn config_text(partners: &[SocketAddr], breaker: bool) -> String {
-    let mut s = String::from(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[auction]\nmax_tmax_ms = 1000\npricing = \"second_price\"\n\n\
+fn config_text(partners: &[SocketAddr], breaker: bool, workers: usize) -> String {
+    let mut s = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = {workers}\n\n[auction]\nmax_tmax_ms = 1000\npricing = \"second_price\"\n\n\
          [http_client]\npool_max_idle_per_host = 512\n\n",
     );
     if !breaker {
