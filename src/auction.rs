@@ -97,7 +97,8 @@ pub struct Win {
 pub struct Outcome {
     /// At most one per imp, in imp order.
     pub wins: Vec<Win>,
-    pub rejected: Vec<(BidKey, Rejection)>,
+    /// Index into the offers given to `run`, and why that offer was dropped.
+    pub rejected: Vec<(usize, Rejection)>,
 }
 
 /// Screens the offers and runs one auction per imp.
@@ -106,12 +107,13 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
     let mut best: Vec<Option<(Micros, BidKey)>> = vec![None; imps.len()];
     let mut second: Vec<Option<Micros>> = vec![None; imps.len()];
     let mut rejected = Vec::new();
+    let index = ImpIndex::new(imps);
 
-    for offer in offers {
-        let imp = match screen(imps, offer, rules.currency) {
+    for (n, offer) in offers.iter().enumerate() {
+        let imp = match screen(imps, &index, offer, rules.currency) {
             Ok(imp) => imp,
             Err(r) => {
-                rejected.push((offer.key, r));
+                rejected.push((n, r));
                 continue;
             }
         };
@@ -143,14 +145,46 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
     Outcome { wins, rejected }
 }
 
+/// Finds an imp by id: a scan for the usual handful of imps, a hash map for many, so that a
+/// request with thousands of imps and bids stays linear.
+enum ImpIndex<'a> {
+    Scan,
+    Map(std::collections::HashMap<&'a str, usize>),
+}
+
+impl<'a> ImpIndex<'a> {
+    fn new(imps: &[ImpFloor<'a>]) -> Self {
+        if imps.len() <= 16 {
+            return ImpIndex::Scan;
+        }
+        ImpIndex::Map(
+            imps.iter()
+                .enumerate()
+                .map(|(i, imp)| (imp.id, i))
+                .collect(),
+        )
+    }
+
+    fn find(&self, imps: &[ImpFloor<'_>], id: &str) -> Option<usize> {
+        match self {
+            ImpIndex::Scan => imps.iter().position(|i| i.id == id),
+            ImpIndex::Map(m) => m.get(id).copied(),
+        }
+    }
+}
+
 /// Checks one offer against the request; returns the index of its imp.
-fn screen(imps: &[ImpFloor<'_>], offer: &Offer<'_>, currency: &str) -> Result<usize, Rejection> {
+fn screen(
+    imps: &[ImpFloor<'_>],
+    index: &ImpIndex<'_>,
+    offer: &Offer<'_>,
+    currency: &str,
+) -> Result<usize, Rejection> {
     if offer.bid_id.is_empty() {
         return Err(Rejection::MissingBidId);
     }
-    let imp = imps
-        .iter()
-        .position(|i| i.id == offer.impid)
+    let imp = index
+        .find(imps, offer.impid)
         .ok_or_else(|| Rejection::UnknownImp(offer.impid.to_string()))?;
     let price = match offer.price {
         Some(p) if p > Micros::ZERO => p,

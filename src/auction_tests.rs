@@ -162,6 +162,13 @@ proptest! {
                 prop_assert_eq!(win.key.partner, first_at_top);
                 prop_assert!(win.clearing <= win.bid_price);
                 prop_assert!(win.clearing >= Micros(floor));
+                // The exact rule: first price pays the bid; second price pays
+                // min(max(runner-up, floor) + increment, bid).
+                let mut rest: Vec<i64> = valid.iter().map(|(_, p)| *p).collect();
+                rest.remove(rest.iter().position(|p| *p == top).unwrap());
+                let runner_up = rest.into_iter().max().unwrap_or(0);
+                let want = if second { (runner_up.max(floor) + increment).min(top) } else { top };
+                prop_assert_eq!(win.clearing, Micros(want));
             }
         }
         prop_assert_eq!(out.rejected.len(), prices.len() - valid.len());

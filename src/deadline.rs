@@ -42,6 +42,9 @@ impl Deadline {
 pub struct PartnerBudget {
     pub tmax_ms: u64,
     pub wait_until: Instant,
+    /// Whether the wait is bounded by the partner's own `timeout_ms` rather than by the
+    /// request's deadline. Only then does a timeout say something about the partner.
+    pub own_timeout: bool,
 }
 
 /// `min(timeout_ms, time left − network_buffer − processing_reserve)`, or `None` when that
@@ -59,10 +62,12 @@ pub fn partner_budget(
     if tmax_ms == 0 {
         return None;
     }
-    let wait_until = (now + Duration::from_millis(timeout_ms)).min(deadline.fanout_close(cfg));
+    let own = now + Duration::from_millis(timeout_ms);
+    let close = deadline.fanout_close(cfg);
     Some(PartnerBudget {
         tmax_ms,
-        wait_until,
+        wait_until: own.min(close),
+        own_timeout: own <= close,
     })
 }
 
@@ -111,11 +116,13 @@ mod tests {
         let b = partner_budget(t0, &d, 150, &c).unwrap();
         assert_eq!(b.tmax_ms, 150);
         assert_eq!(b.wait_until, t0 + Duration::from_millis(150));
+        assert!(b.own_timeout);
         // 20 ms already spent reading the body: 165 left, and never past the fan-out close.
         let later = t0 + Duration::from_millis(20);
         let b = partner_budget(later, &d, 500, &c).unwrap();
         assert_eq!(b.tmax_ms, 165);
         assert_eq!(b.wait_until, t0 + Duration::from_millis(195));
+        assert!(!b.own_timeout, "the client's deadline bounds this wait");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::fanout::{self, Called};
 use crate::gateway::Gateway;
 use crate::money::Micros;
 use crate::openrtb::{Bid, BidRequest, BidResponse, SeatBid};
-use crate::partners::Outcome;
+use crate::partners::{BadResponse, Outcome};
 use crate::telemetry;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,6 +28,36 @@ pub struct ErrorEntry {
     pub message: String,
 }
 
+/// Errors listed per partner; past this, one summary entry says how many more there were.
+const MAX_ERRORS_PER_PARTNER: usize = 10;
+/// Partner text echoed in messages (bid ids, serde's quotes of bad values) is cut to this.
+const MAX_MESSAGE_CHARS: usize = 200;
+/// A partner sending more bids than this per imp is flooding, not bidding.
+pub const MAX_BIDS_PER_IMP: usize = 20;
+/// `ext.errors` code of the summary entry for errors past `MAX_ERRORS_PER_PARTNER`.
+pub const MORE_ERRORS_CODE: u32 = 399;
+
+impl ResponseExt {
+    fn push_error(&mut self, partner: &str, code: u32, mut message: String) {
+        let list = self.errors.entry(partner.to_string()).or_default();
+        if list.len() > MAX_ERRORS_PER_PARTNER {
+            return;
+        }
+        if list.len() == MAX_ERRORS_PER_PARTNER {
+            list.push(ErrorEntry {
+                code: MORE_ERRORS_CODE,
+                message: "more errors from this partner were left out".into(),
+            });
+            return;
+        }
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        list.push(ErrorEntry { code, message });
+    }
+}
+
 /// Runs the auction. `None` means nothing won (the endpoint answers 204).
 pub async fn run(
     gw: &Gateway,
@@ -40,6 +70,7 @@ pub async fn run(
     request.cur = Some(vec![currency.to_string()]);
 
     let mut called = fanout::run(gw, &mut request, deadline).await;
+    refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
         .imp
@@ -64,29 +95,25 @@ pub async fn run(
         if let Outcome::Bid(resp) = &c.outcome {
             telemetry::bids(id, resp.seatbid.iter().map(|s| s.bid.len()).sum());
         }
-        ext.responsetimemillis
-            .insert(id.to_string(), c.elapsed.as_millis() as u64);
+        if !matches!(c.outcome, Outcome::Throttled(_)) {
+            ext.responsetimemillis
+                .insert(id.to_string(), c.elapsed.as_millis() as u64);
+        }
         if let Some((code, message)) = c.outcome.error(c.elapsed) {
-            ext.errors
-                .entry(id.to_string())
-                .or_default()
-                .push(ErrorEntry { code, message });
+            ext.push_error(id, code, message);
         }
     }
-    for (key, rejection) in &outcome.rejected {
-        let id = gw.partners[called[key.partner].partner].id.as_str();
-        let bid_id = offers
-            .iter()
-            .find(|o| o.key == *key)
-            .map_or("", |o| o.bid_id);
-        telemetry::bid_rejected(id, rejection.code());
-        ext.errors
-            .entry(id.to_string())
-            .or_default()
-            .push(ErrorEntry {
-                code: rejection.code(),
-                message: rejection.message(bid_id),
-            });
+    // Rejections, counted per (partner, code) for metrics and capped per partner in ext.
+    let mut counts: BTreeMap<(usize, u32), u64> = BTreeMap::new();
+    for (n, rejection) in &outcome.rejected {
+        let offer = &offers[*n];
+        let partner = called[offer.key.partner].partner;
+        *counts.entry((partner, rejection.code())).or_default() += 1;
+        let id = gw.partners[partner].id.as_str();
+        ext.push_error(id, rejection.code(), rejection.message(offer.bid_id));
+    }
+    for ((partner, code), n) in counts {
+        telemetry::bids_rejected(gw.partners[partner].id.as_str(), code, n);
     }
     if outcome.wins.is_empty() {
         return None;
@@ -120,6 +147,23 @@ pub async fn run(
         ext: Some(serde_json::to_value(ext).expect("ext serialises")),
         rest: Default::default(),
     })
+}
+
+/// A response with more than `MAX_BIDS_PER_IMP` bids per imp is refused whole: screening
+/// and reporting thousands of bids would spend the time kept back for the answer.
+fn refuse_bid_floods(called: &mut [Called], imps: usize) {
+    let limit = MAX_BIDS_PER_IMP * imps;
+    for c in called.iter_mut() {
+        let Outcome::Bid(resp) = &c.outcome else {
+            continue;
+        };
+        let n: usize = resp.seatbid.iter().map(|s| s.bid.len()).sum();
+        if n > limit {
+            c.outcome = Outcome::BadResponse(BadResponse::Body(format!(
+                "{n} bids for {imps} imps (at most {MAX_BIDS_PER_IMP} per imp)"
+            )));
+        }
+    }
 }
 
 /// Every bid received, in arrival order, as the auction's borrowed view.

@@ -34,7 +34,7 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
     let mut results = Vec::with_capacity(gw.partners.len());
     let mut pending = FuturesUnordered::new();
     // Partners told the same tmax share one serialised body.
-    let mut body: Option<(u64, Bytes)> = None;
+    let mut bodies: Vec<(u64, Bytes)> = Vec::new();
 
     for (i, partner) in gw.partners.iter().enumerate() {
         let skipped = |skip| Called {
@@ -50,13 +50,13 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             results.push(skipped(Skip::CircuitOpen));
             continue;
         }
-        let bytes = match &body {
-            Some((t, b)) if *t == budget.tmax_ms => b.clone(),
-            _ => {
+        let bytes = match bodies.iter().find(|(t, _)| *t == budget.tmax_ms) {
+            Some((_, b)) => b.clone(),
+            None => {
                 request.tmax = Some(budget.tmax_ms as i64);
                 // Serialising maps with string keys and finite numbers cannot fail.
                 let b = Bytes::from(serde_json::to_vec(&*request).expect("BidRequest serialises"));
-                body = Some((budget.tmax_ms, b.clone()));
+                bodies.push((budget.tmax_ms, b.clone()));
                 b
             }
         };
@@ -65,7 +65,7 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
                 .await
                 .unwrap_or(Outcome::Timeout);
-            record_breaker(partner, &outcome);
+            record_breaker(partner, &outcome, budget.own_timeout);
             Called {
                 partner: i,
                 outcome,
@@ -79,10 +79,15 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
     results
 }
 
-fn record_breaker(partner: &Partner, outcome: &Outcome) {
+/// A timeout counts against the partner only when its own `timeout_ms` bounded the wait: a
+/// client asking for a 50 ms tmax must not switch off a partner that answers in 60.
+fn record_breaker(partner: &Partner, outcome: &Outcome, own_timeout: bool) {
     let Some(success) = outcome.breaker_success() else {
         return;
     };
+    if matches!(outcome, Outcome::Timeout) && !own_timeout {
+        return;
+    }
     if let Some(state) = partner.breaker.record(Instant::now(), success) {
         telemetry::breaker_transition(partner.id.as_str(), &state);
         let name = crate::breaker::state_name(&state);

@@ -53,9 +53,9 @@ pub fn bids(partner: &str, n: usize) {
     counter!("bidgate_partner_bids_total", "partner" => partner.to_string()).increment(n as u64);
 }
 
-pub fn bid_rejected(partner: &str, code: u32) {
+pub fn bids_rejected(partner: &str, code: u32, n: u64) {
     counter!("bidgate_bids_rejected_total", "partner" => partner.to_string(), "code" => code.to_string())
-        .increment(1);
+        .increment(n);
 }
 
 pub fn win(partner: &str, currency: &str, clearing: Micros) {

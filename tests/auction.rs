@@ -225,12 +225,14 @@ async fn partners_receive_correct_openrtb() {
         &format!("endpoint = \"{}\"\nenabled = false", off.endpoint()),
     );
     let app = spawn_app(&cfg).await;
-    let mut req = request(120, &[("imp-a", 0.1), ("imp-b", 0.0)]);
+    let mut req = request(400, &[("imp-a", 0.1), ("imp-b", 0.0)]);
     req["cur"] = json!(["EUR", "USD"]);
     req["at"] = json!(1);
     assert_eq!(app.auction(&req).await.status(), 204);
 
-    let (ra, rb) = (&a.requests()[0], &b.requests()[0]);
+    let (ra, rb) = (a.requests(), b.requests());
+    assert_eq!((ra.len(), rb.len()), (1, 1), "each partner asked once");
+    let (ra, rb) = (&ra[0], &rb[0]);
     for r in [ra, rb] {
         assert_eq!(r.header("content-type"), Some("application/json"));
         assert_eq!(r.header("x-openrtb-version"), Some("2.6"));
@@ -251,11 +253,12 @@ async fn partners_receive_correct_openrtb() {
         );
         assert_eq!(r.body["app"], json!({"bundle": "com.example.music"}));
     }
-    // a: its own timeout (60) is smaller than what is left (120 - 10 - 5 = 105).
+    // a: its own timeout (60) is smaller than what is left (400 - 10 - 5 = 385).
     assert_eq!(ra.body["tmax"], 60);
-    // b: the time left, minus a few ms already spent reading and validating.
+    // b: the time left, minus what was already spent reading and validating (generous:
+    // a loaded CI machine can stall for a while).
     let tb = rb.body["tmax"].as_u64().unwrap();
-    assert!((90..=105).contains(&tb), "tmax told to b: {tb}");
+    assert!((200..=385).contains(&tb), "tmax told to b: {tb}");
     assert!(
         off.requests().is_empty(),
         "a disabled partner is never called"

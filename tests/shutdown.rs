@@ -55,7 +55,15 @@ async fn sigterm_finishes_in_flight_auctions_then_exits() {
             (resp.status(), resp.text().await.unwrap())
         }
     });
-    tokio::time::sleep(Duration::from_millis(150)).await; // the auction is waiting on `slow`
+    // SIGTERM only once the auction is in flight, waiting on `slow`.
+    let waiting = Instant::now();
+    while slow.requests().is_empty() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(5),
+            "the auction never reached the partner"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let term = Instant::now();
     assert!(
         Command::new("kill")

@@ -34,7 +34,19 @@ const ENV_PREFIX: &str = "BIDGATE_";
 pub fn load_file(path: &Path) -> Result<Config, Vec<Problem>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![Problem::new(path.display().to_string(), e.to_string())])?;
-    from_toml_str(&text, std::env::vars())
+    from_toml_str(&text, env_overrides())
+}
+
+/// The process's `BIDGATE_…` variables. Others are never read, so an unrelated variable that
+/// is not UTF-8 cannot stop the gateway from starting; a `BIDGATE_` one is reported.
+pub fn env_overrides() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            k.starts_with(ENV_PREFIX)
+                .then(|| (k, v.to_string_lossy().into_owned()))
+        })
+        .collect()
 }
 
 /// Parses config text, applying the given environment overrides (pass `[]` for none).
@@ -51,14 +63,14 @@ pub fn from_toml_str(
     })?;
 
     let mut problems = Vec::new();
+    let schema = Config::json_schema();
     for (name, value) in env {
-        if let Err(p) = apply_env(&mut table, &name, &value) {
+        if let Err(p) = apply_env(&mut table, &schema, &name, &value) {
             problems.push(p);
         }
     }
     // Unknown keys are found by walking the table against the schema, apart from the typed
     // parse, so that one type error cannot hide the typos that come after it.
-    let schema = Config::json_schema();
     let root = toml::Value::Table(table);
     unknown_keys(&schema, &schema, &root, "", &mut problems);
     let toml::Value::Table(mut table) = root else {
@@ -177,7 +189,12 @@ fn resolve<'a>(root: &'a serde_json::Value, mut s: &'a serde_json::Value) -> &'a
     s
 }
 
-fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Problem> {
+fn apply_env(
+    table: &mut toml::Table,
+    schema: &serde_json::Value,
+    name: &str,
+    raw: &str,
+) -> Result<(), Problem> {
     let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
         return Ok(());
     };
@@ -186,11 +203,17 @@ fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Probl
         return Ok(()); // not an override (e.g. BIDGATE_LOG)
     }
     let at = |msg: &str| Problem::new(format!("env {name}"), msg.to_string());
-    // A value is read as a TOML literal (250, true, "x", [1, 2]); anything else is a string.
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    // A value is read as a TOML literal (250, true, [1, 2]), unless the key holds text, or
+    // the text is no literal: then it is the string as written (`…__ID=1234` is "1234").
+    let literal = || {
+        toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+    };
+    let value = match key_type(schema, &keys) {
+        Some("string") => toml::Value::String(raw.to_string()),
+        _ => literal().unwrap_or_else(|| toml::Value::String(raw.to_string())),
+    };
 
     let mut root = toml::Value::Table(std::mem::take(table));
     let result = set_path(&mut root, &keys, value).map_err(|m| at(&m));
@@ -198,6 +221,20 @@ fn apply_env(table: &mut toml::Table, name: &str, raw: &str) -> Result<(), Probl
         *table = t;
     }
     result
+}
+
+/// The JSON Schema `type` of the key at `keys` (array indices step into `items`).
+fn key_type<'a>(root: &'a serde_json::Value, keys: &[String]) -> Option<&'a str> {
+    let mut s = resolve(root, root);
+    for key in keys {
+        let next = if key.parse::<usize>().is_ok() {
+            s.get("items")?
+        } else {
+            s.get("properties")?.get(key)?
+        };
+        s = resolve(root, next);
+    }
+    s.get("type")?.as_str()
 }
 
 /// Sets `keys` (table keys or array indices) to `value`, creating missing tables.
@@ -245,6 +282,24 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     }
     if a.default_tmax_ms == 0 {
         p.push(Problem::new("auction.default_tmax_ms", "must be > 0"));
+    }
+    if a.default_tmax_ms <= a.network_buffer_ms + a.processing_reserve_ms {
+        p.push(Problem::new(
+            "auction.default_tmax_ms",
+            "must be larger than network_buffer_ms + processing_reserve_ms, or requests without tmax never reach a partner",
+        ));
+    }
+    if a.processing_reserve_ms == 0 {
+        p.push(Problem::new(
+            "auction.processing_reserve_ms",
+            "must be >= 1: the auction and the response need time after the fan-out",
+        ));
+    }
+    if a.max_tmax_ms > MAX_TMAX_MS {
+        p.push(Problem::new(
+            "auction.max_tmax_ms",
+            format!("must be <= {MAX_TMAX_MS} (it also bounds how long a request body may take)"),
+        ));
     }
     if a.default_tmax_ms > a.max_tmax_ms {
         p.push(Problem::new(
@@ -309,7 +364,16 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     p
 }
 
+/// One minute: no auction waits longer, and neither does a slow request body.
+const MAX_TMAX_MS: u64 = 60_000;
+
 fn check_http(h: &super::HttpClientConfig, at: &str, p: &mut Vec<Problem>) {
+    if h.pool_idle_timeout_ms == 0 {
+        p.push(Problem::new(
+            format!("{at}.pool_idle_timeout_ms"),
+            "must be > 0 (0 would close every connection at once: no keep-alive)",
+        ));
+    }
     if h.max_response_bytes == 0 {
         p.push(Problem::new(
             format!("{at}.max_response_bytes"),

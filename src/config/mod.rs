@@ -8,7 +8,7 @@
 mod load;
 
 pub(crate) use load::is_currency_code;
-pub use load::{INHERITED_SECTIONS, Problem, from_toml_str, load_file};
+pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -46,10 +46,12 @@ pub fn profiles() -> [Profile; 3] {
 }
 
 pub async fn run() -> std::io::Result<()> {
-    let config = crate::config::from_toml_str(CONFIG, std::env::vars()).map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        std::io::Error::other(format!("demo config: {}", lines.join("; ")))
-    })?;
+    let config = crate::config::from_toml_str(CONFIG, crate::config::env_overrides()).map_err(
+        |problems| {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            std::io::Error::other(format!("demo config: {}", lines.join("; ")))
+        },
+    )?;
     for (profile, partner) in profiles().into_iter().zip(&config.partners) {
         let url = reqwest::Url::parse(&partner.endpoint).map_err(std::io::Error::other)?;
         let addr = url

@@ -19,7 +19,7 @@ const LATE_GRACE: Duration = Duration::from_millis(5);
 pub enum AuctionError {
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
-    #[error("request body was not received within {0} ms")]
+    #[error("request body was not received within {0} ms (the request's tmax)")]
     BodyTimeout(u64),
     #[error("could not read the request body: {0}")]
     Body(String),
@@ -74,6 +74,10 @@ async fn auction(
     let floors =
         validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
+    if Instant::now() >= deadline.at() {
+        // A body that took the whole tmax to arrive: say so, rather than a 204 that hides it.
+        return Err(AuctionError::BodyTimeout(deadline.tmax.as_millis() as u64));
+    }
 
     let response = match exchange::run(gw, request, &floors, &deadline).await {
         None => HttpResponse::NoContent().finish(),
