@@ -368,3 +368,27 @@ async fn health_and_metrics_endpoints() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_body_that_arrives_after_tmax_is_408_not_a_silent_204() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let app = spawn_app(&config(FIRST, &[("a", a.endpoint(), 150)])).await;
+    let head = br#"{"id":"slow","tmax":100,"imp":[{"id":"1"}]"#.to_vec();
+    let stream = futures_util::stream::unfold(0, move |step| {
+        let head = head.clone();
+        async move {
+            match step {
+                0 => Some((Ok::<_, std::io::Error>(head), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Some((Ok(b"}".to_vec()), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    let resp = app.auction_raw(reqwest::Body::wrap_stream(stream)).await;
+    assert_eq!(resp.status(), 408);
+    assert!(resp.text().await.unwrap().contains("100 ms"));
+    assert!(a.requests().is_empty());
+}

@@ -163,3 +163,19 @@ fn check_config_of_a_missing_file_fails() {
     assert!(stderr.contains("/nonexistent.toml"), "stderr: {stderr}");
     assert!(stdout.is_empty(), "stdout: {stdout}");
 }
+
+#[test]
+fn an_unrelated_non_utf8_environment_variable_does_not_stop_check_config() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(env!("CARGO_BIN_EXE_bidgate"))
+        .args(["check-config", "config/demo.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("JUNK", std::ffi::OsStr::from_bytes(b"\xff\xfe"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -626,3 +626,85 @@ fn json_schema_forbids_unknown_keys_everywhere() {
         .collect();
     assert_eq!(required, BTreeSet::from(["id", "endpoint", "timeout_ms"]));
 }
+
+#[test]
+fn timing_values_that_would_silently_break_auctions_are_refused() {
+    let text = "[auction]\ndefault_tmax_ms = 12\nnetwork_buffer_ms = 10\nprocessing_reserve_ms = 5\n\n\
+                [http_client]\npool_idle_timeout_ms = 0\n";
+    let p = problems(text, &[]);
+    let found = paths(&p);
+    for want in [
+        "auction.default_tmax_ms",
+        "http_client.pool_idle_timeout_ms",
+    ] {
+        assert!(found.contains(want), "{want} missing from:\n{}", lines(&p));
+    }
+    let p = problems(
+        "[auction]\nprocessing_reserve_ms = 0\nmax_tmax_ms = 90000\n",
+        &[],
+    );
+    let found = paths(&p);
+    for want in ["auction.processing_reserve_ms", "auction.max_tmax_ms"] {
+        assert!(found.contains(want), "{want} missing from:\n{}", lines(&p));
+    }
+}
+
+#[test]
+fn env_text_for_a_string_key_is_taken_verbatim() {
+    let text =
+        "[[partners]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:9/bid\"\ntimeout_ms = 100\n";
+    let c = parse_with(
+        text,
+        &[
+            ("BIDGATE_PARTNERS__0__ID", "1234"),
+            ("BIDGATE_AUCTION__CURRENCY", "EUR"),
+        ],
+    );
+    assert_eq!(c.partners[0].id, "1234", "a numeric-looking id stays text");
+    assert_eq!(c.auction.currency, "EUR");
+    // Number keys still read numbers.
+    let c = parse_with(text, &[("BIDGATE_PARTNERS__0__TIMEOUT_MS", "90")]);
+    assert_eq!(c.partners[0].timeout_ms, 90);
+}
+
+#[test]
+fn partners_inherit_and_override_sections_key_by_key() {
+    let text = "[http_client]\nconnect_timeout_ms = 70\nmax_response_bytes = 5000\n\n\
+                [circuit_breaker]\nfailure_threshold = 4\n\n\
+                [[partners]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:9/bid\"\ntimeout_ms = 100\n\
+                http_client = { max_response_bytes = 100 }\n\n\
+                [[partners]]\nid = \"b\"\nendpoint = \"http://127.0.0.1:9/bid\"\ntimeout_ms = 100\n";
+    let c = parse(text);
+    let (a, b) = (&c.partners[0], &c.partners[1]);
+    assert_eq!(
+        (
+            a.http_client.connect_timeout_ms,
+            a.http_client.max_response_bytes
+        ),
+        (70, 100)
+    );
+    assert_eq!(
+        (
+            b.http_client.connect_timeout_ms,
+            b.http_client.max_response_bytes
+        ),
+        (70, 5000)
+    );
+    assert_eq!(
+        (
+            a.circuit_breaker.failure_threshold,
+            b.circuit_breaker.failure_threshold
+        ),
+        (4, 4)
+    );
+    // A typo inside a partner's own section is reported there, once.
+    let bad = text.replace("max_response_bytes = 100", "max_respons_bytes = 100");
+    let p = problems(&bad, &[]);
+    assert_eq!(
+        p.iter()
+            .filter(|p| p.message == "unknown key")
+            .map(|p| p.path.as_str())
+            .collect::<Vec<_>>(),
+        ["partners[0].http_client.max_respons_bytes"]
+    );
+}

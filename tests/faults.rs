@@ -397,3 +397,76 @@ async fn http2_prior_knowledge_is_spoken_where_configured() {
     let peers: std::collections::HashSet<_> = h2.requests().iter().map(|r| r.peer).collect();
     assert_eq!(peers.len(), 1, "one multiplexed HTTP/2 connection");
 }
+
+#[tokio::test]
+async fn a_short_client_tmax_does_not_trip_a_healthy_partners_breaker() {
+    // The partner answers in 60 ms. Clients asking for 40 ms cut every call short; that is
+    // the clients' doing, not the partner's, so its circuit must stay closed.
+    let p = mock_partner(Reply::Delayed(
+        Duration::from_millis(60),
+        Box::new(Reply::Bids(vec![("1", 1.0)])),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("steady", p.endpoint(), 150)],
+    ) + "\n[circuit_breaker]\nfailure_threshold = 2\ncooloff_ms = 10000\n";
+    let app = spawn_app(&cfg).await;
+    for _ in 0..4 {
+        assert_eq!(app.auction(&request(40, &[("1", 0.0)])).await.status(), 204);
+    }
+    let body: Value = app
+        .auction(&request(400, &[("1", 0.0)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(winners(&body), [("steady".into(), "1".into(), 1.0)]);
+    assert_eq!(p.requests().len(), 5, "never skipped");
+}
+
+#[tokio::test]
+async fn a_flood_of_bids_is_refused_whole() {
+    let bids: Vec<Value> = (0..500)
+        .map(|i| json!({"id": format!("b{i}"), "impid": "1", "price": 9.0}))
+        .collect();
+    let bad = mock_partner(Reply::Json(
+        json!({"id": "req-1", "seatbid": [{"bid": bids}]}),
+    ));
+    let run = auction_beside_good_partner(bad.endpoint()).await;
+    assert_good_wins_and_bad_reports(&run, 4, "bad_response");
+    let msg = run.body["ext"]["errors"][&run.bad][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(msg.contains("500 bids for 1 imps"), "{msg}");
+}
+
+#[tokio::test]
+async fn errors_per_partner_are_capped_and_partner_text_is_clipped() {
+    let long_id = "x".repeat(5000);
+    let bids: Vec<Value> = (0..15)
+        .map(|i| json!({"id": format!("{long_id}{i}"), "impid": format!("unknown-{i}"), "price": 1.0}))
+        .collect();
+    let bad = mock_partner(Reply::Json(
+        json!({"id": "req-1", "seatbid": [{"bid": bids}]}),
+    ));
+    let run = auction_beside_good_partner(bad.endpoint()).await;
+    let errors = run.body["ext"]["errors"][&run.bad].as_array().unwrap();
+    assert_eq!(errors.len(), 11, "10 errors and a summary");
+    assert!(errors[..10].iter().all(|e| e["code"] == 302));
+    assert_eq!(errors[10]["code"], 399);
+    for e in errors {
+        assert!(
+            e["message"].as_str().unwrap().chars().count() <= 201,
+            "clipped: {e}"
+        );
+    }
+    let series = format!(
+        r#"bidgate_bids_rejected_total{{partner="{}",code="302"}}"#,
+        run.bad
+    );
+    assert_eq!(
+        metric(&run.metrics, &series),
+        Some(15.0),
+        "every rejection is counted"
+    );
+}
