@@ -212,17 +212,17 @@ async fn partners_receive_correct_openrtb() {
     let a = mock_partner(Reply::NoBid);
     let b = mock_partner(Reply::NoBid);
     let off = mock_partner(Reply::NoBid);
-    let cfg = config(
-        &format!("{SECOND}\nnetwork_buffer_ms = 10\nprocessing_reserve_ms = 5"),
-        &[
-            ("a", a.endpoint(), 60),
-            ("b", b.endpoint(), 500),
-            ("off", off.endpoint(), 500),
-        ],
-    )
-    .replace(
-        &format!("endpoint = \"{}\"", off.endpoint()),
-        &format!("endpoint = \"{}\"\nenabled = false", off.endpoint()),
+    let cfg = with_partner_lines(
+        config(
+            &format!("{SECOND}\nnetwork_buffer_ms = 10\nprocessing_reserve_ms = 5"),
+            &[
+                ("a", a.endpoint(), 60),
+                ("b", b.endpoint(), 500),
+                ("off", off.endpoint(), 500),
+            ],
+        ),
+        &off.endpoint(),
+        "enabled = false",
     );
     let app = spawn_app(&cfg).await;
     let mut req = request(400, &[("imp-a", 0.1), ("imp-b", 0.0)]);

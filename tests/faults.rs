@@ -344,16 +344,13 @@ async fn per_partner_response_cap_overrides_the_global_one() {
     );
     let bad = mock_partner(Reply::Raw("application/json", big));
     let good = mock_partner(Reply::Bids(vec![("1", 1.0)]));
-    let cfg = config(
-        "pricing = \"first_price\"",
-        &[("good", good.endpoint(), 150), ("bad", bad.endpoint(), 150)],
-    )
-    .replace(
-        &format!("endpoint = \"{}\"", bad.endpoint()),
-        &format!(
-            "endpoint = \"{}\"\nhttp_client = {{ max_response_bytes = 1024 }}",
-            bad.endpoint()
+    let cfg = with_partner_lines(
+        config(
+            "pricing = \"first_price\"",
+            &[("good", good.endpoint(), 150), ("bad", bad.endpoint(), 150)],
         ),
+        &bad.endpoint(),
+        "http_client = { max_response_bytes = 1024 }",
     );
     let app = spawn_app(&cfg).await;
     let body: Value = app
@@ -370,16 +367,13 @@ async fn per_partner_response_cap_overrides_the_global_one() {
 async fn http2_prior_knowledge_is_spoken_where_configured() {
     let h1 = mock_partner(Reply::Bids(vec![("1", 1.0)]));
     let h2 = mock_partner(Reply::Bids(vec![("1", 2.0)]));
-    let cfg = config(
-        "pricing = \"first_price\"",
-        &[("h1", h1.endpoint(), 150), ("h2", h2.endpoint(), 150)],
-    )
-    .replace(
-        &format!("endpoint = \"{}\"", h2.endpoint()),
-        &format!(
-            "endpoint = \"{}\"\nhttp_client = {{ http2_prior_knowledge = true }}",
-            h2.endpoint()
+    let cfg = with_partner_lines(
+        config(
+            "pricing = \"first_price\"",
+            &[("h1", h1.endpoint(), 150), ("h2", h2.endpoint(), 150)],
         ),
+        &h2.endpoint(),
+        "http_client = { http2_prior_knowledge = true }",
     );
     let app = spawn_app(&cfg).await;
     for _ in 0..3 {

@@ -66,6 +66,13 @@ pub fn config(auction: &str, partners: &[(&str, String, u64)]) -> String {
     s
 }
 
+/// Adds `lines` to the `[[partners]]` entry of `config` whose endpoint is `endpoint`.
+pub fn with_partner_lines(config: String, endpoint: &str, lines: &str) -> String {
+    let at = format!("endpoint = \"{endpoint}\"");
+    assert!(config.contains(&at), "no partner with endpoint {endpoint}");
+    config.replace(&at, &format!("{at}\n{lines}"))
+}
+
 /// What a mock partner does with each request.
 #[derive(Clone, Debug)]
 pub enum Reply {
