@@ -6,9 +6,21 @@
 use crate::config::{Config, Pricing};
 use crate::money::Micros;
 use crate::partners::{self, Partner};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// One admitted auction; dropping it frees the slot (also when the request is dropped).
+pub struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 pub struct Gateway {
     pub config: Config,
+    /// Auctions running now, for the `server.max_in_flight` load-shedding limit.
+    in_flight: AtomicUsize,
     /// Enabled partners only, in config order.
     pub partners: Vec<Partner>,
     pub pricing: crate::auction::PriceRule,
@@ -39,9 +51,19 @@ impl Gateway {
         };
         Ok(Self {
             config,
+            in_flight: AtomicUsize::new(0),
             partners,
             pricing,
         })
+    }
+
+    /// A slot for one more auction, or `None` when `max_in_flight` are already running: past
+    /// that, queueing would make every answer late, so the excess is refused at once (503).
+    pub fn admit(&self) -> Option<InFlight<'_>> {
+        let limit = self.config.server.max_in_flight;
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let permit = InFlight(&self.in_flight);
+        (limit == 0 || before < limit).then_some(permit)
     }
 
     /// OpenRTB `at`: 1 first price, 2 second price plus.

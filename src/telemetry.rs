@@ -80,6 +80,11 @@ pub fn late_answer(endpoint: &'static str, late_by: Duration) {
     );
 }
 
+/// A request refused by a limit (`scope`: which one).
+pub fn rate_limited(scope: &'static str) {
+    counter!("bidgate_rate_limited_total", "scope" => scope).increment(1);
+}
+
 pub fn http_request(route: String, status: u16) {
     counter!("bidgate_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);

@@ -392,3 +392,51 @@ async fn a_body_that_arrives_after_tmax_is_408_not_a_silent_204() {
     assert!(resp.text().await.unwrap().contains("100 ms"));
     assert!(a.requests().is_empty());
 }
+
+#[tokio::test]
+async fn past_max_in_flight_auctions_are_shed_at_once_with_503() {
+    let slow = mock_partner(Reply::Delayed(
+        Duration::from_millis(300),
+        Box::new(Reply::Bids(vec![("1", 1.0)])),
+    ));
+    let cfg = config(FIRST, &[("slow", slow.endpoint(), 500)])
+        .replace("workers = 2", "workers = 2\nmax_in_flight = 2");
+    let app = std::sync::Arc::new(spawn_app(&cfg).await);
+    let started = Instant::now();
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let r = app.auction(&request(1000, &[("1", 0.0)])).await;
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (r.status().as_u16(), retry, started.elapsed())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for c in calls {
+        results.push(c.await.unwrap());
+    }
+    let served: Vec<_> = results.iter().filter(|r| r.0 == 200).collect();
+    let shed: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
+    assert_eq!((served.len(), shed.len()), (2, 3), "{results:?}");
+    for (_, retry, took) in shed {
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert!(
+            *took < Duration::from_millis(250),
+            "shed at once, not after queueing: {took:?}"
+        );
+    }
+    // Slots are given back: the next auction is served.
+    assert_eq!(
+        app.auction(&request(1000, &[("1", 0.0)])).await.status(),
+        200
+    );
+    let m = app.metrics().await;
+    assert!(
+        metric(&m, r#"bidgate_rate_limited_total{scope="in_flight"}"#).is_some_and(|v| v >= 3.0)
+    );
+}

@@ -49,6 +49,10 @@ pub struct ServerConfig {
     /// On SIGTERM, how long in-flight requests may take to finish before workers stop.
     #[serde(default = "defaults::shutdown_timeout_s")]
     pub shutdown_timeout_s: u64,
+    /// Auctions allowed to run at once; more get an immediate 503 with `Retry-After` instead
+    /// of queueing past their deadline. 0 = no limit.
+    #[serde(default = "defaults::max_in_flight")]
+    pub max_in_flight: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -155,6 +159,9 @@ mod defaults {
     pub fn shutdown_timeout_s() -> u64 {
         5
     }
+    pub fn max_in_flight() -> usize {
+        1024
+    }
     pub fn default_tmax_ms() -> u64 {
         300
     }
@@ -209,6 +216,7 @@ impl Default for ServerConfig {
             workers: 0,
             max_request_bytes: defaults::max_request_bytes(),
             shutdown_timeout_s: defaults::shutdown_timeout_s(),
+            max_in_flight: defaults::max_in_flight(),
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::deadline::Deadline;
 use crate::gateway::Gateway;
 use crate::{exchange, telemetry, validation};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, ContentType};
+use actix_web::http::header::{CONTENT_LENGTH, ContentType, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -19,8 +19,12 @@ const LATE_GRACE: Duration = Duration::from_millis(5);
 pub enum AuctionError {
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
-    #[error("request body was not received within {0} ms (the request's tmax)")]
+    #[error("request body was not received within {0} ms")]
     BodyTimeout(u64),
+    #[error("request body arrived after the request's tmax of {0} ms")]
+    LateBody(u64),
+    #[error("overloaded: {0} auctions in flight; retry later")]
+    Overloaded(usize),
     #[error("could not read the request body: {0}")]
     Body(String),
     #[error("{0}")]
@@ -31,14 +35,18 @@ impl ResponseError for AuctionError {
     fn status_code(&self) -> StatusCode {
         match self {
             AuctionError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AuctionError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AuctionError::BodyTimeout(_) | AuctionError::LateBody(_) => StatusCode::REQUEST_TIMEOUT,
+            AuctionError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuctionError::Body(_) | AuctionError::Invalid(_) => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type(ContentType::plaintext())
+        let mut r = HttpResponse::build(self.status_code());
+        if let AuctionError::Overloaded(_) = self {
+            r.insert_header((RETRY_AFTER, "1"));
+        }
+        r.content_type(ContentType::plaintext())
             .body(format!("{self}\n"))
     }
 }
@@ -50,10 +58,17 @@ pub async fn handle(
 ) -> Result<HttpResponse, AuctionError> {
     // The deadline counts from here: reading the body is part of the client's tmax.
     let arrived = Instant::now();
-    let result = auction(&gw, &req, payload, arrived).await;
+    let result = match gw.admit() {
+        Some(_permit) => auction(&gw, &req, payload, arrived).await,
+        None => {
+            telemetry::rate_limited("in_flight");
+            Err(AuctionError::Overloaded(gw.config.server.max_in_flight))
+        }
+    };
     let outcome = match &result {
         Ok(r) if r.status() == StatusCode::OK => "won",
         Ok(_) => "no_bid",
+        Err(AuctionError::Overloaded(_)) => "shed",
         Err(_) => "rejected",
     };
     telemetry::auction(ENDPOINT, outcome, arrived.elapsed());
@@ -76,7 +91,7 @@ async fn auction(
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
     if Instant::now() >= deadline.at() {
         // A body that took the whole tmax to arrive: say so, rather than a 204 that hides it.
-        return Err(AuctionError::BodyTimeout(deadline.tmax.as_millis() as u64));
+        return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
     }
 
     let response = match exchange::run(gw, request, &floors, &deadline).await {
