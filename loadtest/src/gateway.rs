@@ -1,5 +1,6 @@
-//! bidgate under test: built in release mode and run as its own process, so the numbers are
-//! those of the real binary and its CPU time and memory can be read from /proc.
+//! Servers under test, each its own process: bidgate (the release binary) and the baseline
+//! proxy (this binary's `baseline` subcommand), so that their CPU time and memory can be read
+//! from /proc and neither shares a runtime with the load generator.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -39,10 +40,25 @@ impl Gateway {
             std::process::id()
         ));
         std::fs::write(&path, config)?;
-        let mut child = Command::new(binary)
-            .args(["serve", "--config"])
+        let mut cmd = Command::new(binary);
+        cmd.args(["serve", "--config"])
             .arg(&path)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn");
+        Self::spawn(cmd)
+    }
+
+    /// Starts the baseline proxy (this very binary) in front of `partners`.
+    pub fn start_baseline(partners: &[SocketAddr], wait_ms: u64) -> std::io::Result<Self> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["baseline", "--listen", "127.0.0.1:0", "--wait-ms"])
+            .arg(wait_ms.to_string())
+            .args(partners.iter().map(|a| format!("http://{a}/bid")));
+        Self::spawn(cmd)
+    }
+
+    /// Runs `cmd`, whose first stdout line ends with `http://ADDR`.
+    fn spawn(mut cmd: Command) -> std::io::Result<Self> {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -54,9 +70,13 @@ impl Gateway {
             .next()
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| {
-                std::io::Error::other(format!("unexpected first line from bidgate: {line:?}"))
+                std::io::Error::other(format!("unexpected first line from the server: {line:?}"))
             })?;
         Ok(Self { child, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// CPU seconds (user + system) the process has used so far.
@@ -107,4 +127,38 @@ pub fn cpu_model() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Starts `perf record` (call graphs, cpu-clock sampling) on `pid` for `secs` seconds.
+pub fn perf_record(pid: u32, secs: u64) -> std::io::Result<(Child, PathBuf)> {
+    let data = std::env::temp_dir().join(format!("bidgate-{pid}.perf.data"));
+    let child = Command::new("perf")
+        .args(["record", "-F", "499", "-g", "-o"])
+        .arg(&data)
+        .args(["-p", &pid.to_string(), "--", "sleep", &secs.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok((child, data))
+}
+
+/// Waits for the recording and returns the top of `perf report` (self time, by symbol).
+pub fn perf_report((mut child, data): (Child, PathBuf)) -> std::io::Result<String> {
+    child.wait()?;
+    let out = Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "--sort",
+            "symbol",
+            "--percent-limit",
+            "1.5",
+            "-g",
+            "none",
+            "-i",
+        ])
+        .arg(&data)
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

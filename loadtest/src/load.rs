@@ -23,6 +23,19 @@ pub struct Stats {
     pub max_ms: f64,
     /// Answers later than `late_after`.
     pub late: u64,
+    /// Slowest answer per HTTP status (0 = no answer), in ms: a 503 must be fast.
+    pub max_ms_by_status: BTreeMap<u16, f64>,
+}
+
+impl Stats {
+    /// Answers other than 200 and 204 (sheds, errors, no answer).
+    pub fn non_2xx(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(s, _)| !matches!(**s, 200 | 204))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 /// Sends `rate` requests per second for `duration` and measures each one.
@@ -64,8 +77,12 @@ pub async fn run(
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
     let mut statuses = BTreeMap::new();
     let mut late = 0;
+    let mut max_ms_by_status: BTreeMap<u16, f64> = BTreeMap::new();
     while let Some((status, latency)) = rx.recv().await {
         *statuses.entry(status).or_insert(0) += 1;
+        let ms = latency.as_secs_f64() * 1000.0;
+        let slowest = max_ms_by_status.entry(status).or_insert(0.0);
+        *slowest = slowest.max(ms);
         if latency > late_after {
             late += 1;
         }
@@ -87,5 +104,6 @@ pub async fn run(
         p999_ms: ms(0.999),
         max_ms: hist.max() as f64 / 1000.0,
         late,
+        max_ms_by_status,
     }
 }

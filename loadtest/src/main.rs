@@ -1,11 +1,14 @@
-//! bidgate's load harness. `cargo run --release -p loadtest -- faults` runs the deadline
-//! issue's scenario: 8 partners answering after a fixed delay, with and without one partner
-//! that hangs forever, at a constant open-loop rate. Results go to stdout (Markdown) and
-//! `loadtest/results/<unix time>-faults.json`.
+//! bidgate's load harness (see README.md beside this crate):
+//! - `report`: the scenario matrix against the baseline proxy, written to `results/`;
+//! - `faults`: 8 partners with a fixed delay, with and without one that hangs forever;
+//! - `baseline`, `fleet`: the baseline proxy and the mock partner fleet on their own.
 
+mod baseline;
 mod fleet;
 mod gateway;
 mod load;
+mod report;
+mod svg;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
@@ -21,8 +24,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The whole scenario matrix, bidgate against the baseline, written to results/.
+    Report(report::Args),
     /// 8 partners with a fixed delay, beside the same plus one hanging partner.
     Faults(FaultArgs),
+    /// The baseline fan-out proxy (started by `report`; prints its address).
+    Baseline {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// How long to wait for partners, like bidgate's fan-out close.
+        #[arg(long, default_value_t = 195)]
+        wait_ms: u64,
+        /// Partner endpoints.
+        partners: Vec<String>,
+    },
+    /// N mock partners on consecutive ports, until Ctrl-C.
+    Fleet {
+        #[arg(long, default_value_t = 8)]
+        partners: usize,
+        /// `fixed:20`, `uniform:10:40` or `lognormal:20:0.5` (median ms, sigma).
+        #[arg(long, default_value = "fixed:20")]
+        latency: fleet::Latency,
+        /// Share of requests answered with bids.
+        #[arg(long, default_value_t = 1.0)]
+        bid_prob: f64,
+        /// Shares of requests that hang, get a 500, get a non-JSON body.
+        #[arg(long, default_value_t = 0.0)]
+        hang: f64,
+        #[arg(long, default_value_t = 0.0)]
+        error: f64,
+        #[arg(long, default_value_t = 0.0)]
+        garbage: f64,
+        #[arg(long, default_value_t = 2048)]
+        adm_bytes: usize,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -66,13 +101,42 @@ fn main() -> std::io::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
+        Cmd::Report(args) => rt.block_on(report::run(args)),
         Cmd::Faults(args) => rt.block_on(faults(args)),
+        Cmd::Baseline {
+            listen,
+            wait_ms,
+            partners,
+        } => rt.block_on(baseline::serve(&listen, partners, wait_ms)),
+        Cmd::Fleet {
+            partners,
+            latency,
+            bid_prob,
+            hang,
+            error,
+            garbage,
+            adm_bytes,
+        } => rt.block_on(async {
+            let profile = fleet::Profile {
+                latency,
+                bid_prob,
+                hang,
+                error,
+                garbage,
+                adm_bytes,
+                ..fleet::Profile::fixed(0)
+            };
+            for a in fleet::start(&vec![profile; partners])? {
+                println!("http://{a}/bid");
+            }
+            tokio::signal::ctrl_c().await
+        }),
     }
 }
 
 async fn faults(args: FaultArgs) -> std::io::Result<()> {
     let binary = gateway::build_release()?;
-    let bidders = fleet::bidders(args.partners, Duration::from_millis(args.delay_ms))?;
+    let bidders = fleet::start(&vec![fleet::Profile::fixed(args.delay_ms); args.partners])?;
     let hang = fleet::hanging().await?;
     let runs = [
         ("8 partners", false, true),
@@ -209,12 +273,7 @@ fn report(args: &FaultArgs, results: &[RunResult]) -> std::io::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let s = &r.stats;
-        let non_2xx: u64 = s
-            .statuses
-            .iter()
-            .filter(|(k, _)| !matches!(**k, 200 | 204))
-            .map(|(_, v)| v)
-            .sum();
+        let non_2xx = s.non_2xx();
         println!(
             "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {:.3} | {:.1} | {} |",
             r.name,
