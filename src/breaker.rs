@@ -62,6 +62,12 @@ impl Breaker {
         *self.lock()
     }
 
+    /// Whether a timeout after waiting `waited` (of the partner's own `timeout_ms`, when
+    /// `own_timeout`) says something about the partner rather than about a client's short tmax.
+    pub fn timeout_is_failure(&self, waited: Duration, own_timeout: bool) -> bool {
+        own_timeout || waited >= Duration::from_millis(self.cfg.timeout_counts_after_ms)
+    }
+
     /// `draw` is uniform in [0, 1): the share of auctions that may probe while half-open.
     pub fn admit(&self, now: Instant, draw: f64) -> Admit {
         let mut s = self.lock();
@@ -152,6 +158,7 @@ mod tests {
             cooloff_ms: 1000,
             probe_share: 0.25,
             probe_successes: 2,
+            timeout_counts_after_ms: 100,
         })
     }
 
@@ -214,6 +221,21 @@ mod tests {
             b.admit(later + Duration::from_millis(1000), 0.0),
             Admit::Probe
         );
+    }
+
+    #[test]
+    fn only_fair_timeouts_blame_the_partner() {
+        let b = breaker(1);
+        let ms = Duration::from_millis;
+        assert!(
+            !b.timeout_is_failure(ms(35), false),
+            "a client's 50 ms tmax"
+        );
+        assert!(
+            b.timeout_is_failure(ms(35), true),
+            "the partner's own 35 ms timeout"
+        );
+        assert!(b.timeout_is_failure(ms(185), false), "silent for 185 ms");
     }
 
     #[test]

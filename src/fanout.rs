@@ -65,7 +65,10 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
                 .await
                 .unwrap_or(Outcome::Timeout);
-            record_breaker(partner, &outcome, budget.own_timeout);
+            let fair = partner
+                .breaker
+                .timeout_is_failure(budget.wait_until - started, budget.own_timeout);
+            record_breaker(partner, &outcome, fair);
             Called {
                 partner: i,
                 outcome,
@@ -79,13 +82,13 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
     results
 }
 
-/// A timeout counts against the partner only when its own `timeout_ms` bounded the wait: a
-/// client asking for a 50 ms tmax must not switch off a partner that answers in 60.
-fn record_breaker(partner: &Partner, outcome: &Outcome, own_timeout: bool) {
+/// A timeout counts against the partner only when the wait was fair to it (see
+/// `Breaker::timeout_is_failure`); otherwise it is neither a success nor a failure.
+fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool) {
     let Some(success) = outcome.breaker_success() else {
         return;
     };
-    if matches!(outcome, Outcome::Timeout) && !own_timeout {
+    if matches!(outcome, Outcome::Timeout) && !fair_wait {
         return;
     }
     if let Some(state) = partner.breaker.record(Instant::now(), success) {

@@ -464,3 +464,31 @@ async fn errors_per_partner_are_capped_and_partner_text_is_clipped() {
         "every rejection is counted"
     );
 }
+
+#[tokio::test]
+async fn a_silent_partner_trips_its_breaker_even_when_the_deadline_bounds_the_wait() {
+    // timeout_ms 2000 > tmax: every wait ends at the client's deadline (~185 ms), which is
+    // still long enough (>= timeout_counts_after_ms) to blame the partner.
+    let silent = raw::raw_partner(Fault::Silent).await;
+    let good = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[
+            ("good", good.endpoint(), 2000),
+            ("silent", silent.endpoint(), 2000),
+        ],
+    ) + "\n[circuit_breaker]\nfailure_threshold = 2\ncooloff_ms = 10000\n";
+    let app = spawn_app(&cfg).await;
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let body: Value = app
+            .auction(&request(TMAX, &[("1", 0.0)]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
+        codes.push(error_codes(&body, "silent"));
+    }
+    assert_eq!(codes, [vec![1], vec![1], vec![7]]);
+}

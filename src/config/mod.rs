@@ -127,6 +127,11 @@ pub struct CircuitBreakerConfig {
     /// Successful probes in a row that close the circuit again.
     #[serde(default = "defaults::probe_successes")]
     pub probe_successes: u32,
+    /// A timeout counts as a failure only when the partner was waited for at least this long
+    /// (or for its whole `timeout_ms`): a client asking for a 40 ms tmax must not switch off a
+    /// partner that answers in 60, but a partner silent for 100 ms+ is failing.
+    #[serde(default = "defaults::timeout_counts_after_ms")]
+    pub timeout_counts_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -207,6 +212,9 @@ mod defaults {
     pub fn probe_successes() -> u32 {
         3
     }
+    pub fn timeout_counts_after_ms() -> u64 {
+        100
+    }
 }
 
 impl Default for ServerConfig {
@@ -254,6 +262,7 @@ impl Default for CircuitBreakerConfig {
             cooloff_ms: defaults::cooloff_ms(),
             probe_share: defaults::probe_share(),
             probe_successes: defaults::probe_successes(),
+            timeout_counts_after_ms: defaults::timeout_counts_after_ms(),
         }
     }
 }
