@@ -160,5 +160,12 @@ pub fn perf_report((mut child, data): (Child, PathBuf)) -> std::io::Result<Strin
         ])
         .arg(&data)
         .output()?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    // perf pads the symbol column to its widest entry: keep the rows, one space apart.
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.trim_start().starts_with(|c: char| c.is_ascii_digit()) || l.starts_with("# Samples")
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+        .collect())
 }
