@@ -4,9 +4,11 @@
 //! builds a new one and swaps it in whole, so a running auction never sees half a config.
 
 use crate::config::{Config, Pricing};
+use crate::limits::{self, Shed};
 use crate::money::Micros;
 use crate::partners::{self, Partner};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// One admitted auction; dropping it frees the slot (also when the request is dropped).
 pub struct InFlight<'a>(&'a AtomicUsize);
@@ -57,13 +59,21 @@ impl Gateway {
         })
     }
 
-    /// A slot for one more auction, or `None` when `max_in_flight` are already running: past
-    /// that, queueing would make every answer late, so the excess is refused at once (503).
-    pub fn admit(&self) -> Option<InFlight<'_>> {
-        let limit = self.config.server.max_in_flight;
+    /// A slot for one more auction, or why not: past `max_in_flight` running auctions, or
+    /// on a worker lagging more than `max_worker_lag_ms`, queueing would make answers late,
+    /// so the excess is refused at once (503).
+    pub fn admit(&self) -> Result<InFlight<'_>, Shed> {
+        let server = &self.config.server;
+        let lag = limits::worker_lag();
+        if server.max_worker_lag_ms > 0 && lag > Duration::from_millis(server.max_worker_lag_ms) {
+            return Err(Shed::WorkerLag(lag));
+        }
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         let permit = InFlight(&self.in_flight);
-        (limit == 0 || before < limit).then_some(permit)
+        if server.max_in_flight > 0 && before >= server.max_in_flight {
+            return Err(Shed::InFlight(server.max_in_flight)); // dropping `permit` gives it back
+        }
+        Ok(permit)
     }
 
     /// OpenRTB `at`: 1 first price, 2 second price plus.
@@ -83,4 +93,38 @@ fn same_pool(a: &crate::config::HttpClientConfig, b: &crate::config::HttpClientC
         ..c.clone()
     };
     strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(toml: &str) -> Gateway {
+        Gateway::new(crate::config::from_toml_str(toml, Vec::new()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn in_flight_slots_are_counted_and_given_back() {
+        let gw = gateway("[server]\nmax_in_flight = 2\nmax_worker_lag_ms = 0\n");
+        let a = gw.admit().unwrap();
+        let b = gw.admit().unwrap();
+        assert_eq!(gw.admit().err(), Some(Shed::InFlight(2)));
+        drop(a);
+        let c = gw.admit().expect("a slot was given back");
+        assert!(
+            gw.admit().is_err(),
+            "a refused attempt does not leak a slot"
+        );
+        drop((b, c));
+        assert!(gw.admit().is_ok());
+    }
+
+    #[test]
+    fn a_lagging_worker_sheds_until_it_catches_up() {
+        let gw = gateway("[server]\nmax_worker_lag_ms = 20\n");
+        limits::set_worker_lag_for_test(Duration::from_millis(35));
+        assert!(matches!(gw.admit(), Err(Shed::WorkerLag(_))));
+        limits::set_worker_lag_for_test(Duration::from_millis(3));
+        assert!(gw.admit().is_ok());
+    }
 }

@@ -12,6 +12,7 @@ pub mod exchange;
 pub mod fanout;
 pub mod gateway;
 pub mod http;
+pub mod limits;
 pub mod money;
 pub mod openrtb;
 pub mod partners;
@@ -58,6 +59,7 @@ pub fn build(config: config::Config) -> std::io::Result<Application> {
     let gateway = web::Data::new(gateway);
     let metrics = web::Data::new(telemetry::metrics());
     let server = HttpServer::new(move || {
+        limits::start_worker_ticker();
         App::new()
             .app_data(gateway.clone())
             .app_data(metrics.clone())

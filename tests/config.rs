@@ -218,8 +218,8 @@ fn example_config_comments_every_key() {
         }
         previous = line;
     }
-    // 5 server + 7 auction + 5 http_client + 5 circuit_breaker + 4 + 6 partner keys.
-    assert_eq!(keys_seen, 32, "number of key lines in config/example.toml");
+    // 6 server + 7 auction + 5 http_client + 5 circuit_breaker + 4 + 6 partner keys.
+    assert_eq!(keys_seen, 33, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

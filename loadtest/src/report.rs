@@ -24,9 +24,18 @@ pub struct Args {
     /// Seconds measured per scenario run (after 2 s of warm-up).
     #[arg(long, default_value_t = 10)]
     pub run_s: u64,
-    /// Record a CPU profile of bidgate with `perf` during the overhead run.
+    /// Record a CPU profile of bidgate with `perf` (a separate run after the overhead run).
     #[arg(long)]
     pub perf: bool,
+    /// bidgate's `server.max_worker_lag_ms` in every run.
+    #[arg(long, default_value_t = 20)]
+    pub max_worker_lag_ms: u64,
+    /// Skip the saturation search and use this rate (rps) for both servers.
+    #[arg(long)]
+    pub saturation: Option<f64>,
+    /// Which scenarios (2-6) to run after the saturation step, e.g. `--scenarios 6`.
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 3, 4, 5, 6])]
+    pub scenarios: Vec<u32>,
 }
 
 #[derive(Serialize)]
@@ -56,9 +65,9 @@ impl Ctx {
 
     fn bidgate(&self, partners: &[SocketAddr]) -> std::io::Result<Gateway> {
         let mut s = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nmax_in_flight = {}\n\n[auction]\npricing = \"second_price\"\n\n\
-             [http_client]\npool_max_idle_per_host = 512\n\n",
-            self.args.max_in_flight
+            "[server]\nlisten = \"127.0.0.1:0\"\nmax_in_flight = {}\nmax_worker_lag_ms = {}\n\n\
+             [auction]\npricing = \"second_price\"\n\n[http_client]\npool_max_idle_per_host = 512\n\n",
+            self.args.max_in_flight, self.args.max_worker_lag_ms
         );
         for (i, a) in partners.iter().enumerate() {
             s.push_str(&format!(
@@ -202,8 +211,14 @@ pub async fn run(args: Args) -> std::io::Result<()> {
     let mut out = json!({});
 
     eprintln!("1. saturation, 8 partners after 20 ms");
-    let (sat_b, probes_b) = ctx.saturation("bidgate", &eight).await?;
-    let (sat_base, probes_base) = ctx.saturation("baseline", &eight).await?;
+    let ((sat_b, probes_b), (sat_base, probes_base)) = match ctx.args.saturation {
+        Some(rate) => ((rate, Vec::new()), (rate, Vec::new())),
+        None => (
+            ctx.saturation("bidgate", &eight).await?,
+            ctx.saturation("baseline", &eight).await?,
+        ),
+    };
+    let want = |n: u32| ctx.args.scenarios.contains(&n);
     out["saturation"] = json!({
         "bidgate_rps": sat_b, "baseline_rps": sat_base,
         "ratio": if sat_base > 0.0 { sat_b / sat_base } else { 0.0 },
@@ -211,100 +226,112 @@ pub async fn run(args: Args) -> std::io::Result<()> {
     });
 
     let half = (sat_b / 2.0).max(50.0);
-    eprintln!("2. overhead at {half:.0} rps");
-    let gw = ctx.bidgate(&eight)?;
-    let over_b = ctx
-        .measure(&gw, "bidgate", &ctx.small, half, ctx.args.run_s, 2)
-        .await;
-    // The profile is taken in a run of its own: sampling perturbs the figures above.
-    let perf_report = if ctx.args.perf {
-        let perf = crate::gateway::perf_record(gw.pid(), 8)?;
-        ctx.measure(&gw, "bidgate (profiled)", &ctx.small, half, 8, 0)
+    let mut perf_report = String::new();
+    if want(2) {
+        eprintln!("2. overhead at {half:.0} rps");
+        let gw = ctx.bidgate(&eight)?;
+        let over_b = ctx
+            .measure(&gw, "bidgate", &ctx.small, half, ctx.args.run_s, 2)
             .await;
-        crate::gateway::perf_report(perf)?
-    } else {
-        String::new()
-    };
-    drop(gw);
-    let gw = ctx.baseline(&eight)?;
-    let over_base = ctx
-        .measure(&gw, "baseline", &ctx.small, half, ctx.args.run_s, 2)
-        .await;
-    drop(gw);
-    let minus = |r: &Run| {
-        json!({
-            "p50_ms": r.stats.p50_ms - 20.0, "p99_ms": r.stats.p99_ms - 20.0, "p999_ms": r.stats.p999_ms - 20.0,
-        })
-    };
-    out["overhead"] = json!({
-        "rate": half, "partner_delay_ms": 20,
-        "bidgate": minus(&over_b), "baseline": minus(&over_base),
-        "runs": [&over_b, &over_base],
-    });
-
-    let width_rate = 200.0;
-    eprintln!("3. fan-out width at {width_rate} rps");
-    let mut widths = Vec::new();
-    for n in [1usize, 8, 32] {
-        let partners = if n == 8 {
-            eight.clone()
+        // The profile is taken in a run of its own: sampling perturbs the figures above.
+        perf_report = if ctx.args.perf {
+            let perf = crate::gateway::perf_record(gw.pid(), 8)?;
+            ctx.measure(&gw, "bidgate (profiled)", &ctx.small, half, 8, 0)
+                .await;
+            crate::gateway::perf_report(perf)?
         } else {
-            fleet::start(&vec![Profile::fixed(20); n])?
+            String::new()
         };
-        let gw = ctx.bidgate(&partners)?;
-        let mut r = ctx
-            .measure(&gw, "bidgate", &ctx.small, width_rate, ctx.args.run_s, 2)
+        drop(gw);
+        let gw = ctx.baseline(&eight)?;
+        let over_base = ctx
+            .measure(&gw, "baseline", &ctx.small, half, ctx.args.run_s, 2)
             .await;
-        r.target = format!("bidgate, {n} partners");
-        widths.push(r);
-    }
-    out["width"] = json!(widths);
-
-    eprintln!("4. faults at {sat_b:.0} rps: one partner hangs, one answers 500");
-    let mut profiles = vec![Profile::fixed(20); 8];
-    profiles[6].hang = 1.0;
-    profiles[7].error = 1.0;
-    let faulty = fleet::start(&profiles)?;
-    let gw = ctx.bidgate(&faulty)?;
-    let faults = ctx
-        .measure(
-            &gw,
-            "bidgate",
-            &ctx.small,
-            sat_b.max(50.0),
-            ctx.args.run_s,
-            2,
-        )
-        .await;
-    drop(gw);
-    out["faults"] = json!(faults);
-
-    eprintln!(
-        "5. payload: {} B requests, ~8 KB adm, at {half:.0} rps",
-        ctx.large.len()
-    );
-    let heavy = fleet::start(&vec![
-        Profile {
-            adm_bytes: 8192,
-            latency: Latency::Fixed(20),
-            ..Profile::fixed(20)
+        drop(gw);
+        let minus = |r: &Run| {
+            json!({
+                "p50_ms": r.stats.p50_ms - 20.0, "p99_ms": r.stats.p99_ms - 20.0, "p999_ms": r.stats.p999_ms - 20.0,
+            })
         };
-        8
-    ])?;
-    let gw = ctx.bidgate(&heavy)?;
-    let payload = ctx
-        .measure(&gw, "bidgate", &ctx.large, half, ctx.args.run_s, 2)
-        .await;
-    drop(gw);
-    out["payload"] = json!({"request_bytes": ctx.large.len(), "adm_bytes": 8192, "run": payload});
+        out["overhead"] = json!({
+            "rate": half, "partner_delay_ms": 20,
+            "bidgate": minus(&over_b), "baseline": minus(&over_base),
+            "runs": [&over_b, &over_base],
+        });
+    }
 
-    let double = (2.0 * sat_b).max(100.0);
-    eprintln!("6. overload at {double:.0} rps for 20 s, then {half:.0} rps");
-    let gw = ctx.bidgate(&eight)?;
-    let overload = ctx.measure(&gw, "bidgate", &ctx.small, double, 20, 0).await;
-    let recovery = ctx.measure(&gw, "bidgate", &ctx.small, half, 5, 0).await;
-    drop(gw);
-    out["overload"] = json!({"overload": overload, "recovery": recovery});
+    if want(3) {
+        let width_rate = 200.0;
+        eprintln!("3. fan-out width at {width_rate} rps");
+        let mut widths = Vec::new();
+        for n in [1usize, 8, 32] {
+            let partners = if n == 8 {
+                eight.clone()
+            } else {
+                fleet::start(&vec![Profile::fixed(20); n])?
+            };
+            let gw = ctx.bidgate(&partners)?;
+            let mut r = ctx
+                .measure(&gw, "bidgate", &ctx.small, width_rate, ctx.args.run_s, 2)
+                .await;
+            r.target = format!("bidgate, {n} partners");
+            widths.push(r);
+        }
+        out["width"] = json!(widths);
+    }
+
+    if want(4) {
+        eprintln!("4. faults at {sat_b:.0} rps: one partner hangs, one answers 500");
+        let mut profiles = vec![Profile::fixed(20); 8];
+        profiles[6].hang = 1.0;
+        profiles[7].error = 1.0;
+        let faulty = fleet::start(&profiles)?;
+        let gw = ctx.bidgate(&faulty)?;
+        let faults = ctx
+            .measure(
+                &gw,
+                "bidgate",
+                &ctx.small,
+                sat_b.max(50.0),
+                ctx.args.run_s,
+                2,
+            )
+            .await;
+        drop(gw);
+        out["faults"] = json!(faults);
+    }
+
+    if want(5) {
+        eprintln!(
+            "5. payload: {} B requests, ~8 KB adm, at {half:.0} rps",
+            ctx.large.len()
+        );
+        let heavy = fleet::start(&vec![
+            Profile {
+                adm_bytes: 8192,
+                latency: Latency::Fixed(20),
+                ..Profile::fixed(20)
+            };
+            8
+        ])?;
+        let gw = ctx.bidgate(&heavy)?;
+        let payload = ctx
+            .measure(&gw, "bidgate", &ctx.large, half, ctx.args.run_s, 2)
+            .await;
+        drop(gw);
+        out["payload"] =
+            json!({"request_bytes": ctx.large.len(), "adm_bytes": 8192, "run": payload});
+    }
+
+    if want(6) {
+        let double = (2.0 * sat_b).max(100.0);
+        eprintln!("6. overload at {double:.0} rps for 20 s, then {half:.0} rps");
+        let gw = ctx.bidgate(&eight)?;
+        let overload = ctx.measure(&gw, "bidgate", &ctx.small, double, 20, 0).await;
+        let recovery = ctx.measure(&gw, "bidgate", &ctx.small, half, 5, 0).await;
+        drop(gw);
+        out["overload"] = json!({"overload": overload, "recovery": recovery});
+    }
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

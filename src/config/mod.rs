@@ -53,6 +53,11 @@ pub struct ServerConfig {
     /// of queueing past their deadline. 0 = no limit.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
+    /// A worker whose event loop runs this many ms behind refuses new auctions (503) until
+    /// it catches up: its new requests already waited before their deadline clock started.
+    /// 0 = off.
+    #[serde(default = "defaults::max_worker_lag_ms")]
+    pub max_worker_lag_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -167,6 +172,9 @@ mod defaults {
     pub fn max_in_flight() -> usize {
         1024
     }
+    pub fn max_worker_lag_ms() -> u64 {
+        20
+    }
     pub fn default_tmax_ms() -> u64 {
         300
     }
@@ -225,6 +233,7 @@ impl Default for ServerConfig {
             max_request_bytes: defaults::max_request_bytes(),
             shutdown_timeout_s: defaults::shutdown_timeout_s(),
             max_in_flight: defaults::max_in_flight(),
+            max_worker_lag_ms: defaults::max_worker_lag_ms(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::deadline::Deadline;
 use crate::gateway::Gateway;
+use crate::limits::Shed;
 use crate::{exchange, telemetry, validation};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, ContentType, RETRY_AFTER};
@@ -23,8 +24,8 @@ pub enum AuctionError {
     BodyTimeout(u64),
     #[error("request body arrived after the request's tmax of {0} ms")]
     LateBody(u64),
-    #[error("overloaded: {0} auctions in flight; retry later")]
-    Overloaded(usize),
+    #[error("overloaded ({0}); retry later")]
+    Overloaded(Shed),
     #[error("could not read the request body: {0}")]
     Body(String),
     #[error("{0}")]
@@ -59,10 +60,10 @@ pub async fn handle(
     // The deadline counts from here: reading the body is part of the client's tmax.
     let arrived = Instant::now();
     let result = match gw.admit() {
-        Some(_permit) => auction(&gw, &req, payload, arrived).await,
-        None => {
-            telemetry::rate_limited("in_flight");
-            Err(AuctionError::Overloaded(gw.config.server.max_in_flight))
+        Ok(_permit) => auction(&gw, &req, payload, arrived).await,
+        Err(shed) => {
+            telemetry::rate_limited(shed.scope());
+            Err(AuctionError::Overloaded(shed))
         }
     };
     let outcome = match &result {

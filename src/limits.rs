@@ -1,0 +1,72 @@
+//! Load shedding: refuse an auction at once (503) when it could not finish in time anyway.
+//!
+//! Two signals. Concurrency (`server.max_in_flight`) bounds the work admitted. Worker lag
+//! (`server.max_worker_lag_ms`) catches what concurrency cannot see: when both cores are
+//! saturated, requests wait in socket buffers and run queues *before* their handler starts,
+//! where the deadline clock has not started yet. A worker whose timers fire late is a worker
+//! whose new requests would be late, so it stops admitting until it catches up.
+
+use std::cell::Cell;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often each worker measures its own lag.
+const TICK: Duration = Duration::from_millis(5);
+
+thread_local! {
+    /// This worker's most recent lag, in microseconds (0 until its ticker has run).
+    static LAG_US: Cell<u64> = const { Cell::new(0) };
+    static TICKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts the lag ticker on the current worker thread, once per thread. Called from the
+/// per-worker app factory, so each actix worker measures its own event loop.
+pub fn start_worker_ticker() {
+    if TICKING.with(|t| t.replace(true)) {
+        return;
+    }
+    tokio::task::spawn_local(async {
+        loop {
+            let before = Instant::now();
+            tokio::time::sleep(TICK).await;
+            let lag = before.elapsed().saturating_sub(TICK);
+            LAG_US.with(|l| l.set(lag.as_micros() as u64));
+        }
+    });
+}
+
+/// The calling worker's current lag.
+pub fn worker_lag() -> Duration {
+    Duration::from_micros(LAG_US.with(Cell::get))
+}
+
+/// Why an auction was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    InFlight(usize),
+    WorkerLag(Duration),
+}
+
+impl Shed {
+    /// The `scope` label of `bidgate_rate_limited_total`.
+    pub fn scope(&self) -> &'static str {
+        match self {
+            Shed::InFlight(_) => "in_flight",
+            Shed::WorkerLag(_) => "worker_lag",
+        }
+    }
+}
+
+impl std::fmt::Display for Shed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shed::InFlight(n) => write!(f, "{n} auctions in flight"),
+            Shed::WorkerLag(d) => write!(f, "worker running {} ms behind", d.as_millis()),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn set_worker_lag_for_test(lag: Duration) {
+    LAG_US.with(|l| l.set(lag.as_micros() as u64));
+}
