@@ -30,8 +30,11 @@ pub enum State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
     Yes,
-    /// Yes, as one of the probes of a recovering partner.
-    Probe,
+    /// Yes, as one of the probes of a recovering partner; `first` when this call moved the
+    /// circuit from open to half-open (a state change to report).
+    Probe {
+        first: bool,
+    },
     No,
 }
 
@@ -80,7 +83,7 @@ impl Breaker {
                     successes: 0,
                     probing_since: Some(now),
                 };
-                Admit::Probe
+                Admit::Probe { first: true }
             }
             State::HalfOpen {
                 successes,
@@ -96,8 +99,20 @@ impl Breaker {
                     successes,
                     probing_since: Some(now),
                 };
-                Admit::Probe
+                Admit::Probe { first: false }
             }
+        }
+    }
+
+    /// A probe whose result says nothing (cut short by a client's deadline) frees the probe
+    /// slot at once, instead of blocking probes for a cool-off.
+    pub fn release_probe(&self) {
+        let mut s = self.lock();
+        if let State::HalfOpen { successes, .. } = *s {
+            *s = State::HalfOpen {
+                successes,
+                probing_since: None,
+            };
         }
     }
 
@@ -185,13 +200,13 @@ mod tests {
         let later = t + Duration::from_millis(1000);
         assert_eq!(
             b.admit(later, 0.9),
-            Admit::Probe,
+            Admit::Probe { first: true },
             "first call after cool-off probes"
         );
         assert_eq!(b.admit(later, 0.1), Admit::No, "one probe at a time");
         assert_eq!(b.record(later, true), None);
         assert_eq!(b.admit(later, 0.9), Admit::No, "75% of traffic still skips");
-        assert_eq!(b.admit(later, 0.1), Admit::Probe);
+        assert_eq!(b.admit(later, 0.1), Admit::Probe { first: false });
         assert_eq!(b.record(later, true), Some(State::Closed { failures: 0 }));
         assert_eq!(b.admit(later, 0.9), Admit::Yes);
     }
@@ -202,7 +217,7 @@ mod tests {
         let t = Instant::now();
         b.record(t, false);
         let later = t + Duration::from_millis(1500);
-        assert_eq!(b.admit(later, 0.0), Admit::Probe);
+        assert_eq!(b.admit(later, 0.0), Admit::Probe { first: true });
         assert!(
             matches!(b.record(later, false), Some(State::Open { until }) if until == later + Duration::from_millis(1000))
         );
@@ -215,12 +230,23 @@ mod tests {
         let t = Instant::now();
         b.record(t, false);
         let later = t + Duration::from_millis(1000);
-        assert_eq!(b.admit(later, 0.0), Admit::Probe); // its result never comes
+        assert_eq!(b.admit(later, 0.0), Admit::Probe { first: true }); // its result never comes
         assert_eq!(b.admit(later + Duration::from_millis(999), 0.0), Admit::No);
         assert_eq!(
             b.admit(later + Duration::from_millis(1000), 0.0),
-            Admit::Probe
+            Admit::Probe { first: false }
         );
+    }
+
+    #[test]
+    fn a_released_probe_frees_the_slot_at_once() {
+        let b = breaker(1);
+        let t = Instant::now();
+        b.record(t, false);
+        let later = t + Duration::from_millis(1000);
+        assert_eq!(b.admit(later, 0.0), Admit::Probe { first: true });
+        b.release_probe(); // cut short by a client's deadline: says nothing
+        assert_eq!(b.admit(later, 0.0), Admit::Probe { first: false });
     }
 
     #[test]

@@ -46,10 +46,18 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             results.push(skipped(Skip::NoTime));
             continue;
         };
-        if partner.breaker.admit(now, fastrand::f64()) == Admit::No {
-            results.push(skipped(Skip::CircuitOpen));
-            continue;
+        let admit = partner.breaker.admit(now, fastrand::f64());
+        match admit {
+            Admit::No => {
+                results.push(skipped(Skip::CircuitOpen));
+                continue;
+            }
+            Admit::Probe { first: true } => {
+                telemetry::breaker_transition(partner.id.as_str(), &partner.breaker.state());
+            }
+            Admit::Yes | Admit::Probe { first: false } => {}
         }
+        let probe = matches!(admit, Admit::Probe { .. });
         let bytes = match bodies.iter().find(|(t, _)| *t == budget.tmax_ms) {
             Some((_, b)) => b.clone(),
             None => {
@@ -68,7 +76,7 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             let fair = partner
                 .breaker
                 .timeout_is_failure(budget.wait_until - started, budget.own_timeout);
-            record_breaker(partner, &outcome, fair);
+            record_breaker(partner, &outcome, fair, probe);
             Called {
                 partner: i,
                 outcome,
@@ -84,13 +92,17 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
 
 /// A timeout counts against the partner only when the wait was fair to it (see
 /// `Breaker::timeout_is_failure`); otherwise it is neither a success nor a failure.
-fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool) {
-    let Some(success) = outcome.breaker_success() else {
+fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool, probe: bool) {
+    let success = match outcome.breaker_success() {
+        Some(_) if matches!(outcome, Outcome::Timeout) && !fair_wait => None,
+        s => s,
+    };
+    let Some(success) = success else {
+        if probe {
+            partner.breaker.release_probe();
+        }
         return;
     };
-    if matches!(outcome, Outcome::Timeout) && !fair_wait {
-        return;
-    }
     if let Some(state) = partner.breaker.record(Instant::now(), success) {
         telemetry::breaker_transition(partner.id.as_str(), &state);
         let name = crate::breaker::state_name(&state);

@@ -59,19 +59,25 @@ impl Gateway {
         })
     }
 
-    /// A slot for one more auction, or why not: past `max_in_flight` running auctions, or
-    /// on a worker lagging more than `max_worker_lag_ms`, queueing would make answers late,
-    /// so the excess is refused at once (503).
-    pub fn admit(&self) -> Result<InFlight<'_>, Shed> {
-        let server = &self.config.server;
+    /// Whether this worker keeps up: one lagging more than `max_worker_lag_ms` would answer
+    /// its queued requests late, so it refuses new auctions until it catches up.
+    pub fn lag_check(&self) -> Result<(), Shed> {
+        let max = self.config.server.max_worker_lag_ms;
         let lag = limits::worker_lag();
-        if server.max_worker_lag_ms > 0 && lag > Duration::from_millis(server.max_worker_lag_ms) {
+        if max > 0 && lag > Duration::from_millis(max) {
             return Err(Shed::WorkerLag(lag));
         }
+        Ok(())
+    }
+
+    /// A slot for one more auction, or `Shed::InFlight` past `max_in_flight` running ones:
+    /// more would queue past their deadlines, so the excess is refused at once (503).
+    pub fn admit(&self) -> Result<InFlight<'_>, Shed> {
+        let max = self.config.server.max_in_flight;
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         let permit = InFlight(&self.in_flight);
-        if server.max_in_flight > 0 && before >= server.max_in_flight {
-            return Err(Shed::InFlight(server.max_in_flight)); // dropping `permit` gives it back
+        if max > 0 && before >= max {
+            return Err(Shed::InFlight(max)); // dropping `permit` gives the slot back
         }
         Ok(permit)
     }
@@ -123,8 +129,8 @@ mod tests {
     fn a_lagging_worker_sheds_until_it_catches_up() {
         let gw = gateway("[server]\nmax_worker_lag_ms = 20\n");
         limits::set_worker_lag_for_test(Duration::from_millis(35));
-        assert!(matches!(gw.admit(), Err(Shed::WorkerLag(_))));
+        assert!(matches!(gw.lag_check(), Err(Shed::WorkerLag(_))));
         limits::set_worker_lag_for_test(Duration::from_millis(3));
-        assert!(gw.admit().is_ok());
+        assert!(gw.lag_check().is_ok());
     }
 }

@@ -14,8 +14,11 @@ use tokio::time::Instant;
 const TICK: Duration = Duration::from_millis(5);
 
 thread_local! {
-    /// This worker's most recent lag, in microseconds (0 until its ticker has run).
+    /// This worker's lag at its ticker's last run, in microseconds.
     static LAG_US: Cell<u64> = const { Cell::new(0) };
+    /// When the ticker is next due. While the worker is stuck, `now − due` is the lag the
+    /// requests being polled right now have suffered, before the ticker can report it.
+    static DUE: Cell<Option<Instant>> = const { Cell::new(None) };
     static TICKING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -27,17 +30,23 @@ pub fn start_worker_ticker() {
     }
     tokio::task::spawn_local(async {
         loop {
-            let before = Instant::now();
-            tokio::time::sleep(TICK).await;
-            let lag = before.elapsed().saturating_sub(TICK);
+            let due = Instant::now() + TICK;
+            DUE.with(|d| d.set(Some(due)));
+            tokio::time::sleep_until(due).await;
+            let lag = due.elapsed();
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
         }
     });
 }
 
-/// The calling worker's current lag.
+/// The calling worker's current lag: the last measured one, or how overdue the ticker is
+/// now, whichever is larger (0 on threads without a ticker).
 pub fn worker_lag() -> Duration {
-    Duration::from_micros(LAG_US.with(Cell::get))
+    let last = Duration::from_micros(LAG_US.with(Cell::get));
+    let overdue = DUE.with(Cell::get).map_or(Duration::ZERO, |due| {
+        Instant::now().saturating_duration_since(due)
+    });
+    last.max(overdue)
 }
 
 /// Why an auction was refused.

@@ -65,7 +65,7 @@ pub fn win(partner: &str, currency: &str, clearing: Micros) {
 }
 
 pub fn auction(endpoint: &'static str, outcome: &'static str, elapsed: Duration) {
-    counter!("bidgate_auctions_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
+    auction_outcome(endpoint, outcome);
     histogram!("bidgate_auction_duration_seconds", "endpoint" => endpoint)
         .record(elapsed.as_secs_f64());
 }
@@ -83,6 +83,10 @@ pub fn late_answer(endpoint: &'static str, late_by: Duration) {
 /// A request refused by a limit (`scope`: which one).
 pub fn rate_limited(scope: &'static str) {
     counter!("bidgate_rate_limited_total", "scope" => scope).increment(1);
+}
+
+pub fn auction_outcome(endpoint: &'static str, outcome: &'static str) {
+    counter!("bidgate_auctions_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
 }
 
 pub fn http_request(route: String, status: u16) {

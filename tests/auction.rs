@@ -412,6 +412,8 @@ async fn past_max_in_flight_auctions_are_shed_at_once_with_503() {
                     .headers()
                     .get("retry-after")
                     .map(|v| v.to_str().unwrap().to_string());
+                let close = r.headers().get("connection").is_some_and(|v| v == "close");
+                assert!(!close, "a 503 keeps the connection alive");
                 (r.status().as_u16(), retry, started.elapsed())
             })
         })

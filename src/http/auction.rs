@@ -15,6 +15,8 @@ use tokio::time::{Instant, timeout_at};
 const ENDPOINT: &str = "openrtb2";
 /// How far past its tmax an answer may be before it counts as late.
 const LATE_GRACE: Duration = Duration::from_millis(5);
+/// How long a shed request's body is read for before the 503, to keep the connection.
+const DRAIN: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuctionError {
@@ -59,17 +61,17 @@ pub async fn handle(
 ) -> Result<HttpResponse, AuctionError> {
     // The deadline counts from here: reading the body is part of the client's tmax.
     let arrived = Instant::now();
-    let result = match gw.admit() {
-        Ok(_permit) => auction(&gw, &req, payload, arrived).await,
-        Err(shed) => {
-            telemetry::rate_limited(shed.scope());
-            Err(AuctionError::Overloaded(shed))
-        }
-    };
+    let result = auction(&gw, &req, payload, arrived).await;
     let outcome = match &result {
         Ok(r) if r.status() == StatusCode::OK => "won",
         Ok(_) => "no_bid",
-        Err(AuctionError::Overloaded(_)) => "shed",
+        Err(AuctionError::Overloaded(shed)) => {
+            telemetry::rate_limited(shed.scope());
+            // Shed requests stay out of the duration histogram: they would pull its
+            // quantiles down exactly when the service is struggling.
+            telemetry::auction_outcome(ENDPOINT, "shed");
+            return result;
+        }
         Err(_) => "rejected",
     };
     telemetry::auction(ENDPOINT, outcome, arrived.elapsed());
@@ -85,7 +87,16 @@ async fn auction(
     let cfg = &gw.config;
     // Before tmax is known (it is in the body), the longest any request may take applies.
     let read_until = arrived + Duration::from_millis(cfg.auction.max_tmax_ms);
+    if let Err(shed) = gw.lag_check() {
+        // Read the (capped) body anyway, briefly: a reply before the body is read makes the
+        // server close the connection, and a reconnect is the last thing an overloaded
+        // client and server need.
+        let _ = read_body(req, payload, cfg.server.max_request_bytes, arrived + DRAIN).await;
+        return Err(AuctionError::Overloaded(shed));
+    }
     let body = read_body(req, payload, cfg.server.max_request_bytes, read_until).await?;
+    // The slot is taken once the body is in: slow uploads do not hold auction slots.
+    let _slot = gw.admit().map_err(AuctionError::Overloaded)?;
     let request = validation::parse(&body).map_err(AuctionError::Invalid)?;
     let floors =
         validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
