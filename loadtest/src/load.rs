@@ -12,8 +12,13 @@ use tokio::time::{Instant, sleep_until, timeout};
 #[derive(Debug, Serialize)]
 pub struct Stats {
     pub sent: u64,
-    /// Answers with status 200 or 204 per second of the sending window.
+    /// Answers with status 200 or 204 per second, from the first scheduled send to the last
+    /// answer (a server that falls behind shows a lower rate than offered).
     pub achieved_rps: f64,
+    /// How late the generator itself sent requests against their schedule (p99 and max, ms):
+    /// on a shared machine, part of the measured latency can be the generator's own delay.
+    pub send_lag_p99_ms: f64,
+    pub send_lag_max_ms: f64,
     /// HTTP status → count; 0 = no answer within the client's 2 s limit or a transport error.
     pub statuses: BTreeMap<u16, u64>,
     pub p50_ms: f64,
@@ -55,6 +60,7 @@ pub async fn run(
         sleep_until(at).await;
         let (client, url, body, tx) = (client.clone(), url.to_string(), body.clone(), tx.clone());
         tokio::spawn(async move {
+            let send_lag = at.elapsed();
             let send = async {
                 let r = client
                     .post(url)
@@ -70,7 +76,7 @@ pub async fn run(
                 Ok(Ok(s)) => s,
                 _ => 0,
             };
-            let _ = tx.send((status, at.elapsed()));
+            let _ = tx.send((status, at.elapsed(), send_lag));
         });
     }
     drop(tx);
@@ -78,7 +84,11 @@ pub async fn run(
     let mut statuses = BTreeMap::new();
     let mut late = 0;
     let mut max_ms_by_status: BTreeMap<u16, f64> = BTreeMap::new();
-    while let Some((status, latency)) = rx.recv().await {
+    let mut lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut last_answer = start;
+    while let Some((status, latency, send_lag)) = rx.recv().await {
+        last_answer = Instant::now();
+        let _ = lag.record((send_lag.as_micros() as u64).max(1));
         *statuses.entry(status).or_insert(0) += 1;
         let ms = latency.as_secs_f64() * 1000.0;
         let slowest = max_ms_by_status.entry(status).or_insert(0.0);
@@ -96,7 +106,13 @@ pub async fn run(
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
     Stats {
         sent: n,
-        achieved_rps: ok as f64 / duration.as_secs_f64(),
+        achieved_rps: ok as f64
+            / last_answer
+                .saturating_duration_since(start)
+                .as_secs_f64()
+                .max(1e-3),
+        send_lag_p99_ms: lag.value_at_quantile(0.99) as f64 / 1000.0,
+        send_lag_max_ms: lag.max() as f64 / 1000.0,
         statuses,
         p50_ms: ms(0.5),
         p90_ms: ms(0.9),

@@ -97,6 +97,12 @@ struct RunResult {
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
+    if cfg!(debug_assertions) && !matches!(cli.command, Cmd::Baseline { .. } | Cmd::Fleet { .. }) {
+        eprintln!(
+            "loadtest: build with --release (cargo run --release -p loadtest -- …): a debug generator, fleet and baseline would skew every figure"
+        );
+        std::process::exit(2);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
