@@ -1,10 +1,11 @@
 //! Load shedding: refuse an auction at once (503) when it could not finish in time anyway.
 //!
 //! Two signals. Concurrency (`server.max_in_flight`) bounds the work admitted. Worker lag
-//! (`server.max_worker_lag_ms`) catches what concurrency cannot see: when both cores are
-//! saturated, requests wait in socket buffers and run queues *before* their handler starts,
-//! where the deadline clock has not started yet. A worker whose timers fire late is a worker
-//! whose new requests would be late, so it stops admitting until it catches up.
+//! catches what concurrency cannot see: when both cores are saturated, requests wait in
+//! socket buffers and run queues *before* their handler starts, where the deadline clock has
+//! not started yet. A worker whose timers fire late is a worker whose requests waited that
+//! long unseen: their arrival is backdated by the lag (so the deadline still holds for the
+//! client), and past `server.max_worker_lag_ms` the worker stops admitting until it catches up.
 
 use std::cell::Cell;
 use std::time::Duration;

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long)]
     pub perf: bool,
     /// bidgate's `server.max_worker_lag_ms` in every run.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 50)]
     pub max_worker_lag_ms: u64,
     /// Skip the saturation search and use this rate (rps) for both servers.
     #[arg(long)]

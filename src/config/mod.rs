@@ -54,8 +54,8 @@ pub struct ServerConfig {
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
     /// A worker whose event loop runs this many ms behind refuses new auctions (503) until
-    /// it catches up: its new requests already waited before their deadline clock started.
-    /// 0 = off.
+    /// it catches up. (Smaller lags are absorbed: a request's arrival is backdated by its
+    /// worker's lag.) 0 = off.
     #[serde(default = "defaults::max_worker_lag_ms")]
     pub max_worker_lag_ms: u64,
 }
@@ -173,7 +173,7 @@ mod defaults {
         1024
     }
     pub fn max_worker_lag_ms() -> u64 {
-        20
+        50
     }
     pub fn default_tmax_ms() -> u64 {
         300

@@ -2,7 +2,7 @@
 
 use crate::deadline::Deadline;
 use crate::gateway::Gateway;
-use crate::limits::Shed;
+use crate::limits::{self, Shed};
 use crate::{exchange, telemetry, validation};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, ContentType, RETRY_AFTER};
@@ -59,8 +59,11 @@ pub async fn handle(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AuctionError> {
-    // The deadline counts from here: reading the body is part of the client's tmax.
-    let arrived = Instant::now();
+    // The deadline counts from here: reading the body is part of the client's tmax. A worker
+    // running behind has let this request wait unseen for up to its lag, so the arrival is
+    // backdated by that much: partners get less time, and the client gets its answer on time.
+    let now = Instant::now();
+    let arrived = now.checked_sub(limits::worker_lag()).unwrap_or(now);
     let result = auction(&gw, &req, payload, arrived).await;
     let outcome = match &result {
         Ok(r) if r.status() == StatusCode::OK => "won",
@@ -88,10 +91,11 @@ async fn auction(
     // Before tmax is known (it is in the body), the longest any request may take applies.
     let read_until = arrived + Duration::from_millis(cfg.auction.max_tmax_ms);
     if let Err(shed) = gw.lag_check() {
-        // Read the (capped) body anyway, briefly: a reply before the body is read makes the
+        // Too far behind to do anything useful in time. Read the (capped) body anyway, briefly: a reply before the body is read makes the
         // server close the connection, and a reconnect is the last thing an overloaded
         // client and server need.
-        let _ = read_body(req, payload, cfg.server.max_request_bytes, arrived + DRAIN).await;
+        let drain_until = Instant::now() + DRAIN;
+        let _ = read_body(req, payload, cfg.server.max_request_bytes, drain_until).await;
         return Err(AuctionError::Overloaded(shed));
     }
     let body = read_body(req, payload, cfg.server.max_request_bytes, read_until).await?;
