@@ -91,9 +91,9 @@ async fn auction(
     // Before tmax is known (it is in the body), the longest any request may take applies.
     let read_until = arrived + Duration::from_millis(cfg.auction.max_tmax_ms);
     if let Err(shed) = gw.lag_check() {
-        // Too far behind to do anything useful in time. Read the (capped) body anyway, briefly: a reply before the body is read makes the
-        // server close the connection, and a reconnect is the last thing an overloaded
-        // client and server need.
+        // Too far behind to do anything useful in time. Read the (capped) body anyway,
+        // briefly: a reply before the body is read makes the server close the connection,
+        // and a reconnect is the last thing an overloaded client and server need.
         let drain_until = Instant::now() + DRAIN;
         let _ = read_body(req, payload, cfg.server.max_request_bytes, drain_until).await;
         return Err(AuctionError::Overloaded(shed));
