@@ -56,8 +56,11 @@ pub async fn spawn_app(config_toml: &str) -> TestApp {
 
 /// Config text with the given `[auction]` body and partners (id, endpoint, timeout_ms).
 pub fn config(auction: &str, partners: &[(&str, String, u64)]) -> String {
-    let mut s =
-        format!("[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\n\n[auction]\n{auction}\n");
+    // Worker-lag shedding off: tests share two cores with each other, and a stalled worker
+    // must not turn a functional test into a 503 (shedding has its own tests).
+    let mut s = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\nmax_worker_lag_ms = 0\n\n[auction]\n{auction}\n"
+    );
     for (id, endpoint, timeout) in partners {
         s.push_str(&format!(
             "\n[[partners]]\nid = \"{id}\"\nendpoint = \"{endpoint}\"\ntimeout_ms = {timeout}\n"
