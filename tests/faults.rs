@@ -277,7 +277,11 @@ async fn circuit_breaker_skips_a_failing_partner_then_probes_and_restores_it() {
             .await
             .unwrap();
         assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
-        error_codes(&body, "flaky")
+        let codes = error_codes(&body, "flaky");
+        // A skipped partner was not called: it has no response time.
+        let timed = body["ext"]["responsetimemillis"].get("flaky").is_some();
+        assert_eq!(timed, codes != [7], "{}", body["ext"]);
+        codes
     };
     let status = || async {
         let s: Value = app
