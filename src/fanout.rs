@@ -73,9 +73,10 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
                 .await
                 .unwrap_or(Outcome::Timeout);
-            let fair = partner
-                .breaker
-                .timeout_is_failure(budget.wait_until - started, budget.own_timeout);
+            let fair = partner.breaker.timeout_is_failure(
+                budget.wait_until.saturating_duration_since(started),
+                budget.own_timeout,
+            );
             record_breaker(partner, &outcome, fair, probe);
             Called {
                 partner: i,
