@@ -65,6 +65,10 @@ impl Breaker {
         *self.lock()
     }
 
+    pub fn config(&self) -> &CircuitBreakerConfig {
+        &self.cfg
+    }
+
     /// Whether a timeout after waiting `waited` (of the partner's own `timeout_ms`, when
     /// `own_timeout`) says something about the partner rather than about a client's short tmax.
     pub fn timeout_is_failure(&self, waited: Duration, own_timeout: bool) -> bool {

@@ -1,19 +1,21 @@
 //! Everything the request path needs, built once from a validated config.
 //!
-//! One `Gateway` is shared by all HTTP workers. It is immutable: a future config reload
-//! builds a new one and swaps it in whole, so a running auction never sees half a config.
+//! One `Gateway` is shared by all HTTP workers. It is immutable: a config reload builds a new
+//! one (`Gateway::inherit`) and swaps it in whole (`reload`), so a running auction never sees
+//! half a config.
 
-use crate::config::{Config, Pricing};
+use crate::config::{Config, HttpClientConfig, Pricing};
 use crate::limits::{self, Shed};
 use crate::money::Micros;
 use crate::partners::{self, Partner};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// One admitted auction; dropping it frees the slot (also when the request is dropped).
-pub struct InFlight<'a>(&'a AtomicUsize);
+pub struct InFlight(Arc<AtomicUsize>);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -21,8 +23,9 @@ impl Drop for InFlight<'_> {
 
 pub struct Gateway {
     pub config: Config,
-    /// Auctions running now, for the `server.max_in_flight` load-shedding limit.
-    in_flight: AtomicUsize,
+    /// Auctions running now, for the `server.max_in_flight` load-shedding limit; shared with
+    /// the gateways that replace this one, so that a reload does not reset it.
+    in_flight: Arc<AtomicUsize>,
     /// Enabled partners only, in config order.
     pub partners: Vec<Partner>,
     pub pricing: crate::auction::PriceRule,
@@ -30,19 +33,41 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(config: Config) -> Result<Self, String> {
+        Self::build(config, None)
+    }
+
+    /// A gateway for a reloaded config that keeps what must survive the reload: the pooled
+    /// clients whose settings did not change, the breaker state of partners that still exist
+    /// with the same breaker settings, and the in-flight count.
+    pub fn inherit(config: Config, previous: &Gateway) -> Result<Self, String> {
+        Self::build(config, Some(previous))
+    }
+
+    fn build(config: Config, previous: Option<&Gateway>) -> Result<Self, String> {
         // One client (one connection pool) per distinct HTTP settings, shared by partners.
-        let mut clients: Vec<(&crate::config::HttpClientConfig, reqwest::Client)> = Vec::new();
+        let mut clients: Vec<(HttpClientConfig, reqwest::Client)> = previous
+            .map(|g| {
+                g.partners
+                    .iter()
+                    .map(|p| (p.http.clone(), p.client.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut partners = Vec::new();
         for p in config.partners.iter().filter(|p| p.enabled) {
             let client = match clients.iter().find(|(c, _)| same_pool(c, &p.http_client)) {
                 Some((_, client)) => client.clone(),
                 None => {
                     let client = partners::client(&p.http_client).map_err(|e| e.to_string())?;
-                    clients.push((&p.http_client, client.clone()));
+                    clients.push((p.http_client.clone(), client.clone()));
                     client
                 }
             };
-            partners.push(Partner::from_config(p, client)?);
+            let breaker = previous
+                .and_then(|g| g.partners.iter().find(|old| old.id.as_str() == p.id))
+                .filter(|old| old.breaker.config() == &p.circuit_breaker)
+                .map(|old| old.breaker.clone());
+            partners.push(Partner::from_config(p, client, breaker)?);
         }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,
@@ -53,7 +78,7 @@ impl Gateway {
         };
         Ok(Self {
             config,
-            in_flight: AtomicUsize::new(0),
+            in_flight: previous.map_or_else(Arc::default, |g| g.in_flight.clone()),
             partners,
             pricing,
         })
@@ -72,10 +97,10 @@ impl Gateway {
 
     /// A slot for one more auction, or `Shed::InFlight` past `max_in_flight` running ones:
     /// more would queue past their deadlines, so the excess is refused at once (503).
-    pub fn admit(&self) -> Result<InFlight<'_>, Shed> {
+    pub fn admit(&self) -> Result<InFlight, Shed> {
         let max = self.config.server.max_in_flight;
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let permit = InFlight(&self.in_flight);
+        let permit = InFlight(self.in_flight.clone());
         if max > 0 && before >= max {
             return Err(Shed::InFlight(max)); // dropping `permit` gives the slot back
         }
@@ -93,8 +118,8 @@ impl Gateway {
 
 /// Whether two partners' settings can share a client: all but the body cap, which is
 /// enforced per call.
-fn same_pool(a: &crate::config::HttpClientConfig, b: &crate::config::HttpClientConfig) -> bool {
-    let strip = |c: &crate::config::HttpClientConfig| crate::config::HttpClientConfig {
+fn same_pool(a: &HttpClientConfig, b: &HttpClientConfig) -> bool {
+    let strip = |c: &HttpClientConfig| HttpClientConfig {
         max_response_bytes: 0,
         ..c.clone()
     };

@@ -16,17 +16,22 @@ pub mod limits;
 pub mod money;
 pub mod openrtb;
 pub mod partners;
+pub mod reload;
 pub mod telemetry;
 pub mod validation;
 
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A gateway bound to its socket and ready to serve.
 pub struct Application {
     addr: SocketAddr,
     server: actix_web::dev::Server,
+    live: Arc<reload::Live>,
+    watch_every: Duration,
 }
 
 impl Application {
@@ -41,13 +46,33 @@ impl Application {
     }
 
     /// Serves until stopped; SIGINT/SIGTERM stop accepting and let in-flight requests finish.
+    /// Built with a config file, it also reloads that file on SIGHUP and when it changes.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let watcher = self.live.clone().watch(self.watch_every);
+        let result = self.server.await;
+        watcher.abort();
+        result
     }
+}
+
+/// Builds the gateway from the config file at `path`, which it reloads on SIGHUP, on
+/// `POST /admin/reload` and when the file changes (checked every second).
+pub fn build_from_file(path: &std::path::Path) -> Result<Application, Vec<config::Problem>> {
+    let config = config::load_file(path)?;
+    build_inner(config, Some(path.to_path_buf())).map_err(|e| {
+        vec![config::Problem {
+            path: "(server)".into(),
+            message: e.to_string(),
+        }]
+    })
 }
 
 /// Builds the gateway from a validated config and binds its listening socket.
 pub fn build(config: config::Config) -> std::io::Result<Application> {
+    build_inner(config, None)
+}
+
+fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result<Application> {
     let listener = TcpListener::bind(config.server.listen)?;
     let addr = listener.local_addr()?;
     let workers = match config.server.workers {
@@ -56,12 +81,13 @@ pub fn build(config: config::Config) -> std::io::Result<Application> {
     };
     let shutdown = Duration::from_secs(config.server.shutdown_timeout_s);
     let gateway = gateway::Gateway::new(config).map_err(std::io::Error::other)?;
-    let gateway = web::Data::new(gateway);
+    let live = Arc::new(reload::Live::new(gateway, path));
+    let shared = web::Data::from(live.clone());
     let metrics = web::Data::new(telemetry::metrics());
     let server = HttpServer::new(move || {
         limits::start_worker_ticker();
         App::new()
-            .app_data(gateway.clone())
+            .app_data(shared.clone())
             .app_data(metrics.clone())
             .wrap_fn(http::count_requests)
             .configure(http::routes)
@@ -70,5 +96,10 @@ pub fn build(config: config::Config) -> std::io::Result<Application> {
     .shutdown_timeout(shutdown.as_secs())
     .listen(listener)?
     .run();
-    Ok(Application { addr, server })
+    Ok(Application {
+        addr,
+        server,
+        live,
+        watch_every: Duration::from_secs(1),
+    })
 }

@@ -41,25 +41,22 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve { config } => {
-            let config = match bidgate::config::load_file(&config) {
-                Ok(c) => c,
+        Command::Serve { config } => run(async move {
+            let app = match bidgate::build_from_file(&config) {
+                Ok(app) => app,
                 Err(problems) => {
                     for p in &problems {
                         eprintln!("{}: {p}", config.display());
                     }
-                    return ExitCode::FAILURE;
+                    return Err(std::io::Error::other("invalid config"));
                 }
             };
-            run(async move {
-                let app = bidgate::build(config)?;
-                // On stdout, plainly: scripts and tests read the bound address from here.
-                println!("bidgate listening on http://{}", app.addr());
-                app.run().await?;
-                tracing::info!("bidgate stopped");
-                Ok(())
-            })
-        }
+            // On stdout, plainly: scripts and tests read the bound address from here.
+            println!("bidgate listening on http://{}", app.addr());
+            app.run().await?;
+            tracing::info!("bidgate stopped");
+            Ok(())
+        }),
         Command::Demo => run(bidgate::demo::run()),
     }
 }

@@ -37,19 +37,27 @@ pub struct Partner {
     pub max_response_bytes: usize,
     /// Shared with every partner that has the same `http_client` settings (one pool).
     pub client: reqwest::Client,
-    pub breaker: Breaker,
+    /// The settings `client` was built with (a reload reuses the pool when they are equal).
+    pub http: HttpClientConfig,
+    /// Shared with this partner's successor after a reload, so its state survives.
+    pub breaker: Arc<Breaker>,
 }
 
 impl Partner {
     /// Config is validated before this is called, so the URL parses.
-    pub fn from_config(c: &PartnerConfig, client: reqwest::Client) -> Result<Self, String> {
+    pub fn from_config(
+        c: &PartnerConfig,
+        client: reqwest::Client,
+        breaker: Option<Arc<Breaker>>,
+    ) -> Result<Self, String> {
         Ok(Self {
             id: PartnerId(c.id.as_str().into()),
             endpoint: reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?,
             timeout_ms: c.timeout_ms,
             max_response_bytes: c.http_client.max_response_bytes,
             client,
-            breaker: Breaker::new(c.circuit_breaker.clone()),
+            http: c.http_client.clone(),
+            breaker: breaker.unwrap_or_else(|| Arc::new(Breaker::new(c.circuit_breaker.clone()))),
         })
     }
 }

@@ -89,6 +89,10 @@ pub fn auction_outcome(endpoint: &'static str, outcome: &'static str) {
     counter!("bidgate_auctions_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
 }
 
+pub fn config_reload(result: &'static str) {
+    counter!("bidgate_config_reloads_total", "result" => result).increment(1);
+}
+
 pub fn http_request(route: String, status: u16) {
     counter!("bidgate_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);

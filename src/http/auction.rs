@@ -3,6 +3,7 @@
 use crate::deadline::Deadline;
 use crate::gateway::Gateway;
 use crate::limits::{self, Shed};
+use crate::reload::Live;
 use crate::{exchange, telemetry, validation};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, ContentType, RETRY_AFTER};
@@ -55,10 +56,12 @@ impl ResponseError for AuctionError {
 }
 
 pub async fn handle(
-    gw: web::Data<Gateway>,
+    live: web::Data<Live>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AuctionError> {
+    // Taken once: this auction finishes under this config, whatever a reload does meanwhile.
+    let gw = live.current();
     // The deadline counts from here: reading the body is part of the client's tmax. A worker
     // running behind has let this request wait unseen for up to its lag, so the arrival is
     // backdated by that much: partners get less time, and the client gets its answer on time.

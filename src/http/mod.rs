@@ -14,6 +14,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/openrtb2/auction", web::post().to(auction::handle))
         .route("/healthz", web::get().to(healthz))
         .route("/admin/status", web::get().to(status::handle))
+        .route("/admin/reload", web::post().to(status::reload))
         .route("/metrics", web::get().to(metrics));
 }
 

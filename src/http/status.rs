@@ -1,12 +1,13 @@
 //! `GET /admin/status`: live per-partner state as JSON, for on-call eyes and scripts.
 
 use crate::breaker::{State, state_name};
-use crate::gateway::Gateway;
+use crate::reload::Live;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use tokio::time::Instant;
 
-pub async fn handle(gw: web::Data<Gateway>) -> HttpResponse {
+pub async fn handle(live: web::Data<Live>) -> HttpResponse {
+    let gw = live.current();
     let now = Instant::now();
     let partners: Vec<_> = gw
         .partners
@@ -31,4 +32,23 @@ pub async fn handle(gw: web::Data<Gateway>) -> HttpResponse {
         })
         .collect();
     HttpResponse::Ok().json(json!({ "partners": partners }))
+}
+
+/// `POST /admin/reload`: re-reads the config file. 200 with the partner count, or 400 with
+/// every problem, one per line, while the running config stays.
+pub async fn reload(live: web::Data<Live>) -> HttpResponse {
+    let live = live.into_inner();
+    // Reading and validating a file is blocking work: off the event loop.
+    match tokio::task::spawn_blocking(move || live.reload()).await {
+        Ok(Ok(n)) => HttpResponse::Ok()
+            .content_type("text/plain")
+            .body(format!("reloaded: {n} partners\n")),
+        Ok(Err(problems)) => HttpResponse::BadRequest().content_type("text/plain").body(
+            problems
+                .iter()
+                .map(|p| format!("{p}\n"))
+                .collect::<String>(),
+        ),
+        Err(e) => HttpResponse::InternalServerError().body(format!("reload failed: {e}\n")),
+    }
 }

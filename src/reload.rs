@@ -1,0 +1,119 @@
+//! Config reload without a restart: the running `Gateway` is replaced whole.
+//!
+//! A request takes the current gateway once, when it starts, and keeps it to the end: an
+//! auction finishes under the config it started with while new ones use the new config. A
+//! new gateway inherits what must survive a reload (connection pools with unchanged
+//! settings, breaker state of partners that still exist, the in-flight count), and an
+//! invalid file is refused whole, leaving the running config untouched.
+
+use crate::config::{self, Problem};
+use crate::gateway::Gateway;
+use crate::telemetry;
+use arc_swap::ArcSwap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+pub struct Live {
+    current: ArcSwap<Gateway>,
+    /// The config file reloads read; `None` when the gateway was built from a value.
+    path: Option<PathBuf>,
+    /// Reloads are serialised: two at once would each inherit from the same predecessor.
+    reloading: Mutex<()>,
+}
+
+impl Live {
+    pub fn new(gateway: Gateway, path: Option<PathBuf>) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(gateway),
+            path,
+            reloading: Mutex::new(()),
+        }
+    }
+
+    /// The gateway new requests use.
+    pub fn current(&self) -> Arc<Gateway> {
+        self.current.load_full()
+    }
+
+    /// Re-reads and validates the config file and swaps it in; returns the new partner count.
+    /// On any problem nothing changes, and every problem is returned (and logged, counted).
+    pub fn reload(&self) -> Result<usize, Vec<Problem>> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let result = self.try_reload();
+        match &result {
+            Ok(n) => {
+                telemetry::config_reload("ok");
+                tracing::info!(partners = n, "config reloaded");
+            }
+            Err(problems) => {
+                telemetry::config_reload("invalid");
+                for p in problems {
+                    tracing::error!(problem = %p, "config reload refused");
+                }
+            }
+        }
+        result
+    }
+
+    fn try_reload(&self) -> Result<usize, Vec<Problem>> {
+        let Some(path) = &self.path else {
+            return Err(vec![Problem {
+                path: "(config)".into(),
+                message: "this gateway was not started from a config file".into(),
+            }]);
+        };
+        let config = config::load_file(path)?;
+        let previous = self.current();
+        if config.server.listen != previous.config.server.listen
+            || config.server.workers != previous.config.server.workers
+        {
+            tracing::warn!("server.listen and server.workers apply at the next restart only");
+        }
+        let next = Gateway::inherit(config, &previous).map_err(|e| {
+            vec![Problem {
+                path: "(config)".into(),
+                message: e,
+            }]
+        })?;
+        let partners = next.partners.len();
+        self.current.store(Arc::new(next));
+        Ok(partners)
+    }
+
+    /// Reloads on SIGHUP and whenever the file's modification time changes (checked every
+    /// `every`), for as long as the returned task runs.
+    pub fn watch(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let Some(path) = self.path.clone() else {
+                return;
+            };
+            let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let mut seen: Option<SystemTime> = mtime(&path);
+            let mut hup =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+            let mut tick = tokio::time::interval(every);
+            loop {
+                let signalled = async {
+                    match hup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = signalled => {
+                        seen = mtime(&path);
+                        let _ = self.reload();
+                    }
+                    _ = tick.tick() => {
+                        let now = mtime(&path);
+                        if now.is_some() && now != seen {
+                            seen = now;
+                            let _ = self.reload();
+                        }
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! Config reload without a restart: swapped whole, under load, refused whole when invalid.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+struct ConfigFile(PathBuf);
+
+impl ConfigFile {
+    fn new(name: &str, text: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("bidgate-reload-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = ConfigFile(dir.join("bidgate.toml"));
+        f.write(text);
+        f
+    }
+
+    fn write(&self, text: &str) {
+        // Write then rename, as config management does: a reader never sees half a file.
+        let tmp = self.0.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &self.0).unwrap();
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+async fn spawn_from_file(file: &ConfigFile) -> TestApp {
+    let app = bidgate::build_from_file(&file.0).expect("valid config");
+    let addr = app.addr();
+    tokio::spawn(app.run());
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+    }
+}
+
+async fn reload(app: &TestApp) -> (u16, String) {
+    let r = app
+        .client
+        .post(app.url("/admin/reload"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+const FIRST: &str = "pricing = \"first_price\"";
+
+#[tokio::test]
+async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let b = mock_partner(Reply::Bids(vec![("1", 2.0)]));
+    let only_a = config(FIRST, &[("a", a.endpoint(), 60)]);
+    let a_and_b = config(FIRST, &[("a", a.endpoint(), 90), ("b", b.endpoint(), 90)]);
+    let only_b = config(FIRST, &[("b", b.endpoint(), 90)]);
+    let file = ConfigFile::new("swap", &only_a);
+    let app = Arc::new(spawn_from_file(&file).await);
+
+    let body: Value = app
+        .auction(&request(300, &[("1", 0.0)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(winners(&body), [("a".into(), "1".into(), 1.0)]);
+    assert_eq!(a.requests().last().unwrap().body["tmax"], 60);
+
+    // Traffic keeps flowing while the config changes underneath it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, stop) = (app.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    statuses.push(
+                        app.auction(&request(300, &[("1", 0.0)]))
+                            .await
+                            .status()
+                            .as_u16(),
+                    );
+                }
+                statuses
+            })
+        })
+        .collect();
+
+    file.write(&a_and_b);
+    assert_eq!(reload(&app).await, (200, "reloaded: 2 partners\n".into()));
+    let body: Value = app
+        .auction(&request(300, &[("1", 0.0)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        winners(&body),
+        [("b".into(), "1".into(), 2.0)],
+        "the added partner bids"
+    );
+    assert_eq!(
+        a.requests().last().unwrap().body["tmax"],
+        90,
+        "the new timeout applies"
+    );
+
+    for _ in 0..5 {
+        file.write(&only_b);
+        assert_eq!(reload(&app).await.0, 200);
+        file.write(&a_and_b);
+        assert_eq!(reload(&app).await.0, 200);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for l in load {
+        let statuses = l.await.unwrap();
+        total += statuses.len();
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "a request failed during reloads: {statuses:?}"
+        );
+    }
+    assert!(
+        total >= 8,
+        "the load ran during the reloads ({total} requests)"
+    );
+
+    // With no auction in flight under the old config, a removed partner is never called.
+    // (Give requests that auctions gave up on a moment to reach the partner anyway.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    file.write(&only_b);
+    assert_eq!(reload(&app).await.0, 200);
+    let seen_by_a = a.requests().len();
+    let body: Value = app
+        .auction(&request(300, &[("1", 0.0)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(winners(&body), [("b".into(), "1".into(), 2.0)]);
+    assert_eq!(
+        a.requests().len(),
+        seen_by_a,
+        "a removed partner is not called"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_refused_whole_and_the_running_one_stays() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let good = config(FIRST, &[("a", a.endpoint(), 100)]);
+    let file = ConfigFile::new("invalid", &good);
+    let app = spawn_from_file(&file).await;
+
+    file.write(&(good.replace("timeout_ms = 100", "timeout_ms = 0") + "\n[typo]\nx = 1\n"));
+    let (status, text) = reload(&app).await;
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("partners[0].timeout_ms") && text.contains("typo: unknown key"),
+        "{text}"
+    );
+
+    file.write("this is [not toml");
+    assert_eq!(reload(&app).await.0, 400);
+
+    let body: Value = app
+        .auction(&request(300, &[("1", 0.0)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        winners(&body),
+        [("a".into(), "1".into(), 1.0)],
+        "the running config stays"
+    );
+    assert_eq!(a.requests().last().unwrap().body["tmax"], 100);
+    let m = app.metrics().await;
+    assert!(
+        metric(&m, r#"bidgate_config_reloads_total{result="invalid"}"#).is_some_and(|v| v >= 2.0),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn breaker_state_survives_a_reload() {
+    let good = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let flaky = mock_partner(Reply::Status(500));
+    let text = config(
+        FIRST,
+        &[
+            ("good", good.endpoint(), 150),
+            ("flaky", flaky.endpoint(), 150),
+        ],
+    ) + "\n[circuit_breaker]\nfailure_threshold = 2\ncooloff_ms = 60000\n";
+    let file = ConfigFile::new("breaker", &text);
+    let app = spawn_from_file(&file).await;
+    for _ in 0..2 {
+        app.auction(&request(300, &[("1", 0.0)])).await;
+    }
+    file.write(&text.replace("timeout_ms = 150", "timeout_ms = 120"));
+    assert_eq!(reload(&app).await.0, 200);
+    let body: Value = app
+        .auction(&request(300, &[("1", 0.0)]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_codes(&body, "flaky"),
+        [7],
+        "still open after the reload"
+    );
+    assert_eq!(flaky.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn the_binary_reloads_on_sighup_and_when_the_file_changes() {
+    let a = mock_partner(Reply::NoBid);
+    let b = mock_partner(Reply::NoBid);
+    let file = ConfigFile::new("binary", &config(FIRST, &[("a", a.endpoint(), 100)]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bidgate"))
+        .args(["serve", "--config"])
+        .arg(&file.0)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app = TestApp {
+        addr,
+        client: reqwest::Client::new(),
+    };
+    let partners = || async {
+        let s: Value = app
+            .client
+            .get(app.url("/admin/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        s["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let until = |want: Vec<&'static str>| {
+        let partners = &partners;
+        async move {
+            let started = Instant::now();
+            loop {
+                let now = partners().await;
+                if now == want {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "partners {now:?}, want {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(partners().await, ["a"]);
+
+    file.write(&config(
+        FIRST,
+        &[("a", a.endpoint(), 100), ("b", b.endpoint(), 100)],
+    ));
+    let hup = format!("kill -HUP {}", child.id());
+    assert!(
+        Command::new("sh")
+            .args(["-c", &hup])
+            .status()
+            .unwrap()
+            .success()
+    );
+    until(vec!["a", "b"]).await;
+
+    // No signal this time: the watcher notices the new modification time.
+    tokio::time::sleep(Duration::from_millis(1100)).await; // coarse mtime clocks
+    file.write(&config(FIRST, &[("b", b.endpoint(), 100)]));
+    until(vec!["b"]).await;
+
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop the server"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
