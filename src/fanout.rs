@@ -58,6 +58,14 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             Admit::Yes | Admit::Probe { first: false } => {}
         }
         let probe = matches!(admit, Admit::Probe { .. });
+        // The partner's contract caps its QPS: never exceed it, skip instead.
+        if !partner.within_qps() {
+            if probe {
+                partner.breaker.release_probe();
+            }
+            results.push(skipped(Skip::Qps));
+            continue;
+        }
         let bytes = match bodies.iter().find(|(t, _)| *t == budget.tmax_ms) {
             Some((_, b)) => b.clone(),
             None => {

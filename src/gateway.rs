@@ -37,8 +37,8 @@ impl Gateway {
     }
 
     /// A gateway for a reloaded config that keeps what must survive the reload: the pooled
-    /// clients whose settings did not change, the breaker state of partners that still exist
-    /// with the same breaker settings, and the in-flight count.
+    /// clients whose settings did not change, the breaker state and QPS limiter of partners
+    /// that still exist with the same settings, and the in-flight count.
     pub fn inherit(config: Config, previous: &Gateway) -> Result<Self, String> {
         Self::build(config, Some(previous))
     }
@@ -63,11 +63,9 @@ impl Gateway {
                     client
                 }
             };
-            let breaker = previous
-                .and_then(|g| g.partners.iter().find(|old| old.id.as_str() == p.id))
-                .filter(|old| old.breaker.config() == &p.circuit_breaker)
-                .map(|old| old.breaker.clone());
-            partners.push(Partner::from_config(p, client, breaker)?);
+            let before =
+                previous.and_then(|g| g.partners.iter().find(|old| old.id.as_str() == p.id));
+            partners.push(Partner::from_config(p, client, before)?);
         }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,

@@ -7,8 +7,10 @@ use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
 use crate::openrtb::{BidResponse, VERSION_HEADER};
 use bytes::{Bytes, BytesMut};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use std::fmt;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,15 +43,31 @@ pub struct Partner {
     pub http: HttpClientConfig,
     /// Shared with this partner's successor after a reload, so its state survives.
     pub breaker: Arc<Breaker>,
+    /// The QPS cap, as configured and as enforced (shared across reloads while unchanged).
+    pub qps_limit: Option<u32>,
+    pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 impl Partner {
     /// Config is validated before this is called, so the URL parses.
+    /// `previous` is the partner with the same id in the gateway this one replaces: its
+    /// breaker and limiter carry over when their settings did not change.
     pub fn from_config(
         c: &PartnerConfig,
         client: reqwest::Client,
-        breaker: Option<Arc<Breaker>>,
+        previous: Option<&Partner>,
     ) -> Result<Self, String> {
+        let breaker = previous
+            .filter(|old| old.breaker.config() == &c.circuit_breaker)
+            .map(|old| old.breaker.clone())
+            .unwrap_or_else(|| Arc::new(Breaker::new(c.circuit_breaker.clone())));
+        let limiter = match previous.filter(|old| old.qps_limit == c.qps_limit) {
+            Some(old) => old.limiter.clone(),
+            None => c
+                .qps_limit
+                .and_then(NonZeroU32::new)
+                .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
+        };
         Ok(Self {
             id: PartnerId(c.id.as_str().into()),
             endpoint: reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?,
@@ -57,8 +75,15 @@ impl Partner {
             max_response_bytes: c.http_client.max_response_bytes,
             client,
             http: c.http_client.clone(),
-            breaker: breaker.unwrap_or_else(|| Arc::new(Breaker::new(c.circuit_breaker.clone()))),
+            breaker,
+            qps_limit: c.qps_limit,
+            limiter,
         })
+    }
+
+    /// Takes one request from the partner's QPS allowance; `false` when it is used up.
+    pub fn within_qps(&self) -> bool {
+        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
     }
 }
 
@@ -83,6 +108,8 @@ pub enum Skip {
     NoTime,
     /// Its circuit breaker is open (or it is not this auction's turn to probe it).
     CircuitOpen,
+    /// Its `qps_limit` is used up for now.
+    Qps,
 }
 
 #[derive(Debug)]
@@ -101,7 +128,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Transport(_) => "transport",
             Outcome::BadResponse(_) => "bad_response",
-            Outcome::Throttled(Skip::NoTime) => "throttled",
+            Outcome::Throttled(Skip::NoTime | Skip::Qps) => "throttled",
             Outcome::Throttled(Skip::CircuitOpen) => "circuit_open",
         }
     }
@@ -127,6 +154,7 @@ impl Outcome {
                 (5, format!("response body larger than {n} bytes"))
             }
             Outcome::Throttled(Skip::NoTime) => (6, "not called: no time left".into()),
+            Outcome::Throttled(Skip::Qps) => (6, "not called: partner QPS limit reached".into()),
             Outcome::Throttled(Skip::CircuitOpen) => (
                 7,
                 "not called: circuit breaker open after repeated failures".into(),

@@ -442,3 +442,57 @@ async fn past_max_in_flight_auctions_are_shed_at_once_with_503() {
         metric(&m, r#"bidgate_rate_limited_total{scope="in_flight"}"#).is_some_and(|v| v >= 3.0)
     );
 }
+
+#[tokio::test]
+async fn a_partner_qps_limit_is_never_exceeded() {
+    let capped = mock_partner(Reply::Bids(vec![("1", 2.0)]));
+    let other = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let cfg = with_partner_lines(
+        config(
+            FIRST,
+            &[
+                ("capped", capped.endpoint(), 150),
+                ("other", other.endpoint(), 150),
+            ],
+        ),
+        &capped.endpoint(),
+        "qps_limit = 3",
+    );
+    let app = spawn_app(&cfg).await;
+    let started = Instant::now();
+    let mut skipped = 0;
+    for _ in 0..12 {
+        let body: Value = app
+            .auction(&request(300, &[("1", 0.0)]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let codes = error_codes(&body, "capped");
+        if codes == [6] {
+            skipped += 1;
+            assert!(
+                body["ext"]["errors"]["capped"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("QPS")
+            );
+            assert_eq!(
+                winners(&body),
+                [("other".into(), "1".into(), 1.0)],
+                "the others still bid"
+            );
+        } else {
+            assert_eq!(winners(&body), [("capped".into(), "1".into(), 2.0)]);
+        }
+    }
+    // A burst of 3, then 3 more per second: never more than that, however fast we ask.
+    let allowed = 3 + (started.elapsed().as_secs_f64() * 3.0).floor() as usize;
+    let sent = capped.requests().len();
+    assert!(
+        sent >= 3 && sent <= allowed,
+        "sent {sent}, allowed {allowed}"
+    );
+    assert_eq!(sent + skipped, 12);
+    assert_eq!(other.requests().len(), 12);
+}

@@ -163,6 +163,7 @@ fn example_config_lists_every_key_with_its_default_value() {
             endpoint: "https://x.example/".into(),
             timeout_ms: 1,
             enabled: true,
+            qps_limit: Some(1),
             http_client: HttpClientConfig::default(),
             circuit_breaker: CircuitBreakerConfig::default(),
         })
@@ -170,10 +171,11 @@ fn example_config_lists_every_key_with_its_default_value() {
     );
     let partners = raw["partners"].as_array().expect("[[partners]] entries");
     assert_eq!(partners.len(), 2);
-    // The first partner shows the plain keys; the second also shows per-partner overrides.
+    // The first partner shows the plain keys; the second also shows the optional ones
+    // (its QPS cap and per-partner overrides).
     let plain: BTreeSet<String> = partner_keys
         .iter()
-        .filter(|k| !INHERITED_SECTIONS.contains(&k.as_str()))
+        .filter(|k| !INHERITED_SECTIONS.contains(&k.as_str()) && *k != "qps_limit")
         .cloned()
         .collect();
     assert_eq!(
@@ -218,8 +220,8 @@ fn example_config_comments_every_key() {
         }
         previous = line;
     }
-    // 6 server + 7 auction + 5 http_client + 5 circuit_breaker + 4 + 6 partner keys.
-    assert_eq!(keys_seen, 33, "number of key lines in config/example.toml");
+    // 6 server + 7 auction + 5 http_client + 5 circuit_breaker + 4 + 7 partner keys.
+    assert_eq!(keys_seen, 34, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,4 +709,12 @@ fn partners_inherit_and_override_sections_key_by_key() {
             .collect::<Vec<_>>(),
         ["partners[0].http_client.max_respons_bytes"]
     );
+}
+
+#[test]
+fn a_zero_qps_limit_is_refused() {
+    let text = "[[partners]]\nid = \"a\"\nendpoint = \"http://127.0.0.1:9/bid\"\ntimeout_ms = 100\nqps_limit = 0\n";
+    assert!(paths(&problems(text, &[])).contains("partners[0].qps_limit"));
+    let ok = text.replace("qps_limit = 0", "qps_limit = 500");
+    assert_eq!(parse(&ok).partners[0].qps_limit, Some(500));
 }

@@ -353,6 +353,12 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         if partner.timeout_ms == 0 {
             p.push(Problem::new(key("timeout_ms"), "must be > 0"));
         }
+        if partner.qps_limit == Some(0) {
+            p.push(Problem::new(
+                key("qps_limit"),
+                "must be >= 1 (remove the key for no cap; set enabled = false to stop calling)",
+            ));
+        }
         // Inherited values were checked at the top level; only report a partner's own.
         if partner.http_client != c.http_client {
             check_http(&partner.http_client, &key("http_client"), &mut p);

@@ -150,6 +150,11 @@ pub struct PartnerConfig {
     pub timeout_ms: u64,
     #[serde(default = "defaults::enabled")]
     pub enabled: bool,
+    /// Most bid requests per second this partner may receive (its contract's QPS cap); over
+    /// it, the partner is skipped for that auction (outcome `Throttled`), never exceeded.
+    /// Bursts up to the same number are allowed. Absent = no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qps_limit: Option<u32>,
     /// Overrides of the top-level `[http_client]` keys for this partner only.
     #[serde(default)]
     pub http_client: HttpClientConfig,
