@@ -496,3 +496,40 @@ async fn a_partner_qps_limit_is_never_exceeded() {
     assert_eq!(sent + skipped, 12);
     assert_eq!(other.requests().len(), 12);
 }
+
+#[tokio::test]
+async fn the_admin_api_needs_its_bearer_token() {
+    let app = spawn_app(&config(FIRST, &[])).await;
+    let status =
+        |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status().as_u16() };
+    let url = app.url("/admin/status");
+    assert_eq!(status(app.client.get(&url)).await, 401);
+    assert_eq!(
+        status(
+            app.client
+                .get(&url)
+                .bearer_auth("test-admin-token-012345678X")
+        )
+        .await,
+        401
+    );
+    assert_eq!(status(app.client.get(&url).bearer_auth("short")).await, 401);
+    assert_eq!(
+        status(app.admin(reqwest::Method::GET, "/admin/status")).await,
+        200
+    );
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+
+    // Without a configured token the admin API is closed, not open.
+    let closed = config(FIRST, &[]).replace(&format!("token = \"{ADMIN_TOKEN}\"\n"), "");
+    let app = spawn_app(&closed).await;
+    assert_eq!(
+        status(app.admin(reqwest::Method::GET, "/admin/status")).await,
+        403
+    );
+    assert_eq!(
+        status(app.admin(reqwest::Method::POST, "/admin/reload")).await,
+        403
+    );
+}

@@ -123,6 +123,7 @@ fn defaults_json() -> Value {
         auction: AuctionConfig::default(),
         http_client: HttpClientConfig::default(),
         circuit_breaker: CircuitBreakerConfig::default(),
+        admin: Default::default(),
         partners: vec![],
     })
     .unwrap()
@@ -598,6 +599,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "auction",
                 "http_client",
                 "circuit_breaker",
+                "admin",
                 "partners"
             ]
             .map(String::from)
@@ -717,4 +719,11 @@ fn a_zero_qps_limit_is_refused() {
     assert!(paths(&problems(text, &[])).contains("partners[0].qps_limit"));
     let ok = text.replace("qps_limit = 0", "qps_limit = 500");
     assert_eq!(parse(&ok).partners[0].qps_limit, Some(500));
+}
+
+#[test]
+fn a_short_admin_token_is_refused() {
+    assert!(paths(&problems("[admin]\ntoken = \"abc\"\n", &[])).contains("admin.token"));
+    let c = parse_with("", &[("BIDGATE_ADMIN__TOKEN", "0123456789abcdef0123")]);
+    assert_eq!(c.admin.token.as_deref(), Some("0123456789abcdef0123"));
 }

@@ -285,8 +285,7 @@ async fn circuit_breaker_skips_a_failing_partner_then_probes_and_restores_it() {
     };
     let status = || async {
         let s: Value = app
-            .client
-            .get(app.url("/admin/status"))
+            .admin(reqwest::Method::GET, "/admin/status")
             .send()
             .await
             .unwrap()

@@ -48,8 +48,7 @@ async fn spawn_from_file(file: &ConfigFile) -> TestApp {
 
 async fn reload(app: &TestApp) -> (u16, String) {
     let r = app
-        .client
-        .post(app.url("/admin/reload"))
+        .admin(reqwest::Method::POST, "/admin/reload")
         .send()
         .await
         .unwrap();
@@ -258,8 +257,7 @@ async fn the_binary_reloads_on_sighup_and_when_the_file_changes() {
     };
     let partners = || async {
         let s: Value = app
-            .client
-            .get(app.url("/admin/status"))
+            .admin(reqwest::Method::GET, "/admin/status")
             .send()
             .await
             .unwrap()

@@ -329,6 +329,16 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must be a number between 0 and 1000",
         ));
     }
+    if c.admin
+        .token
+        .as_ref()
+        .is_some_and(|t| t.chars().count() < 16)
+    {
+        p.push(Problem::new(
+            "admin.token",
+            "must be at least 16 characters",
+        ));
+    }
     check_http(&c.http_client, "http_client", &mut p);
     check_breaker(&c.circuit_breaker, "circuit_breaker", &mut p);
     let mut seen = std::collections::HashSet::new();

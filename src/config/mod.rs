@@ -29,6 +29,8 @@ pub struct Config {
     /// Defaults for every partner's circuit breaker; a partner may override keys.
     #[serde(default)]
     pub circuit_breaker: CircuitBreakerConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// External demand partners, called over HTTP for every auction.
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,
@@ -113,6 +115,17 @@ pub struct HttpClientConfig {
     /// negotiate HTTP/2 by ALPN whenever the partner offers it, whatever this says.
     #[serde(default)]
     pub http2_prior_knowledge: bool,
+}
+
+/// The `/admin/*` API (status, reload).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token the admin API requires (`Authorization: Bearer …`); at least 16
+    /// characters. Without one the admin API is closed (403). Best set from the environment:
+    /// `BIDGATE_ADMIN__TOKEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Skips a failing partner for a while instead of spending every auction's time on it.

@@ -35,6 +35,13 @@ impl TestApp {
             .expect("gateway answers")
     }
 
+    /// A request to the admin API with the test token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
     pub async fn metrics(&self) -> String {
         let r = self.client.get(self.url("/metrics")).send().await.unwrap();
         r.text().await.unwrap()
@@ -54,12 +61,15 @@ pub async fn spawn_app(config_toml: &str) -> TestApp {
     }
 }
 
+/// The admin token every test config carries.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
 /// Config text with the given `[auction]` body and partners (id, endpoint, timeout_ms).
 pub fn config(auction: &str, partners: &[(&str, String, u64)]) -> String {
     // Worker-lag shedding off: tests share two cores with each other, and a stalled worker
     // must not turn a functional test into a 503 (shedding has its own tests).
     let mut s = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\nmax_worker_lag_ms = 0\n\n[auction]\n{auction}\n"
+        "[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\nmax_worker_lag_ms = 0\n\n[auction]\n{auction}\n"
     );
     for (id, endpoint, timeout) in partners {
         s.push_str(&format!(
