@@ -29,6 +29,8 @@ pub struct Gateway {
     /// Enabled partners only, in config order.
     pub partners: Vec<Partner>,
     pub pricing: crate::auction::PriceRule,
+    /// The inbound limit per client; carried over on reload while its settings are unchanged.
+    pub client_limiter: Option<Arc<limits::ClientLimiter>>,
 }
 
 impl Gateway {
@@ -74,7 +76,12 @@ impl Gateway {
                     .ok_or("auction.second_price_increment is not a valid amount")?,
             },
         };
+        let client_limiter = match previous.map(|g| &g.client_limiter) {
+            Some(Some(l)) if l.cfg == config.client_rate_limit => Some(l.clone()),
+            _ => limits::ClientLimiter::new(&config.client_rate_limit).map(Arc::new),
+        };
         Ok(Self {
+            client_limiter,
             config,
             in_flight: previous.map_or_else(Arc::default, |g| g.in_flight.clone()),
             partners,

@@ -533,3 +533,49 @@ async fn the_admin_api_needs_its_bearer_token() {
         403
     );
 }
+
+#[tokio::test]
+async fn clients_over_their_rate_get_429_with_retry_after() {
+    let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let cfg = config(FIRST, &[("a", a.endpoint(), 150)])
+        + "\n[client_rate_limit]\nrequests_per_second = 1\nburst = 2\n";
+    let app = spawn_app(&cfg).await;
+    let send = |key: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut r = app
+                .client
+                .post(app.url("/openrtb2/auction"))
+                .json(&request(300, &[("1", 0.0)]));
+            if let Some(k) = key {
+                r = r.header("x-api-key", k);
+            }
+            let resp = r.send().await.unwrap();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (resp.status().as_u16(), retry)
+        }
+    };
+    // A burst of 2 per API key, then 1 per second.
+    assert_eq!(send(Some("k1")).await.0, 200);
+    assert_eq!(send(Some("k1")).await.0, 200);
+    assert_eq!(send(Some("k1")).await, (429, Some("1".to_string())));
+    assert_eq!(
+        send(Some("k2")).await.0,
+        200,
+        "another client has its own allowance"
+    );
+    // Without an API key, the app bundle is the key.
+    assert_eq!(send(None).await.0, 200);
+    assert_eq!(send(None).await.0, 200);
+    assert_eq!(send(None).await.0, 429);
+    assert_eq!(
+        a.requests().len(),
+        5,
+        "refused requests never reach a partner"
+    );
+    let m = app.metrics().await;
+    assert!(metric(&m, r#"bidgate_rate_limited_total{scope="client"}"#).is_some_and(|v| v >= 2.0));
+}

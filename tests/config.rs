@@ -124,6 +124,7 @@ fn defaults_json() -> Value {
         http_client: HttpClientConfig::default(),
         circuit_breaker: CircuitBreakerConfig::default(),
         admin: Default::default(),
+        client_rate_limit: Default::default(),
         partners: vec![],
     })
     .unwrap()
@@ -146,7 +147,13 @@ fn example_config_lists_every_key_with_its_default_value() {
     let defaults = defaults_json();
 
     assert_eq!(keys(&raw), keys(&defaults), "top-level sections");
-    for section in ["server", "auction", "http_client", "circuit_breaker"] {
+    for section in [
+        "server",
+        "auction",
+        "http_client",
+        "circuit_breaker",
+        "client_rate_limit",
+    ] {
         assert_eq!(
             keys(&raw[section]),
             keys(&defaults[section]),
@@ -221,8 +228,9 @@ fn example_config_comments_every_key() {
         }
         previous = line;
     }
-    // 6 server + 7 auction + 5 http_client + 5 circuit_breaker + 4 + 7 partner keys.
-    assert_eq!(keys_seen, 34, "number of key lines in config/example.toml");
+    // 6 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
+    // + 4 + 7 partner keys.
+    assert_eq!(keys_seen, 37, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +608,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "http_client",
                 "circuit_breaker",
                 "admin",
+                "client_rate_limit",
                 "partners"
             ]
             .map(String::from)

@@ -339,6 +339,12 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must be at least 16 characters",
         ));
     }
+    if c.client_rate_limit.requests_per_second > 0 && c.client_rate_limit.key.is_empty() {
+        p.push(Problem::new(
+            "client_rate_limit.key",
+            "must name at least one of api_key, app_bundle, ip",
+        ));
+    }
     check_http(&c.http_client, "http_client", &mut p);
     check_breaker(&c.circuit_breaker, "circuit_breaker", &mut p);
     let mut seen = std::collections::HashSet::new();

@@ -31,6 +31,8 @@ pub struct Config {
     pub circuit_breaker: CircuitBreakerConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub client_rate_limit: ClientRateLimitConfig,
     /// External demand partners, called over HTTP for every auction.
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,
@@ -115,6 +117,40 @@ pub struct HttpClientConfig {
     /// negotiate HTTP/2 by ALPN whenever the partner offers it, whatever this says.
     #[serde(default)]
     pub http2_prior_knowledge: bool,
+}
+
+/// Inbound rate limit per client: over it, 429 with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ClientRateLimitConfig {
+    /// Sustained auction requests per second allowed per client key; 0 = no limit.
+    #[serde(default)]
+    pub requests_per_second: u32,
+    /// Requests a client may send at once above the sustained rate; 0 = same as the rate.
+    #[serde(default)]
+    pub burst: u32,
+    /// What identifies a client, first match wins: the `X-Api-Key` header, the request's
+    /// `app.bundle`, the peer IP address.
+    #[serde(default = "defaults::client_key")]
+    pub key: Vec<ClientKey>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKey {
+    ApiKey,
+    AppBundle,
+    Ip,
+}
+
+impl Default for ClientRateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 0,
+            burst: 0,
+            key: defaults::client_key(),
+        }
+    }
 }
 
 /// The `/admin/*` API (status, reload).
@@ -225,6 +261,10 @@ mod defaults {
     }
     pub fn enabled() -> bool {
         true
+    }
+    pub fn client_key() -> Vec<super::ClientKey> {
+        use super::ClientKey::*;
+        vec![ApiKey, AppBundle, Ip]
     }
     pub fn failure_threshold() -> u32 {
         10

@@ -29,6 +29,8 @@ pub enum AuctionError {
     LateBody(u64),
     #[error("overloaded ({0}); retry later")]
     Overloaded(Shed),
+    #[error("rate limited: too many requests from this client; retry in {} ms", .0.as_millis())]
+    RateLimited(Duration),
     #[error("could not read the request body: {0}")]
     Body(String),
     #[error("{0}")]
@@ -41,14 +43,23 @@ impl ResponseError for AuctionError {
             AuctionError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AuctionError::BodyTimeout(_) | AuctionError::LateBody(_) => StatusCode::REQUEST_TIMEOUT,
             AuctionError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AuctionError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AuctionError::Body(_) | AuctionError::Invalid(_) => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status_code());
-        if let AuctionError::Overloaded(_) = self {
-            r.insert_header((RETRY_AFTER, "1"));
+        match self {
+            AuctionError::Overloaded(_) => {
+                r.insert_header((RETRY_AFTER, "1"));
+            }
+            AuctionError::RateLimited(wait) => {
+                // Whole seconds, rounded up: a client retrying sooner is refused again.
+                let secs = wait.as_millis().div_ceil(1000).max(1);
+                r.insert_header((RETRY_AFTER, secs.to_string()));
+            }
+            _ => {}
         }
         r.content_type(ContentType::plaintext())
             .body(format!("{self}\n"))
@@ -78,6 +89,10 @@ pub async fn handle(
             telemetry::auction_outcome(ENDPOINT, "shed");
             return result;
         }
+        Err(AuctionError::RateLimited(_)) => {
+            telemetry::rate_limited("client");
+            "rate_limited"
+        }
         Err(_) => "rejected",
     };
     telemetry::auction(ENDPOINT, outcome, arrived.elapsed());
@@ -105,6 +120,13 @@ async fn auction(
     // The slot is taken once the body is in: slow uploads do not hold auction slots.
     let _slot = gw.admit().map_err(AuctionError::Overloaded)?;
     let request = validation::parse(&body).map_err(AuctionError::Invalid)?;
+    if let Some(limiter) = &gw.client_limiter {
+        let api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+        let app = request.rest.get("app");
+        let bundle = app.and_then(|a| a.get("bundle")).and_then(|b| b.as_str());
+        let key = limiter.key_of(api_key, bundle, req.peer_addr().map(|a| a.ip()));
+        limiter.check(key).map_err(AuctionError::RateLimited)?;
+    }
     let floors =
         validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
