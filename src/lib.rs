@@ -45,13 +45,43 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped; SIGINT/SIGTERM stop accepting and let in-flight requests finish.
+    /// Serves until stopped. On SIGTERM or SIGINT: `/readyz` turns 503, serving goes on for
+    /// `server.drain_delay_ms` (load balancers take the instance out), then the server stops
+    /// accepting and lets in-flight requests finish (at most `shutdown_timeout_s`).
     /// Built with a config file, it also reloads that file on SIGHUP and when it changes.
     pub async fn run(self) -> std::io::Result<()> {
         let watcher = self.live.clone().watch(self.watch_every);
+        let (live, handle) = (self.live.clone(), self.server.handle());
+        let drain = tokio::spawn(async move {
+            terminated().await;
+            live.begin_drain();
+            let delay = live.current().config.server.drain_delay_ms;
+            tracing::info!(delay_ms = delay, "stopping: draining");
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            handle.stop(true).await;
+        });
         let result = self.server.await;
+        drain.abort();
         watcher.abort();
         result
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // No signal handling here (should not happen on Unix): never resolve.
+        _ => std::future::pending().await,
     }
 }
 
@@ -93,6 +123,8 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
             .configure(http::routes)
     })
     .workers(workers)
+    // Signals are handled in `Application::run`, to drain before stopping.
+    .disable_signals()
     .shutdown_timeout(shutdown.as_secs())
     .listen(listener)?
     .run();

@@ -11,6 +11,7 @@ use crate::gateway::Gateway;
 use crate::telemetry;
 use arc_swap::ArcSwap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +21,8 @@ pub struct Live {
     path: Option<PathBuf>,
     /// Reloads are serialised: two at once would each inherit from the same predecessor.
     reloading: Mutex<()>,
+    /// Set on SIGTERM/SIGINT: `/readyz` says 503 while in-flight work finishes.
+    draining: AtomicBool,
 }
 
 impl Live {
@@ -28,7 +31,16 @@ impl Live {
             current: ArcSwap::from_pointee(gateway),
             path,
             reloading: Mutex::new(()),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// The gateway new requests use.

@@ -228,9 +228,9 @@ fn example_config_comments_every_key() {
         }
         previous = line;
     }
-    // 6 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
+    // 7 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
     // + 4 + 7 partner keys.
-    assert_eq!(keys_seen, 37, "number of key lines in config/example.toml");
+    assert_eq!(keys_seen, 38, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

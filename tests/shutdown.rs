@@ -95,3 +95,88 @@ async fn sigterm_finishes_in_flight_auctions_then_exits() {
     assert!(std::net::TcpStream::connect(app.addr).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn sigterm_drains_with_readyz_503_then_stops() {
+    let p = mock_partner(Reply::NoBid);
+    let dir = std::env::temp_dir().join(format!("bidgate-drain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bidgate.toml");
+    let cfg = config("pricing = \"first_price\"", &[("p", p.endpoint(), 100)])
+        .replace("workers = 2", "workers = 2\ndrain_delay_ms = 1500");
+    std::fs::write(&path, cfg).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bidgate"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app = TestApp {
+        addr,
+        client: reqwest::Client::new(),
+    };
+    let get = |path: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(path))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    assert_eq!(get("/readyz").await.unwrap(), 200);
+
+    let term = Instant::now();
+    let kill = format!("kill -TERM {}", child.id());
+    assert!(
+        Command::new("sh")
+            .args(["-c", &kill])
+            .status()
+            .unwrap()
+            .success()
+    );
+    while get("/readyz").await.unwrap() != 503 {
+        assert!(
+            term.elapsed() < Duration::from_secs(1),
+            "readyz never turned 503"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Still alive and serving while the load balancer notices.
+    assert_eq!(get("/healthz").await.unwrap(), 200);
+    assert_eq!(
+        app.auction(&request(300, &[("1", 0.0)])).await.status(),
+        204
+    );
+
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            term.elapsed() < Duration::from_secs(8),
+            "still running after the drain"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(
+        term.elapsed() >= Duration::from_millis(1400),
+        "stopped before the drain delay"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -53,6 +53,10 @@ pub struct ServerConfig {
     /// On SIGTERM, how long in-flight requests may take to finish before workers stop.
     #[serde(default = "defaults::shutdown_timeout_s")]
     pub shutdown_timeout_s: u64,
+    /// On SIGTERM/SIGINT, keep serving this long with `/readyz` answering 503 before
+    /// stopping, so that load balancers stop sending traffic first. 0 = stop at once.
+    #[serde(default)]
+    pub drain_delay_ms: u64,
     /// Auctions allowed to run at once; more get an immediate 503 with `Retry-After` instead
     /// of queueing past their deadline. 0 = no limit.
     #[serde(default = "defaults::max_in_flight")]
@@ -290,6 +294,7 @@ impl Default for ServerConfig {
             workers: 0,
             max_request_bytes: defaults::max_request_bytes(),
             shutdown_timeout_s: defaults::shutdown_timeout_s(),
+            drain_delay_ms: 0,
             max_in_flight: defaults::max_in_flight(),
             max_worker_lag_ms: defaults::max_worker_lag_ms(),
         }

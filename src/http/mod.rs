@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/openrtb2/auction", web::post().to(auction::handle))
         .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .route("/admin/status", web::get().to(status::handle))
         .route("/admin/reload", web::post().to(status::reload))
         .route("/metrics", web::get().to(metrics));
@@ -41,6 +42,19 @@ where
         telemetry::http_request(route, res.status().as_u16());
         Ok(res)
     }
+}
+
+/// Ready for traffic: the config is loaded and the listener is up (or this would not answer),
+/// and the process is not draining towards a stop.
+async fn readyz(live: web::Data<crate::reload::Live>) -> HttpResponse {
+    if live.draining() {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("draining\n");
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain")
+        .body("ready\n")
 }
 
 async fn healthz() -> HttpResponse {
