@@ -4,37 +4,9 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-struct ConfigFile(PathBuf);
-
-impl ConfigFile {
-    fn new(name: &str, text: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("bidgate-reload-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = ConfigFile(dir.join("bidgate.toml"));
-        f.write(text);
-        f
-    }
-
-    fn write(&self, text: &str) {
-        // Write then rename, as config management does: a reader never sees half a file.
-        let tmp = self.0.with_extension("tmp");
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, &self.0).unwrap();
-    }
-}
-
-impl Drop for ConfigFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
-    }
-}
 
 async fn spawn_from_file(file: &ConfigFile) -> TestApp {
     let app = bidgate::build_from_file(&file.0).expect("valid config");
@@ -230,31 +202,7 @@ async fn the_binary_reloads_on_sighup_and_when_the_file_changes() {
     let a = mock_partner(Reply::NoBid);
     let b = mock_partner(Reply::NoBid);
     let file = ConfigFile::new("binary", &config(FIRST, &[("a", a.endpoint(), 100)]));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bidgate"))
-        .args(["serve", "--config"])
-        .arg(&file.0)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let app = TestApp {
-        addr,
-        client: reqwest::Client::new(),
-    };
+    let (mut child, app) = serve_binary(&file);
     let partners = || async {
         let s: Value = app
             .admin(reqwest::Method::GET, "/admin/status")
@@ -294,14 +242,7 @@ async fn the_binary_reloads_on_sighup_and_when_the_file_changes() {
         FIRST,
         &[("a", a.endpoint(), 100), ("b", b.endpoint(), 100)],
     ));
-    let hup = format!("kill -HUP {}", child.id());
-    assert!(
-        Command::new("sh")
-            .args(["-c", &hup])
-            .status()
-            .unwrap()
-            .success()
-    );
+    send_signal(&child, "HUP");
     until(vec!["a", "b"]).await;
 
     // No signal this time: the watcher notices the new modification time.

@@ -1,11 +1,10 @@
-//! Graceful shutdown of the real binary: SIGTERM stops accepting, lets the in-flight auction
+//! Graceful shutdown of the real binary: SIGTERM (after an optional drain with /readyz 503)
+//! stops accepting, lets the in-flight auction
 //! finish (it is bounded by its tmax), then the process exits cleanly.
 
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -14,36 +13,14 @@ async fn sigterm_finishes_in_flight_auctions_then_exits() {
         Duration::from_millis(400),
         Box::new(Reply::Bids(vec![("1", 2.5)])),
     ));
-    let dir = std::env::temp_dir().join(format!("bidgate-shutdown-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bidgate.toml");
-    std::fs::write(
-        &path,
-        config(
+    let file = ConfigFile::new(
+        "shutdown",
+        &config(
             "pricing = \"first_price\"",
             &[("slow", slow.endpoint(), 800)],
         ),
-    )
-    .unwrap();
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bidgate"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
-    assert!(line.starts_with("bidgate listening on"), "{line}");
-    let app = TestApp {
-        addr: addr.parse().unwrap(),
-        client: reqwest::Client::new(),
-    };
+    );
+    let (mut child, app) = serve_binary(&file);
 
     let in_flight = tokio::spawn({
         let app = TestApp {
@@ -65,15 +42,7 @@ async fn sigterm_finishes_in_flight_auctions_then_exits() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let term = Instant::now();
-    // The shell's builtin kill: no procps needed on a slim machine.
-    let kill = format!("kill -TERM {}", child.id());
-    assert!(
-        Command::new("sh")
-            .args(["-c", &kill])
-            .status()
-            .unwrap()
-            .success()
-    );
+    send_signal(&child, "TERM");
 
     let (status, body) = in_flight.await.unwrap();
     assert_eq!(status, 200, "in-flight auction finished: {body}");
@@ -93,41 +62,15 @@ async fn sigterm_finishes_in_flight_auctions_then_exits() {
     assert!(exit.success(), "exit status {exit:?}");
     // And no longer accepts connections.
     assert!(std::net::TcpStream::connect(app.addr).is_err());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
 async fn sigterm_drains_with_readyz_503_then_stops() {
     let p = mock_partner(Reply::NoBid);
-    let dir = std::env::temp_dir().join(format!("bidgate-drain-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bidgate.toml");
     let cfg = config("pricing = \"first_price\"", &[("p", p.endpoint(), 100)])
         .replace("workers = 2", "workers = 2\ndrain_delay_ms = 1500");
-    std::fs::write(&path, cfg).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bidgate"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let app = TestApp {
-        addr,
-        client: reqwest::Client::new(),
-    };
+    let file = ConfigFile::new("drain", &cfg);
+    let (mut child, app) = serve_binary(&file);
     let get = |path: &'static str| {
         let app = &app;
         async move {
@@ -141,14 +84,7 @@ async fn sigterm_drains_with_readyz_503_then_stops() {
     assert_eq!(get("/readyz").await.unwrap(), 200);
 
     let term = Instant::now();
-    let kill = format!("kill -TERM {}", child.id());
-    assert!(
-        Command::new("sh")
-            .args(["-c", &kill])
-            .status()
-            .unwrap()
-            .success()
-    );
+    send_signal(&child, "TERM");
     while get("/readyz").await.unwrap() != 503 {
         assert!(
             term.elapsed() < Duration::from_secs(1),
@@ -178,5 +114,4 @@ async fn sigterm_drains_with_readyz_503_then_stops() {
         term.elapsed() >= Duration::from_millis(1400),
         "stopped before the drain delay"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

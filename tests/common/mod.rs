@@ -266,3 +266,69 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
 }
+
+/// A config file in a temp dir of its own, removed on drop.
+pub struct ConfigFile(pub std::path::PathBuf);
+
+impl ConfigFile {
+    pub fn new(name: &str, text: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("bidgate-test-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = ConfigFile(dir.join("bidgate.toml"));
+        f.write(text);
+        f
+    }
+
+    /// Writes then renames, as config management does: a reader never sees half a file.
+    pub fn write(&self, text: &str) {
+        let tmp = self.0.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &self.0).unwrap();
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+/// The real binary, `bidgate serve --config PATH`, in its own process, once it listens.
+pub fn serve_binary(config: &ConfigFile) -> (std::process::Child, TestApp) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bidgate"))
+        .args(["serve", "--config"])
+        .arg(&config.0)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("bidgate listening on http://"), "{line}");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app = TestApp {
+        addr,
+        client: reqwest::Client::new(),
+    };
+    (child, app)
+}
+
+/// Sends `signal` (`TERM`, `HUP`…) with the shell's builtin kill: no procps needed.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let kill = format!("kill -{signal} {}", child.id());
+    let ok = std::process::Command::new("sh")
+        .args(["-c", &kill])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "{kill}");
+}
