@@ -1,6 +1,6 @@
-//! Graceful shutdown of the real binary: SIGTERM (after an optional drain with /readyz 503)
-//! stops accepting, lets the in-flight auction
-//! finish (it is bounded by its tmax), then the process exits cleanly.
+//! Graceful shutdown of the real binary: on SIGTERM (after an optional drain with /readyz
+//! answering 503) it stops accepting, lets the in-flight auction finish (it is bounded by its
+//! tmax), then exits cleanly.
 
 mod common;
 
