@@ -462,12 +462,7 @@ async fn a_partner_qps_limit_is_never_exceeded() {
     let started = Instant::now();
     let mut skipped = 0;
     for _ in 0..12 {
-        let body: Value = app
-            .auction(&request(300, &[("1", 0.0)]))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
         let codes = error_codes(&body, "capped");
         if codes == [6] {
             skipped += 1;

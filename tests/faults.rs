@@ -270,12 +270,7 @@ async fn circuit_breaker_skips_a_failing_partner_then_probes_and_restores_it() {
     ) + "\n[circuit_breaker]\nfailure_threshold = 3\ncooloff_ms = 400\nprobe_share = 1.0\nprobe_successes = 1\n";
     let app = spawn_app(&cfg).await;
     let auction = || async {
-        let body: Value = app
-            .auction(&request(TMAX, &[("1", 0.0)]))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.auction_json(&request(TMAX, &[("1", 0.0)])).await;
         assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
         let codes = error_codes(&body, "flaky");
         // A skipped partner was not called: it has no response time.
@@ -284,14 +279,7 @@ async fn circuit_breaker_skips_a_failing_partner_then_probes_and_restores_it() {
         codes
     };
     let status = || async {
-        let s: Value = app
-            .admin(reqwest::Method::GET, "/admin/status")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = app.admin_status().await;
         s["partners"]
             .as_array()
             .unwrap()
@@ -356,12 +344,7 @@ async fn per_partner_response_cap_overrides_the_global_one() {
         "http_client = { max_response_bytes = 1024 }",
     );
     let app = spawn_app(&cfg).await;
-    let body: Value = app
-        .auction(&request(TMAX, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(TMAX, &[("1", 0.0)])).await;
     assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
     assert_eq!(error_codes(&body, "bad"), [5]);
 }
@@ -380,12 +363,7 @@ async fn http2_prior_knowledge_is_spoken_where_configured() {
     );
     let app = spawn_app(&cfg).await;
     for _ in 0..3 {
-        let body: Value = app
-            .auction(&request(TMAX, &[("1", 0.0)]))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.auction_json(&request(TMAX, &[("1", 0.0)])).await;
         assert_eq!(winners(&body), [("h2".into(), "1".into(), 2.0)]);
     }
     use actix_web::http::Version;
@@ -411,12 +389,7 @@ async fn a_short_client_tmax_does_not_trip_a_healthy_partners_breaker() {
     for _ in 0..4 {
         assert_eq!(app.auction(&request(40, &[("1", 0.0)])).await.status(), 204);
     }
-    let body: Value = app
-        .auction(&request(400, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(400, &[("1", 0.0)])).await;
     assert_eq!(winners(&body), [("steady".into(), "1".into(), 1.0)]);
     assert_eq!(p.requests().len(), 5, "never skipped");
 }
@@ -484,12 +457,7 @@ async fn a_silent_partner_trips_its_breaker_even_when_the_deadline_bounds_the_wa
     let app = spawn_app(&cfg).await;
     let mut codes = Vec::new();
     for _ in 0..3 {
-        let body: Value = app
-            .auction(&request(TMAX, &[("1", 0.0)]))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body: Value = app.auction_json(&request(TMAX, &[("1", 0.0)])).await;
         assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
         codes.push(error_codes(&body, "silent"));
     }

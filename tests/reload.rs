@@ -39,12 +39,7 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
     let file = ConfigFile::new("swap", &only_a);
     let app = Arc::new(spawn_from_file(&file).await);
 
-    let body: Value = app
-        .auction(&request(300, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(winners(&body), [("a".into(), "1".into(), 1.0)]);
     assert_eq!(a.requests().last().unwrap().body["tmax"], 60);
 
@@ -70,12 +65,7 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
 
     file.write(&a_and_b);
     assert_eq!(reload(&app).await, (200, "reloaded: 2 partners\n".into()));
-    let body: Value = app
-        .auction(&request(300, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
         winners(&body),
         [("b".into(), "1".into(), 2.0)],
@@ -114,12 +104,7 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
     file.write(&only_b);
     assert_eq!(reload(&app).await.0, 200);
     let seen_by_a = a.requests().len();
-    let body: Value = app
-        .auction(&request(300, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(winners(&body), [("b".into(), "1".into(), 2.0)]);
     assert_eq!(
         a.requests().len(),
@@ -146,12 +131,7 @@ async fn an_invalid_config_is_refused_whole_and_the_running_one_stays() {
     file.write("this is [not toml");
     assert_eq!(reload(&app).await.0, 400);
 
-    let body: Value = app
-        .auction(&request(300, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
         winners(&body),
         [("a".into(), "1".into(), 1.0)],
@@ -183,12 +163,7 @@ async fn breaker_state_survives_a_reload() {
     }
     file.write(&text.replace("timeout_ms = 150", "timeout_ms = 120"));
     assert_eq!(reload(&app).await.0, 200);
-    let body: Value = app
-        .auction(&request(300, &[("1", 0.0)]))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
         error_codes(&body, "flaky"),
         [7],
@@ -204,14 +179,7 @@ async fn the_binary_reloads_on_sighup_and_when_the_file_changes() {
     let file = ConfigFile::new("binary", &config(FIRST, &[("a", a.endpoint(), 100)]));
     let (mut child, app) = serve_binary(&file);
     let partners = || async {
-        let s: Value = app
-            .admin(reqwest::Method::GET, "/admin/status")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = app.admin_status().await;
         s["partners"]
             .as_array()
             .unwrap()

@@ -35,6 +35,23 @@ impl TestApp {
             .expect("gateway answers")
     }
 
+    /// POSTs a bid request and returns the JSON body of the answer (a 200 is expected).
+    pub async fn auction_json(&self, body: &Value) -> Value {
+        let resp = self.auction(body).await;
+        assert_eq!(resp.status(), 200, "expected winners");
+        resp.json().await.expect("a JSON BidResponse")
+    }
+
+    /// `GET /admin/status` with the test token, as JSON.
+    pub async fn admin_status(&self) -> Value {
+        let resp = self
+            .admin(reqwest::Method::GET, "/admin/status")
+            .send()
+            .await
+            .unwrap();
+        resp.json().await.expect("status JSON")
+    }
+
     /// A request to the admin API with the test token.
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client
