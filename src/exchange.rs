@@ -88,12 +88,18 @@ pub async fn run(
     };
     let outcome = auction::run(&imps, &offers, rules);
 
+    // The ext (times, error messages) is only written when there is a response to carry it:
+    // a 204 records metrics and nothing else.
+    let answering = !outcome.wins.is_empty();
     let mut ext = ResponseExt::default();
     for c in &called {
         let id = gw.partners[c.partner].id.as_str();
         telemetry::partner_outcome(id, c.outcome.label(), c.elapsed);
         if let Outcome::Bid(resp) = &c.outcome {
             telemetry::bids(id, resp.seatbid.iter().map(|s| s.bid.len()).sum());
+        }
+        if !answering {
+            continue;
         }
         if !matches!(c.outcome, Outcome::Throttled(_)) {
             ext.responsetimemillis
@@ -109,13 +115,15 @@ pub async fn run(
         let offer = &offers[*n];
         let partner = called[offer.key.partner].partner;
         *counts.entry((partner, rejection.code())).or_default() += 1;
-        let id = gw.partners[partner].id.as_str();
-        ext.push_error(id, rejection.code(), rejection.message(offer.bid_id));
+        if answering {
+            let id = gw.partners[partner].id.as_str();
+            ext.push_error(id, rejection.code(), rejection.message(offer.bid_id));
+        }
     }
     for ((partner, code), n) in counts {
         telemetry::bids_rejected(gw.partners[partner].id.as_str(), code, n);
     }
-    if outcome.wins.is_empty() {
+    if !answering {
         return None;
     }
     drop(offers);
