@@ -92,9 +92,12 @@ pub async fn run(
     // a 204 records metrics and nothing else.
     let answering = !outcome.wins.is_empty();
     let mut ext = ResponseExt::default();
+    let now = tokio::time::Instant::now();
     for c in &called {
-        let id = gw.partners[c.partner].id.as_str();
-        telemetry::partner_outcome(id, c.outcome.label(), c.elapsed);
+        let partner = &gw.partners[c.partner];
+        let id = partner.id.as_str();
+        telemetry::partner_outcome(id, &c.outcome, c.elapsed);
+        partner.stats.record(now, &c.outcome, c.elapsed);
         if let Outcome::Bid(resp) = &c.outcome {
             telemetry::bids(id, resp.seatbid.iter().map(|s| s.bid.len()).sum());
         }
@@ -136,6 +139,7 @@ pub async fn run(
         let mut bid = take_bid(&mut called, win.key);
         bid.price = win.clearing.to_f64();
         telemetry::win(partner_id.as_str(), currency, win.clearing);
+        gw.partners[called[win.key.partner].partner].stats.win(now);
         let s = *seat_of[win.key.partner].get_or_insert_with(|| {
             seatbid.push(SeatBid {
                 bid: Vec::new(),

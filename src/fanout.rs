@@ -9,13 +9,14 @@ use crate::breaker::Admit;
 use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
-use crate::partners::{self, Outcome, Partner, Skip};
+use crate::partners::{self, Cut, Outcome, Partner, Skip};
 use crate::telemetry;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
+use tracing::Instrument;
 
 /// One partner's result. The fan-out returns them in arrival order (ties go to the earlier).
 #[derive(Debug)]
@@ -76,22 +77,30 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
                 b
             }
         };
-        pending.push(async move {
-            let started = Instant::now();
-            let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
-                .await
-                .unwrap_or(Outcome::Timeout);
-            let fair = partner.breaker.timeout_is_failure(
-                budget.wait_until.saturating_duration_since(started),
-                budget.own_timeout,
-            );
-            record_breaker(partner, &outcome, fair, probe);
-            Called {
-                partner: i,
-                outcome,
-                elapsed: started.elapsed(),
-            }
-        });
+        let span = tracing::info_span!("partner", partner = %partner.id);
+        pending.push(Instrument::instrument(
+            async move {
+                let started = Instant::now();
+                let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
+                    .await
+                    .unwrap_or(Outcome::Timeout(if budget.own_timeout {
+                        Cut::OwnTimeout
+                    } else {
+                        Cut::Deadline
+                    }));
+                let fair = partner.breaker.timeout_is_failure(
+                    budget.wait_until.saturating_duration_since(started),
+                    budget.own_timeout,
+                );
+                record_breaker(partner, &outcome, fair, probe);
+                Called {
+                    partner: i,
+                    outcome,
+                    elapsed: started.elapsed(),
+                }
+            },
+            span,
+        ));
     }
     while let Some(called) = pending.next().await {
         results.push(called);
@@ -103,7 +112,7 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
 /// `Breaker::timeout_is_failure`); otherwise it is neither a success nor a failure.
 fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool, probe: bool) {
     let success = match outcome.breaker_success() {
-        Some(_) if matches!(outcome, Outcome::Timeout) && !fair_wait => None,
+        Some(_) if matches!(outcome, Outcome::Timeout(_)) && !fair_wait => None,
         s => s,
     };
     let Some(success) = success else {

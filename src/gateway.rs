@@ -112,6 +112,11 @@ impl Gateway {
         Ok(permit)
     }
 
+    /// Auctions running now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// OpenRTB `at`: 1 first price, 2 second price plus.
     pub fn auction_type(&self) -> i64 {
         match self.config.auction.pricing {

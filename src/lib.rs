@@ -17,6 +17,7 @@ pub mod money;
 pub mod openrtb;
 pub mod partners;
 pub mod reload;
+pub mod stats;
 pub mod telemetry;
 pub mod validation;
 
@@ -30,6 +31,8 @@ use std::time::Duration;
 pub struct Application {
     addr: SocketAddr,
     server: actix_web::dev::Server,
+    /// The separate admin listener (`admin.listen`), if configured.
+    admin: Option<(SocketAddr, actix_web::dev::Server)>,
     live: Arc<reload::Live>,
     watch_every: Duration,
 }
@@ -38,6 +41,16 @@ impl Application {
     /// The bound address (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the separate admin listener, when `admin.listen` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(addr, _)| *addr)
+    }
+
+    /// The config the gateway runs with now.
+    pub fn config(&self) -> config::Config {
+        self.live.current().config.clone()
     }
 
     /// A handle to stop the server gracefully from elsewhere.
@@ -60,9 +73,18 @@ impl Application {
             tokio::time::sleep(Duration::from_millis(delay)).await;
             handle.stop(true).await;
         });
+        let admin = self.admin.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
         drain.abort();
         watcher.abort();
+        // The admin listener lives exactly as long as the main one.
+        if let Some((handle, task)) = admin {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         result
     }
 }
@@ -110,6 +132,11 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
         n => n,
     };
     let shutdown = Duration::from_secs(config.server.shutdown_timeout_s);
+    let admin_listener = match config.admin.listen {
+        Some(at) => Some(TcpListener::bind(at)?),
+        None => None,
+    };
+    let separate_admin = admin_listener.is_some();
     let gateway = gateway::Gateway::new(config).map_err(std::io::Error::other)?;
     let live = Arc::new(reload::Live::new(gateway, path));
     let shared = web::Data::from(live.clone());
@@ -120,7 +147,12 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
             .app_data(shared.clone())
             .app_data(metrics.clone())
             .wrap_fn(http::count_requests)
-            .configure(http::routes)
+            .configure(http::public_routes)
+            .configure(|cfg| {
+                if !separate_admin {
+                    http::admin_routes(cfg);
+                }
+            })
     })
     .workers(workers)
     // Signals are handled in `Application::run`, to drain before stopping.
@@ -128,9 +160,35 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
     .shutdown_timeout(shutdown.as_secs())
     .listen(listener)?
     .run();
+    let admin = match admin_listener {
+        Some(listener) => {
+            let admin_addr = listener.local_addr()?;
+            let (shared, metrics) = (
+                web::Data::from(live.clone()),
+                web::Data::new(telemetry::metrics()),
+            );
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(shared.clone())
+                    .app_data(metrics.clone())
+                    .wrap_fn(http::count_requests)
+                    .configure(http::admin_routes)
+                    .configure(http::probes)
+            })
+            // Admin traffic is a person and a Prometheus scraper: one worker is plenty.
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(shutdown.as_secs())
+            .listen(listener)?
+            .run();
+            Some((admin_addr, server))
+        }
+        None => None,
+    };
     Ok(Application {
         addr,
         server,
+        admin,
         live,
         watch_every: Duration::from_secs(1),
     })

@@ -26,7 +26,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bidgate::telemetry::init_logging();
     match cli.command {
         Command::CheckConfig { path } => match bidgate::config::load_file(&path) {
             Ok(c) => {
@@ -51,13 +50,17 @@ fn main() -> ExitCode {
                     return Err(std::io::Error::other("invalid config"));
                 }
             };
+            bidgate::telemetry::init_logging(&app.config().log);
             // On stdout, plainly: scripts and tests read the bound address from here.
             println!("bidgate listening on http://{}", app.addr());
             app.run().await?;
             tracing::info!("bidgate stopped");
             Ok(())
         }),
-        Command::Demo => run(bidgate::demo::run()),
+        Command::Demo => {
+            bidgate::telemetry::init_logging(&Default::default());
+            run(bidgate::demo::run())
+        }
     }
 }
 

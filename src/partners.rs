@@ -46,6 +46,8 @@ pub struct Partner {
     /// The QPS cap, as configured and as enforced (shared across reloads while unchanged).
     pub qps_limit: Option<u32>,
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// The last minute of this partner's traffic, for the admin API; kept across reloads.
+    pub stats: Arc<crate::stats::PartnerStats>,
 }
 
 impl Partner {
@@ -78,6 +80,7 @@ impl Partner {
             breaker,
             qps_limit: c.qps_limit,
             limiter,
+            stats: previous.map(|old| old.stats.clone()).unwrap_or_default(),
         })
     }
 
@@ -93,12 +96,22 @@ pub enum Outcome {
     Bid(BidResponse),
     NoBid,
     /// No complete answer before the partner's deadline; whatever was in flight is dropped.
-    Timeout,
+    Timeout(Cut),
     /// Connecting, sending or receiving failed (refused, reset, closed early).
     Transport(String),
     BadResponse(BadResponse),
     /// Not asked at all: no request was sent.
     Throttled(Skip),
+}
+
+/// What ended the wait for a partner that did not answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Its own `timeout_ms`: the partner was slower than its contract.
+    OwnTimeout,
+    /// The auction's deadline (the client's tmax) came first: the partner may have been
+    /// within its own timeout, the request was simply tighter.
+    Deadline,
 }
 
 /// Why a partner was not asked.
@@ -125,11 +138,23 @@ impl Outcome {
         match self {
             Outcome::Bid(_) => "bid",
             Outcome::NoBid => "nobid",
-            Outcome::Timeout => "timeout",
-            Outcome::Transport(_) => "transport",
-            Outcome::BadResponse(_) => "bad_response",
+            Outcome::Timeout(Cut::OwnTimeout) => "timeout",
+            Outcome::Timeout(Cut::Deadline) => "late",
+            Outcome::Transport(_) | Outcome::BadResponse(_) => "error",
             Outcome::Throttled(Skip::NoTime | Skip::Qps) => "throttled",
             Outcome::Throttled(Skip::CircuitOpen) => "circuit_open",
+        }
+    }
+
+    /// What kind of error, for `bidgate_partner_errors_total{kind}` (the `error` outcome
+    /// label's detail); `None` for outcomes that are not errors.
+    pub fn error_kind(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Transport(_) => Some("transport"),
+            Outcome::BadResponse(BadResponse::Status(_)) => Some("status"),
+            Outcome::BadResponse(BadResponse::Body(_)) => Some("body"),
+            Outcome::BadResponse(BadResponse::TooLarge(_)) => Some("too_large"),
+            _ => None,
         }
     }
 
@@ -137,7 +162,7 @@ impl Outcome {
     pub fn breaker_success(&self) -> Option<bool> {
         match self {
             Outcome::Bid(_) | Outcome::NoBid => Some(true),
-            Outcome::Timeout | Outcome::Transport(_) | Outcome::BadResponse(_) => Some(false),
+            Outcome::Timeout(_) | Outcome::Transport(_) | Outcome::BadResponse(_) => Some(false),
             Outcome::Throttled(_) => None,
         }
     }
@@ -146,7 +171,7 @@ impl Outcome {
     pub fn error(&self, waited: Duration) -> Option<(u32, String)> {
         Some(match self {
             Outcome::Bid(_) | Outcome::NoBid => return None,
-            Outcome::Timeout => (1, format!("no answer within {} ms", waited.as_millis())),
+            Outcome::Timeout(_) => (1, format!("no answer within {} ms", waited.as_millis())),
             Outcome::Transport(e) => (2, e.clone()),
             Outcome::BadResponse(BadResponse::Status(s)) => (3, format!("HTTP status {s}")),
             Outcome::BadResponse(BadResponse::Body(e)) => (4, e.clone()),
@@ -283,7 +308,8 @@ mod tests {
     fn error_codes_are_stable() {
         let w = Duration::from_millis(7);
         assert_eq!(Outcome::NoBid.error(w), None);
-        assert_eq!(Outcome::Timeout.error(w).unwrap().0, 1);
+        assert_eq!(Outcome::Timeout(Cut::OwnTimeout).error(w).unwrap().0, 1);
+        assert_eq!(Outcome::Timeout(Cut::Deadline).error(w).unwrap().0, 1);
         assert_eq!(Outcome::Transport("x".into()).error(w).unwrap().0, 2);
         assert_eq!(
             Outcome::BadResponse(BadResponse::Status(500))

@@ -31,22 +31,44 @@ pub fn metrics() -> PrometheusHandle {
         .clone()
 }
 
-/// Logs to stderr; `RUST_LOG` (e.g. `bidgate=debug`) overrides the default `info`.
-pub fn init_logging() {
+/// Logs to stderr in the configured format; `RUST_LOG` (e.g. `bidgate=debug`) overrides the
+/// configured level. Once per process: later calls (a test's second gateway) change nothing.
+///
+/// Events inside an auction carry its span (`auction{id=…}`) and, inside a partner call, the
+/// partner's (`partner{partner=…}`), so one grep finds everything about one auction.
+pub fn init_logging(cfg: &crate::config::LogConfig) {
+    use crate::config::LogFormat;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::builder().parse(&cfg.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match cfg.format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+        LogFormat::Pretty => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
-pub fn partner_outcome(partner: &str, outcome: &'static str, elapsed: Duration) {
+/// One partner call (or skip). Skipped partners were not called: no latency to record.
+pub fn partner_outcome(partner: &str, outcome: &crate::partners::Outcome, elapsed: Duration) {
+    use crate::partners::Outcome;
     let p = partner.to_string();
-    counter!("bidgate_partner_requests_total", "partner" => p.clone(), "outcome" => outcome)
+    counter!("bidgate_partner_requests_total", "partner" => p.clone(), "outcome" => outcome.label())
         .increment(1);
-    histogram!("bidgate_partner_latency_seconds", "partner" => p).record(elapsed.as_secs_f64());
+    if let Some(kind) = outcome.error_kind() {
+        counter!("bidgate_partner_errors_total", "partner" => p.clone(), "kind" => kind)
+            .increment(1);
+    }
+    if !matches!(outcome, Outcome::Throttled(_)) {
+        histogram!("bidgate_partner_latency_seconds", "partner" => p).record(elapsed.as_secs_f64());
+    }
 }
 
 pub fn bids(partner: &str, n: usize) {

@@ -140,8 +140,8 @@ async fn partner_errors_are_reported_and_do_not_spoil_the_auction() {
     assert_eq!(error_codes(&body, "good"), Vec::<u64>::new());
     let metrics = app.metrics().await;
     for series in [
-        r#"bidgate_partner_requests_total{partner="broken",outcome="bad_response"}"#,
-        r#"bidgate_partner_requests_total{partner="garbage",outcome="bad_response"}"#,
+        r#"bidgate_partner_requests_total{partner="broken",outcome="error"}"#,
+        r#"bidgate_partner_requests_total{partner="garbage",outcome="error"}"#,
         r#"bidgate_partner_requests_total{partner="good",outcome="bid"}"#,
         r#"bidgate_wins_total{partner="good"}"#,
         r#"bidgate_revenue_micros_total{partner="good",currency="USD"}"#,
@@ -514,7 +514,12 @@ async fn the_admin_api_needs_its_bearer_token() {
         200
     );
     let r = app.client.get(&url).send().await.unwrap();
-    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
 
     // Without a configured token the admin API is closed, not open.
     let closed = config(FIRST, &[]).replace(&format!("token = \"{ADMIN_TOKEN}\"\n"), "");

@@ -125,6 +125,7 @@ fn defaults_json() -> Value {
         circuit_breaker: CircuitBreakerConfig::default(),
         admin: Default::default(),
         client_rate_limit: Default::default(),
+        log: Default::default(),
         partners: vec![],
     })
     .unwrap()
@@ -229,8 +230,8 @@ fn example_config_comments_every_key() {
         previous = line;
     }
     // 7 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
-    // + 4 + 7 partner keys.
-    assert_eq!(keys_seen, 38, "number of key lines in config/example.toml");
+    // + 2 log + 4 + 7 partner keys.
+    assert_eq!(keys_seen, 40, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,6 +610,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "circuit_breaker",
                 "admin",
                 "client_rate_limit",
+                "log",
                 "partners"
             ]
             .map(String::from)
@@ -620,6 +622,8 @@ fn json_schema_forbids_unknown_keys_everywhere() {
         "AuctionConfig",
         "HttpClientConfig",
         "CircuitBreakerConfig",
+        "AdminConfig",
+        "LogConfig",
         "PartnerConfig",
     ] {
         let def = defs
@@ -735,4 +739,34 @@ fn a_short_admin_token_is_refused() {
     assert!(paths(&problems("[admin]\ntoken = \"abc\"\n", &[])).contains("admin.token"));
     let c = parse_with("", &[("BIDGATE_ADMIN__TOKEN", "0123456789abcdef0123")]);
     assert_eq!(c.admin.token.as_deref(), Some("0123456789abcdef0123"));
+}
+
+#[test]
+fn log_and_admin_listener_settings_are_checked() {
+    let p = problems("[log]\nformat = \"xml\"\n", &[]);
+    assert!(
+        about(&p, "log.format").message.contains("pretty"),
+        "{}",
+        lines(&p)
+    );
+    let p = problems(
+        "[log]\nlevel = \"info,bidgate=loud\"\n[server]\nlisten = \"127.0.0.1:8080\"\n[admin]\nlisten = \"127.0.0.1:8080\"\n",
+        &[],
+    );
+    assert_eq!(
+        paths(&p),
+        BTreeSet::from(["log.level", "admin.listen"]),
+        "{}",
+        lines(&p)
+    );
+    let c = parse_with(
+        "[log]\nlevel = \"warn,bidgate::fanout=debug\"\n",
+        &[
+            ("BIDGATE_LOG__FORMAT", "json"),
+            ("BIDGATE_ADMIN__LISTEN", "127.0.0.1:9901"),
+        ],
+    );
+    assert_eq!(c.log.format, bidgate::config::LogFormat::Json);
+    assert_eq!(c.log.level, "warn,bidgate::fanout=debug");
+    assert_eq!(c.admin.listen, Some("127.0.0.1:9901".parse().unwrap()));
 }

@@ -71,9 +71,18 @@ fn assert_good_wins_and_bad_reports(run: &Run, code: u64, label: &str) {
         "{}",
         run.body["ext"]
     );
+    // `label` is the outcome, or `error/<kind>` for the error outcome and its detail.
     let bad = &run.bad;
-    let series = format!(r#"bidgate_partner_requests_total{{partner="{bad}",outcome="{label}"}}"#);
+    let (outcome, kind) = label
+        .split_once('/')
+        .map_or((label, None), |(o, k)| (o, Some(k)));
+    let series =
+        format!(r#"bidgate_partner_requests_total{{partner="{bad}",outcome="{outcome}"}}"#);
     assert_eq!(metric(&run.metrics, &series), Some(1.0), "{series}");
+    if let Some(kind) = kind {
+        let series = format!(r#"bidgate_partner_errors_total{{partner="{bad}",kind="{kind}"}}"#);
+        assert_eq!(metric(&run.metrics, &series), Some(1.0), "{series}");
+    }
 }
 
 async fn raw_fault(fault: Fault, code: u64, label: &str) -> raw::RawPartner {
@@ -124,22 +133,22 @@ async fn refused_connection_is_a_transport_error() {
         .unwrap();
     // The listener is dropped: nothing listens on `addr` any more.
     let run = auction_beside_good_partner(format!("http://{addr}/bid")).await;
-    assert_good_wins_and_bad_reports(&run, 2, "transport");
+    assert_good_wins_and_bad_reports(&run, 2, "error/transport");
 }
 
 #[tokio::test]
 async fn connection_reset_is_a_transport_error() {
-    raw_fault(Fault::Reset, 2, "transport").await;
+    raw_fault(Fault::Reset, 2, "error/transport").await;
 }
 
 #[tokio::test]
 async fn declared_huge_body_is_refused_unread() {
-    raw_fault(Fault::HugeDeclared, 5, "bad_response").await;
+    raw_fault(Fault::HugeDeclared, 5, "error/too_large").await;
 }
 
 #[tokio::test]
 async fn endless_chunked_body_is_cut_at_the_cap() {
-    let bad = raw_fault(Fault::HugeChunked, 5, "bad_response").await;
+    let bad = raw_fault(Fault::HugeChunked, 5, "error/too_large").await;
     assert!(
         bad.all_closed_within(Duration::from_secs(2)).await,
         "huge body connection leaked"
@@ -149,7 +158,7 @@ async fn endless_chunked_body_is_cut_at_the_cap() {
 #[tokio::test]
 async fn gzip_bomb_is_cut_at_the_cap_after_decompression() {
     raw::gzip_bomb(); // compressed before the clock starts
-    raw_fault(Fault::GzipBomb, 5, "bad_response").await;
+    raw_fault(Fault::GzipBomb, 5, "error/too_large").await;
 }
 
 #[tokio::test]
@@ -175,7 +184,7 @@ async fn server_errors_are_bad_responses() {
     for status in [500, 503, 302, 404] {
         let bad = mock_partner(Reply::Status(status));
         let run = auction_beside_good_partner(bad.endpoint()).await;
-        assert_good_wins_and_bad_reports(&run, 3, "bad_response");
+        assert_good_wins_and_bad_reports(&run, 3, "error/status");
         assert!(
             run.body["ext"]["errors"][&run.bad][0]["message"]
                 .as_str()
@@ -199,7 +208,7 @@ async fn bodies_that_are_not_bid_responses_are_bad_responses() {
     for body in bodies {
         let bad = mock_partner(Reply::Raw("application/json", body.clone()));
         let run = auction_beside_good_partner(bad.endpoint()).await;
-        assert_good_wins_and_bad_reports(&run, 4, "bad_response");
+        assert_good_wins_and_bad_reports(&run, 4, "error/body");
     }
 }
 
@@ -403,7 +412,7 @@ async fn a_flood_of_bids_is_refused_whole() {
         json!({"id": "req-1", "seatbid": [{"bid": bids}]}),
     ));
     let run = auction_beside_good_partner(bad.endpoint()).await;
-    assert_good_wins_and_bad_reports(&run, 4, "bad_response");
+    assert_good_wins_and_bad_reports(&run, 4, "error/body");
     let msg = run.body["ext"]["errors"][&run.bad][0]["message"]
         .as_str()
         .unwrap();
@@ -462,4 +471,29 @@ async fn a_silent_partner_trips_its_breaker_even_when_the_deadline_bounds_the_wa
         codes.push(error_codes(&body, "silent"));
     }
     assert_eq!(codes, [vec![1], vec![1], vec![7]]);
+}
+
+/// A partner whose own timeout is longer than the client's tmax allows is cut off by the
+/// deadline: outcome `late`, not `timeout` (its contract was not broken, the request was tight).
+#[tokio::test]
+async fn a_wait_cut_short_by_the_deadline_is_late_not_a_timeout() {
+    let good = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let slow = mock_partner(Reply::Hang);
+    let id = unique("patient");
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[
+            ("good", good.endpoint(), 150),
+            (&id, slow.endpoint(), 5_000),
+        ],
+    );
+    let app = spawn_app(&cfg).await;
+    let body = app.auction_json(&request(TMAX, &[("1", 0.0)])).await;
+    assert_eq!(winners(&body), [("good".into(), "1".into(), 1.0)]);
+    assert_eq!(error_codes(&body, &id), [1]);
+    let metrics = app.metrics().await;
+    let late = format!(r#"bidgate_partner_requests_total{{partner="{id}",outcome="late"}}"#);
+    assert_eq!(metric(&metrics, &late), Some(1.0), "{late}");
+    let timeout = format!(r#"bidgate_partner_requests_total{{partner="{id}",outcome="timeout"}}"#);
+    assert_eq!(metric(&metrics, &timeout), None);
 }

@@ -339,6 +339,19 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must be at least 16 characters",
         ));
     }
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.log.level) {
+        p.push(Problem::new(
+            "log.level",
+            format!("is not a valid filter: {e}"),
+        ));
+    }
+    // Port 0 (any free port) twice is fine: two different ports get picked.
+    if c.admin.listen == Some(c.server.listen) && c.server.listen.port() != 0 {
+        p.push(Problem::new(
+            "admin.listen",
+            "must differ from server.listen (leave it unset to serve admin routes there)",
+        ));
+    }
     if c.client_rate_limit.requests_per_second > 0 && c.client_rate_limit.key.is_empty() {
         p.push(Problem::new(
             "client_rate_limit.key",

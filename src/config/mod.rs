@@ -33,6 +33,8 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub client_rate_limit: ClientRateLimitConfig,
+    #[serde(default)]
+    pub log: LogConfig,
     /// External demand partners, called over HTTP for every auction.
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,
@@ -166,6 +168,40 @@ pub struct AdminConfig {
     /// `BIDGATE_ADMIN__TOKEN`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Serve the admin API, the `/admin` page and `/metrics` on this address only (e.g. an
+    /// internal interface), instead of on `server.listen`. Applies at the next restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Logging, on stderr. Read at start; changes apply at the next restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` (human-readable lines) or `json` (one object per line, for log shippers).
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter: a level (`info`) or per-module directives
+    /// (`info,bidgate::fanout=debug`). `RUST_LOG` overrides it.
+    #[serde(default = "defaults::log_level")]
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            level: defaults::log_level(),
+        }
+    }
 }
 
 /// Skips a failing partner for a while instead of spending every auction's time on it.
@@ -284,6 +320,9 @@ mod defaults {
     }
     pub fn timeout_counts_after_ms() -> u64 {
         100
+    }
+    pub fn log_level() -> String {
+        "info".into()
     }
 }
 

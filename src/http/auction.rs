@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
+use tracing::Instrument;
 
 const ENDPOINT: &str = "openrtb2";
 /// How far past its tmax an answer may be before it counts as late.
@@ -135,7 +136,12 @@ async fn auction(
         return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
     }
 
-    let response = match exchange::run(gw, request, &floors, &deadline).await {
+    // Everything logged about this auction, down to each partner call, carries its id.
+    let span = tracing::info_span!("auction", id = %request.id);
+    let response = match exchange::run(gw, request, &floors, &deadline)
+        .instrument(span.clone())
+        .await
+    {
         None => HttpResponse::NoContent().finish(),
         Some(response) => {
             let json = serde_json::to_vec(&response).expect("BidResponse serialises");
@@ -147,7 +153,7 @@ async fn auction(
     // The promise is tmax + 5 ms; count every answer ready later than that (it should be 0).
     let late_by = Instant::now().saturating_duration_since(deadline.at());
     if late_by > LATE_GRACE {
-        telemetry::late_answer(ENDPOINT, late_by);
+        span.in_scope(|| telemetry::late_answer(ENDPOINT, late_by));
     }
     Ok(response)
 }

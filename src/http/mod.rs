@@ -1,6 +1,7 @@
 //! The HTTP edge for clients: routes, body reading, error mapping. Only this module speaks
 //! HTTP to clients; it turns requests into domain calls and domain results into responses.
 
+mod admin_page;
 mod auction;
 mod status;
 
@@ -9,11 +10,22 @@ use actix_web::dev::Service;
 use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-/// Registers every route. Shared state (`Gateway`, metrics handle) comes in as app data.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openrtb2/auction", web::post().to(auction::handle))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
+/// The routes clients and load balancers use. Shared state (`Live`, the metrics handle)
+/// comes in as app data.
+pub fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openrtb2/auction", web::post().to(auction::handle));
+    probes(cfg);
+}
+
+/// `/healthz` and `/readyz`: on every listener, so each port can be health-checked.
+pub fn probes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+}
+
+/// The routes for operators: on the main listener, or on `admin.listen` only.
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(status::page))
         .route("/admin/status", web::get().to(status::handle))
         .route("/admin/reload", web::post().to(status::reload))
         .route("/metrics", web::get().to(metrics));

@@ -1,38 +1,112 @@
-//! The admin API: `GET /admin/status` (live per-partner state as JSON, for on-call eyes and
-//! scripts) and `POST /admin/reload`. Every handler takes `Admin`: a bearer token check.
+//! The admin API: `GET /admin/status` (live per-partner state as JSON, for scripts),
+//! `GET /admin` (the same as an HTML page, for on-call eyes) and `POST /admin/reload`.
+//! Every handler takes `Admin`: proof of the admin token.
 
 use crate::breaker::{State, state_name};
 use crate::reload::Live;
+use crate::stats::Summary;
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 use tokio::time::Instant;
 
-pub async fn handle(_admin: Admin, live: web::Data<Live>) -> HttpResponse {
+/// Everything the status endpoints show, gathered once per request.
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    /// Auctions running now, of `server.max_in_flight`.
+    pub in_flight: usize,
+    pub max_in_flight: usize,
+    pub draining: bool,
+    pub partners: Vec<PartnerView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartnerView {
+    pub id: String,
+    pub endpoint: String,
+    pub timeout_ms: u64,
+    pub circuit: CircuitView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qps: Option<QpsView>,
+    pub last_minute: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CircuitView {
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consecutive_failures: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reopens_in_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_successes: Option<u32>,
+}
+
+/// The partner's QPS cap against what was sent in the last complete second.
+#[derive(Debug, Serialize)]
+pub struct QpsView {
+    pub limit: u32,
+    pub sent_last_second: u64,
+    /// `limit − sent_last_second`: 0 means the cap is biting (see `skipped_throttled`).
+    pub headroom: u64,
+}
+
+pub fn view(live: &Live) -> StatusView {
     let gw = live.current();
     let now = Instant::now();
-    let partners: Vec<_> = gw
+    let partners = gw
         .partners
         .iter()
         .map(|p| {
             let state = p.breaker.state();
-            let mut circuit = json!({ "state": state_name(&state) });
+            let mut circuit = CircuitView {
+                state: state_name(&state),
+                consecutive_failures: None,
+                reopens_in_ms: None,
+                probe_successes: None,
+            };
             match state {
-                State::Closed { failures } => circuit["consecutive_failures"] = json!(failures),
+                State::Closed { failures } => circuit.consecutive_failures = Some(failures),
                 State::Open { until } => {
-                    circuit["reopens_in_ms"] =
-                        json!(until.saturating_duration_since(now).as_millis() as u64)
+                    circuit.reopens_in_ms =
+                        Some(until.saturating_duration_since(now).as_millis() as u64)
                 }
-                State::HalfOpen { successes, .. } => circuit["probe_successes"] = json!(successes),
+                State::HalfOpen { successes, .. } => circuit.probe_successes = Some(successes),
             }
-            json!({
-                "id": p.id.as_str(),
-                "endpoint": p.endpoint.as_str(),
-                "timeout_ms": p.timeout_ms,
-                "circuit": circuit,
-            })
+            let last_minute = p.stats.summary(now);
+            let qps = p.qps_limit.map(|limit| QpsView {
+                limit,
+                sent_last_second: last_minute.sent_last_second,
+                headroom: (limit as u64).saturating_sub(last_minute.sent_last_second),
+            });
+            PartnerView {
+                id: p.id.to_string(),
+                endpoint: p.endpoint.to_string(),
+                timeout_ms: p.timeout_ms,
+                circuit,
+                qps,
+                last_minute,
+            }
         })
         .collect();
-    HttpResponse::Ok().json(json!({ "partners": partners }))
+    StatusView {
+        in_flight: gw.in_flight(),
+        max_in_flight: gw.config.server.max_in_flight,
+        draining: live.draining(),
+        partners,
+    }
+}
+
+pub async fn handle(_admin: Admin, live: web::Data<Live>) -> HttpResponse {
+    HttpResponse::Ok().json(view(&live))
+}
+
+/// `GET /admin`: a self-contained page that refreshes itself every few seconds.
+pub async fn page(_admin: Admin, live: web::Data<Live>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(super::admin_page::render(&view(&live)))
 }
 
 /// `POST /admin/reload`: re-reads the config file. 200 with the partner count, or 400 with
@@ -54,8 +128,10 @@ pub async fn reload(_admin: Admin, live: web::Data<Live>) -> HttpResponse {
     }
 }
 
-/// Proof that the request carried the configured admin token. Without a configured token
-/// the admin API is closed: it can reconfigure the gateway, so it is never open by default.
+/// Proof that the request carried the configured admin token, as `Authorization: Bearer
+/// <token>` (scripts) or HTTP Basic with the token as password (browsers, which prompt for it
+/// on the 401). Without a configured token the admin API is closed: it can reconfigure the
+/// gateway, so it is never open by default.
 pub struct Admin;
 
 impl actix_web::FromRequest for Admin {
@@ -78,22 +154,57 @@ fn check(req: &actix_web::HttpRequest) -> Result<Admin, actix_web::Error> {
     };
     let given = req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(presented_token);
     match given {
         Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(Admin),
         _ => Err(actix_web::error::InternalError::from_response(
             "unauthorized",
             HttpResponse::Unauthorized()
-                .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
-                .body("admin API: missing or wrong bearer token\n"),
+                .append_header((header::WWW_AUTHENTICATE, "Bearer realm=\"bidgate admin\""))
+                .append_header((header::WWW_AUTHENTICATE, "Basic realm=\"bidgate admin\""))
+                .body("admin API: missing or wrong token (Bearer, or Basic with the token as password)\n"),
         )
         .into()),
     }
 }
 
+/// The token in an `Authorization` value: `Bearer <token>`, or `Basic base64(user:token)`
+/// with any user name.
+fn presented_token(value: &str) -> Option<String> {
+    use base64::Engine;
+    if let Some(t) = value.strip_prefix("Bearer ") {
+        return Some(t.to_string());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_string())
+}
+
 /// Compares without an early exit, so the time taken does not reveal a matching prefix.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_as_bearer_or_as_the_basic_password() {
+        assert_eq!(presented_token("Bearer abc").as_deref(), Some("abc"));
+        // "ops:s3cret-token" in base64
+        assert_eq!(
+            presented_token("Basic b3BzOnMzY3JldC10b2tlbg==").as_deref(),
+            Some("s3cret-token")
+        );
+        assert_eq!(presented_token("Basic !!!"), None);
+        assert_eq!(presented_token("Basic bm9jb2xvbg=="), None, "no colon");
+        assert_eq!(presented_token("Token abc"), None);
+    }
 }

@@ -312,13 +312,25 @@ impl Drop for ConfigFile {
 
 /// The real binary, `bidgate serve --config PATH`, in its own process, once it listens.
 pub fn serve_binary(config: &ConfigFile) -> (std::process::Child, TestApp) {
+    serve_binary_with(config, std::process::Stdio::null())
+}
+
+/// `serve_binary` with its log (stderr) piped to `child.stderr`.
+pub fn serve_binary_logged(config: &ConfigFile) -> (std::process::Child, TestApp) {
+    serve_binary_with(config, std::process::Stdio::piped())
+}
+
+fn serve_binary_with(
+    config: &ConfigFile,
+    stderr: std::process::Stdio,
+) -> (std::process::Child, TestApp) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bidgate"))
         .args(["serve", "--config"])
         .arg(&config.0)
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
