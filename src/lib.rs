@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod config;
 pub mod deadline;
 pub mod demo;
+pub mod eventlog;
 pub mod exchange;
 pub mod fanout;
 pub mod gateway;
