@@ -21,6 +21,7 @@ pub mod reload;
 pub mod stats;
 pub mod telemetry;
 pub mod validation;
+pub mod vast;
 
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
