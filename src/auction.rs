@@ -1,4 +1,5 @@
-//! The auction core: screens bids and picks one winner per imp with its clearing price.
+//! The auction core: screens bids and picks one winner per imp with its clearing price, or,
+//! for an ad pod, the set of bids that earns most within the pod's limits.
 //!
 //! Pure by design: no I/O, no clock, no randomness. Inputs are borrowed views of what the
 //! partners sent, in arrival order; the output says who won what at which price and why every
@@ -19,6 +20,18 @@ pub struct BidKey {
 pub struct ImpFloor<'a> {
     pub id: &'a str,
     pub floor: Micros,
+    /// An ad pod (ad break): several ads may win this imp, see `pod::fill`.
+    pub pod: Option<Pod>,
+}
+
+/// The limits of an ad pod: at most `max_ads` ads, `max_duration_s` in all, each ad between
+/// `min_ad_s` and `max_ad_s` long. No two ads from the same advertiser domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pod {
+    pub max_ads: u32,
+    pub max_duration_s: u32,
+    pub min_ad_s: u32,
+    pub max_ad_s: u32,
 }
 
 /// One bid as offered, before screening. Offers must be given in arrival order.
@@ -30,6 +43,12 @@ pub struct Offer<'a> {
     /// `None` when the JSON price was not a finite, sane number.
     pub price: Option<Micros>,
     pub currency: &'a str,
+    /// The ad's duration (`bid.dur`), needed in pods.
+    pub dur_s: Option<u32>,
+    /// The advertiser's domain (first of `bid.adomain`): pods never carry two of one.
+    pub adomain: Option<&'a str>,
+    /// Whether the bid's imp was offered to its partner (false: treated as an unknown imp).
+    pub offered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +71,13 @@ pub enum Rejection {
     MissingBidId,
     UnknownImp(String),
     InvalidPrice,
-    BelowFloor { price: Micros, floor: Micros },
+    BelowFloor {
+        price: Micros,
+        floor: Micros,
+    },
     Currency(String),
+    /// A pod bid without a `dur`, or one that does not fit the pod's per-ad limits.
+    PodDuration(Option<u32>),
 }
 
 impl Rejection {
@@ -64,6 +88,7 @@ impl Rejection {
             Rejection::InvalidPrice => 303,
             Rejection::BelowFloor { .. } => 304,
             Rejection::Currency(_) => 305,
+            Rejection::PodDuration(_) => 306,
         }
     }
 
@@ -80,6 +105,12 @@ impl Rejection {
             Rejection::Currency(cur) => {
                 format!("bid {bid_id}: currency `{cur}` is not the auction currency")
             }
+            Rejection::PodDuration(None) => {
+                format!("bid {bid_id}: an ad pod needs the ad's duration in `dur`")
+            }
+            Rejection::PodDuration(Some(d)) => {
+                format!("bid {bid_id}: dur {d} s does not fit the ad pod")
+            }
         }
     }
 }
@@ -95,7 +126,7 @@ pub struct Win {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
-    /// At most one per imp, in imp order.
+    /// In imp order: at most one per imp, except pods, whose ads come highest price first.
     pub wins: Vec<Win>,
     /// Index into the offers given to `run`, and why that offer was dropped.
     pub rejected: Vec<(usize, Rejection)>,
@@ -108,6 +139,8 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
     let mut second: Vec<Option<Micros>> = vec![None; imps.len()];
     let mut rejected = Vec::new();
     let index = ImpIndex::new(imps);
+    // Pod imps collect their eligible offers (index into `offers`) and are filled at the end.
+    let mut pod_offers: Vec<Vec<usize>> = vec![Vec::new(); imps.len()];
 
     for (n, offer) in offers.iter().enumerate() {
         let imp = match screen(imps, &index, offer, rules.currency) {
@@ -117,6 +150,15 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
                 continue;
             }
         };
+        if let Some(p) = imps[imp].pod {
+            match offer.dur_s {
+                Some(d) if d >= p.min_ad_s && d <= p.max_ad_s.min(p.max_duration_s) && d > 0 => {
+                    pod_offers[imp].push(n)
+                }
+                d => rejected.push((n, Rejection::PodDuration(d))),
+            }
+            continue;
+        }
         let price = offer.price.expect("screened");
         match best[imp] {
             Some((top, _)) if price <= top => {
@@ -129,19 +171,28 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
         }
     }
 
-    let wins = best
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| {
-            let (bid_price, key) = (*b)?;
-            Some(Win {
+    let mut wins = Vec::new();
+    for (i, imp) in imps.iter().enumerate() {
+        if let Some(p) = imp.pod {
+            // Pods clear at first price: a runner-up per position is not defined.
+            for n in pod::fill(&p, offers, &pod_offers[i]) {
+                let price = offers[n].price.expect("screened");
+                wins.push(Win {
+                    imp: i,
+                    key: offers[n].key,
+                    bid_price: price,
+                    clearing: price,
+                });
+            }
+        } else if let Some((bid_price, key)) = best[i] {
+            wins.push(Win {
                 imp: i,
                 key,
                 bid_price,
-                clearing: clearing_price(bid_price, second[i], imps[i].floor, rules.pricing),
-            })
-        })
-        .collect();
+                clearing: clearing_price(bid_price, second[i], imp.floor, rules.pricing),
+            });
+        }
+    }
     Outcome { wins, rejected }
 }
 
@@ -185,6 +236,7 @@ fn screen(
     }
     let imp = index
         .find(imps, offer.impid)
+        .filter(|_| offer.offered)
         .ok_or_else(|| Rejection::UnknownImp(offer.impid.to_string()))?;
     let price = match offer.price {
         Some(p) if p > Micros::ZERO => p,
@@ -217,6 +269,9 @@ pub fn clearing_price(
         }
     }
 }
+
+#[path = "auction_pod.rs"]
+pub mod pod;
 
 #[cfg(test)]
 #[path = "auction_tests.rs"]

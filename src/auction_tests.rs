@@ -18,6 +18,9 @@ fn offer(partner: usize, impid: &'static str, cents: i64) -> Offer<'static> {
         impid,
         price: Some(Micros(cents * 10_000)),
         currency: USD,
+        dur_s: None,
+        adomain: None,
+        offered: true,
     }
 }
 
@@ -37,6 +40,7 @@ fn first_price_highest_wins_at_its_bid() {
     let imps = [ImpFloor {
         id: "1",
         floor: Micros(0),
+        pod: None,
     }];
     let offers = [offer(0, "1", 150), offer(1, "1", 320), offer(2, "1", 275)];
     let out = run(&imps, &offers, rules(PriceRule::First));
@@ -51,6 +55,7 @@ fn second_price_is_runner_up_plus_increment() {
     let imps = [ImpFloor {
         id: "1",
         floor: Micros(1_000_000),
+        pod: None,
     }];
     let offers = [offer(0, "1", 150), offer(1, "1", 320), offer(2, "1", 275)];
     let out = run(&imps, &offers, rules(SECOND));
@@ -63,6 +68,7 @@ fn second_price_alone_clears_at_floor_plus_increment() {
     let imps = [ImpFloor {
         id: "1",
         floor: Micros(2_000_000),
+        pod: None,
     }];
     let out = run(&imps, &[offer(0, "1", 500)], rules(SECOND));
     assert_eq!(out.wins[0].clearing, Micros(2_010_000));
@@ -73,6 +79,7 @@ fn second_price_never_exceeds_the_bid() {
     let imps = [ImpFloor {
         id: "1",
         floor: Micros(0),
+        pod: None,
     }];
     let out = run(
         &imps,
@@ -91,6 +98,7 @@ fn screens_bad_bids() {
     let imps = [ImpFloor {
         id: "1",
         floor: Micros(1_000_000),
+        pod: None,
     }];
     let mut nan = offer(0, "1", 100);
     nan.price = None;
@@ -122,14 +130,17 @@ fn each_imp_has_its_own_auction() {
         ImpFloor {
             id: "a",
             floor: Micros(0),
+            pod: None,
         },
         ImpFloor {
             id: "b",
             floor: Micros(0),
+            pod: None,
         },
         ImpFloor {
             id: "c",
             floor: Micros(0),
+            pod: None,
         },
     ];
     let offers = [offer(0, "b", 100), offer(1, "a", 200), offer(2, "b", 300)];
@@ -146,9 +157,9 @@ proptest! {
         increment in 0i64..1_000_000,
         second in any::<bool>(),
     ) {
-        let imps = [ImpFloor { id: "1", floor: Micros(floor) }];
+        let imps = [ImpFloor { id: "1", floor: Micros(floor), pod: None }];
         let offers: Vec<Offer> = prices.iter().enumerate().map(|(i, p)| Offer {
-            key: key(i, 0), bid_id: "x", impid: "1", price: Some(Micros(*p)), currency: USD,
+            key: key(i, 0), bid_id: "x", impid: "1", price: Some(Micros(*p)), currency: USD, dur_s: None, adomain: None, offered: true,
         }).collect();
         let pricing = if second { PriceRule::Second { increment: Micros(increment) } } else { PriceRule::First };
         let out = run(&imps, &offers, rules(pricing));

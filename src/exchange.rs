@@ -3,6 +3,7 @@
 
 use crate::auction::{self, BidKey, ImpFloor, Offer, Rules};
 use crate::deadline::Deadline;
+use crate::events::record::{AuctionRecord, PartnerRecord, WinRecord};
 use crate::fanout::{self, Called};
 use crate::gateway::Gateway;
 use crate::money::Micros;
@@ -58,30 +59,169 @@ impl ResponseExt {
     }
 }
 
-/// Runs the auction. `None` means nothing won (the endpoint answers 204).
+/// What the auction needs to know about each imp beyond the request itself.
+#[derive(Debug, Clone, Default)]
+pub struct ImpSpec {
+    /// In the auction currency.
+    pub floor: Micros,
+    pub pod: Option<auction::Pod>,
+    /// Partners (indices into `Gateway::partners`) allowed to bid; `None` = all.
+    pub partners: Option<Vec<usize>>,
+}
+
+/// A winning bid, as the partner sent it (macros not yet substituted).
+#[derive(Debug)]
+pub struct Won {
+    /// Index into the request's imps.
+    pub imp: usize,
+    /// Index into `Gateway::partners`.
+    pub partner: usize,
+    pub bid: Bid,
+    /// The response's `bidid`, for `${AUCTION_BID_ID}`.
+    pub bidid: Option<String>,
+    pub clearing: Micros,
+}
+
+/// An auction's result: the request as sent, the winners in imp order (a pod's highest price
+/// first), and the diagnostics (`ext`, written only when something won).
+#[derive(Debug)]
+pub struct Settled {
+    pub request: BidRequest,
+    pub wins: Vec<Won>,
+    pub ext: ResponseExt,
+    /// Every partner called or skipped: index, outcome label, milliseconds.
+    pub outcomes: Vec<(usize, &'static str, u64)>,
+}
+
+/// Partner text cut to `MAX_MESSAGE_CHARS` for echoing in messages.
+pub fn clip(s: &str) -> String {
+    match s.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
+}
+
+/// Runs the auction for the OpenRTB endpoint. `None` means nothing won (the endpoint
+/// answers 204).
 pub async fn run(
     gw: &Gateway,
-    mut request: BidRequest,
+    request: BidRequest,
     floors: &[Micros],
     deadline: &Deadline,
 ) -> Option<BidResponse> {
+    let specs: Vec<ImpSpec> = floors
+        .iter()
+        .map(|&floor| ImpSpec {
+            floor,
+            ..ImpSpec::default()
+        })
+        .collect();
+    bid_response(gw, settle(gw, request, &specs, deadline).await)
+}
+
+/// The OpenRTB answer to a settled auction; `None` when nothing won.
+pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
+    if settled.wins.is_empty() {
+        return None;
+    }
+    let currency = gw.config.auction.currency.as_str();
+    // Winners, grouped into one seatbid per partner in order of first win.
+    let mut seatbid: Vec<SeatBid> = Vec::new();
+    let mut seat_of: Vec<Option<usize>> = vec![None; gw.partners.len()];
+    for won in settled.wins {
+        let mut bid = won.bid;
+        bid.price = won.clearing.to_f64();
+        let s = *seat_of[won.partner].get_or_insert_with(|| {
+            seatbid.push(SeatBid {
+                bid: Vec::new(),
+                seat: Some(gw.partners[won.partner].id.to_string()),
+                rest: Default::default(),
+            });
+            seatbid.len() - 1
+        });
+        seatbid[s].bid.push(bid);
+    }
+    Some(BidResponse {
+        id: settled.request.id,
+        seatbid,
+        bidid: None,
+        cur: Some(currency.to_string()),
+        nbr: None,
+        ext: Some(serde_json::to_value(settled.ext).expect("ext serialises")),
+        rest: Default::default(),
+    })
+}
+
+/// The event log's record of a settled auction, or `None` when it is not sampled.
+pub fn record(
+    gw: &Gateway,
+    settled: &Settled,
+    endpoint: &str,
+    bundle: Option<&str>,
+    took: std::time::Duration,
+) -> Option<AuctionRecord> {
+    let share = gw.config.event_log.sample_auctions;
+    if share <= 0.0 || fastrand::f64() >= share {
+        return None;
+    }
+    let currency = &gw.config.auction.currency;
+    Some(AuctionRecord {
+        ts_ms: crate::events::record::now_ms(),
+        auction_id: settled.request.id.clone(),
+        endpoint: endpoint.into(),
+        app_bundle: bundle.map(String::from),
+        duration_ms: took.as_millis() as u64,
+        partners: settled
+            .outcomes
+            .iter()
+            .map(|(p, outcome, ms)| PartnerRecord {
+                partner: gw.partners[*p].id.to_string(),
+                outcome: outcome.to_string(),
+                ms: *ms,
+            })
+            .collect(),
+        wins: settled
+            .wins
+            .iter()
+            .map(|w| WinRecord {
+                imp: settled.request.imp[w.imp].id.clone(),
+                partner: gw.partners[w.partner].id.to_string(),
+                bid_id: w.bid.id.clone(),
+                price_micros: w.clearing.0,
+                currency: currency.clone(),
+                adomain: w.bid.first_adomain().map(String::from),
+                dur_s: w.bid.dur(),
+            })
+            .collect(),
+    })
+}
+
+/// Fans out, screens, and runs the auction: the part every endpoint shares.
+pub async fn settle(
+    gw: &Gateway,
+    mut request: BidRequest,
+    specs: &[ImpSpec],
+    deadline: &Deadline,
+) -> Settled {
     let currency = gw.config.auction.currency.as_str();
     request.at = Some(gw.auction_type());
     request.cur = Some(vec![currency.to_string()]);
 
-    let mut called = fanout::run(gw, &mut request, deadline).await;
+    let eligible: Vec<Option<Vec<usize>>> = specs.iter().map(|s| s.partners.clone()).collect();
+    let mut called = fanout::run(gw, &mut request, deadline, &eligible).await;
     refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
         .imp
         .iter()
-        .zip(floors)
-        .map(|(imp, floor)| ImpFloor {
+        .zip(specs)
+        .map(|(imp, spec)| ImpFloor {
             id: &imp.id,
-            floor: *floor,
+            floor: spec.floor,
+            pod: spec.pod,
         })
         .collect();
-    let offers = offers(&called);
+    let offers = offers(&called, &request, &eligible);
     let rules = Rules {
         currency,
         pricing: gw.pricing,
@@ -126,39 +266,36 @@ pub async fn run(
     for ((partner, code), n) in counts {
         telemetry::bids_rejected(gw.partners[partner].id.as_str(), code, n);
     }
-    if !answering {
-        return None;
-    }
     drop(offers);
+    drop(imps);
 
-    // Winners, grouped into one seatbid per partner in order of first win.
-    let mut seatbid: Vec<SeatBid> = Vec::new();
-    let mut seat_of: Vec<Option<usize>> = vec![None; called.len()];
+    let mut wins = Vec::with_capacity(outcome.wins.len());
     for win in &outcome.wins {
-        let partner_id = &gw.partners[called[win.key.partner].partner].id;
-        let mut bid = take_bid(&mut called, win.key);
-        bid.price = win.clearing.to_f64();
-        telemetry::win(partner_id.as_str(), currency, win.clearing);
-        gw.partners[called[win.key.partner].partner].stats.win(now);
-        let s = *seat_of[win.key.partner].get_or_insert_with(|| {
-            seatbid.push(SeatBid {
-                bid: Vec::new(),
-                seat: Some(partner_id.to_string()),
-                rest: Default::default(),
-            });
-            seatbid.len() - 1
+        let partner = called[win.key.partner].partner;
+        let bidid = match &called[win.key.partner].outcome {
+            Outcome::Bid(resp) => resp.bidid.clone(),
+            _ => None,
+        };
+        telemetry::win(gw.partners[partner].id.as_str(), currency, win.clearing);
+        gw.partners[partner].stats.win(now);
+        wins.push(Won {
+            imp: win.imp,
+            partner,
+            bid: take_bid(&mut called, win.key),
+            bidid,
+            clearing: win.clearing,
         });
-        seatbid[s].bid.push(bid);
     }
-    Some(BidResponse {
-        id: request.id,
-        seatbid,
-        bidid: None,
-        cur: Some(currency.to_string()),
-        nbr: None,
-        ext: Some(serde_json::to_value(ext).expect("ext serialises")),
-        rest: Default::default(),
-    })
+    let outcomes = called
+        .iter()
+        .map(|c| (c.partner, c.outcome.label(), c.elapsed.as_millis() as u64))
+        .collect();
+    Settled {
+        request,
+        wins,
+        ext,
+        outcomes,
+    }
 }
 
 /// A response with more than `MAX_BIDS_PER_IMP` bids per imp is refused whole: screening
@@ -179,8 +316,23 @@ fn refuse_bid_floods(called: &mut [Called], imps: usize) {
 }
 
 /// Every bid received, in arrival order, as the auction's borrowed view.
-fn offers(called: &[Called]) -> Vec<Offer<'_>> {
+fn offers<'a>(
+    called: &'a [Called],
+    request: &BidRequest,
+    eligible: &[Option<Vec<usize>>],
+) -> Vec<Offer<'a>> {
     let mut offers = Vec::new();
+    // A bid for an imp the partner was not offered counts as a bid for an unknown imp.
+    let allowed = |partner: usize, impid: &str| {
+        let Some(i) = request.imp.iter().position(|imp| imp.id == impid) else {
+            return true; // unknown to everyone: the auction reports it
+        };
+        eligible
+            .get(i)
+            .and_then(|e| e.as_ref())
+            .is_none_or(|ps| ps.contains(&partner))
+    };
+    let restricted = eligible.iter().any(Option::is_some);
     for (p, c) in called.iter().enumerate() {
         let Outcome::Bid(resp) = &c.outcome else {
             continue;
@@ -199,6 +351,9 @@ fn offers(called: &[Called]) -> Vec<Offer<'_>> {
                     impid: &bid.impid,
                     price: Micros::from_f64(bid.price),
                     currency,
+                    dur_s: bid.dur(),
+                    adomain: bid.first_adomain(),
+                    offered: !restricted || allowed(c.partner, &bid.impid),
                 });
             }
         }

@@ -28,16 +28,37 @@ pub struct Called {
     pub elapsed: Duration,
 }
 
-/// Calls every enabled partner with `request`, whose `tmax` is set per partner.
-pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) -> Vec<Called> {
+/// Which partners may bid on which imp: per imp, the allowed partners (indices into
+/// `Gateway::partners`), `None` = all. An empty `Eligible` means every partner, every imp.
+pub type Eligible = [Option<Vec<usize>>];
+
+/// Calls every enabled partner with `request`, whose `tmax` is set per partner. A partner
+/// sees only the imps it may bid on (`eligible`), and is not called when that is none.
+pub async fn run(
+    gw: &Gateway,
+    request: &mut BidRequest,
+    deadline: &Deadline,
+    eligible: &Eligible,
+) -> Vec<Called> {
     let cfg = &gw.config.auction;
     let now = Instant::now();
     let mut results = Vec::with_capacity(gw.partners.len());
     let mut pending = FuturesUnordered::new();
-    // Partners told the same tmax share one serialised body.
-    let mut bodies: Vec<(u64, Bytes)> = Vec::new();
+    // Partners told the same tmax and offered the same imps share one serialised body.
+    let mut bodies: Vec<(u64, Vec<bool>, Bytes)> = Vec::new();
 
+    // The usual case, no placement restricts its partners: no per-partner imp masks at all.
+    let restricted = eligible.iter().any(Option::is_some);
     for (i, partner) in gw.partners.iter().enumerate() {
+        // Empty = every imp.
+        let imps = if restricted {
+            offered(eligible, i, request.imp.len())
+        } else {
+            Vec::new()
+        };
+        if restricted && imps.iter().all(|offered| !offered) {
+            continue;
+        }
         let skipped = |skip| Called {
             partner: i,
             outcome: Outcome::Throttled(skip),
@@ -67,13 +88,15 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
             results.push(skipped(Skip::Qps));
             continue;
         }
-        let bytes = match bodies.iter().find(|(t, _)| *t == budget.tmax_ms) {
-            Some((_, b)) => b.clone(),
+        let bytes = match bodies
+            .iter()
+            .find(|(t, m, _)| *t == budget.tmax_ms && *m == imps)
+        {
+            Some((_, _, b)) => b.clone(),
             None => {
                 request.tmax = Some(budget.tmax_ms as i64);
-                // Serialising maps with string keys and finite numbers cannot fail.
-                let b = Bytes::from(serde_json::to_vec(&*request).expect("BidRequest serialises"));
-                bodies.push((budget.tmax_ms, b.clone()));
+                let b = body(request, &imps);
+                bodies.push((budget.tmax_ms, imps, b.clone()));
                 b
             }
         };
@@ -106,6 +129,39 @@ pub async fn run(gw: &Gateway, request: &mut BidRequest, deadline: &Deadline) ->
         results.push(called);
     }
     results
+}
+
+/// Which imps partner `p` is offered.
+fn offered(eligible: &Eligible, p: usize, imps: usize) -> Vec<bool> {
+    (0..imps)
+        .map(|i| match eligible.get(i) {
+            Some(Some(allowed)) => allowed.contains(&p),
+            _ => true,
+        })
+        .collect()
+}
+
+/// The serialised request with only the offered imps (`imps` empty: all of them).
+fn body(request: &BidRequest, imps: &[bool]) -> Bytes {
+    // Serialising maps with string keys and finite numbers cannot fail.
+    if imps.iter().all(|x| *x) {
+        return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
+    }
+    let partial = BidRequest {
+        imp: request
+            .imp
+            .iter()
+            .zip(imps)
+            .filter(|(_, offered)| **offered)
+            .map(|(imp, _)| imp.clone())
+            .collect(),
+        id: request.id.clone(),
+        tmax: request.tmax,
+        at: request.at,
+        cur: request.cur.clone(),
+        rest: request.rest.clone(),
+    };
+    Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
 }
 
 /// A timeout counts against the partner only when the wait was fair to it (see

@@ -31,6 +31,9 @@ pub struct Gateway {
     pub pricing: crate::auction::PriceRule,
     /// The inbound limit per client; carried over on reload while its settings are unchanged.
     pub client_limiter: Option<Arc<limits::ClientLimiter>>,
+    /// Tracking tokens, event deduplication and notices (see `Events::new` for what a
+    /// reload keeps).
+    pub events: Arc<crate::events::Events>,
 }
 
 impl Gateway {
@@ -80,8 +83,21 @@ impl Gateway {
             Some(Some(l)) if l.cfg == config.client_rate_limit => Some(l.clone()),
             _ => limits::ClientLimiter::new(&config.client_rate_limit).map(Arc::new),
         };
+        // Notices use the default partner pool settings: one more client, built once.
+        let events = {
+            let (client, prev) = match previous {
+                Some(g) => (g.events.client.clone(), Some(&*g.events)),
+                None => (
+                    partners::client(&crate::config::HttpClientConfig::default())
+                        .map_err(|e| e.to_string())?,
+                    None,
+                ),
+            };
+            Arc::new(crate::events::Events::new(&config.events, client, prev))
+        };
         Ok(Self {
             client_limiter,
+            events,
             config,
             in_flight: previous.map_or_else(Arc::default, |g| g.in_flight.clone()),
             partners,
@@ -110,6 +126,11 @@ impl Gateway {
             return Err(Shed::InFlight(max)); // dropping `permit` gives the slot back
         }
         Ok(permit)
+    }
+
+    /// The index in `partners` of the enabled partner with this id.
+    pub fn partner_index(&self, id: &str) -> Option<usize> {
+        self.partners.iter().position(|p| p.id.as_str() == id)
     }
 
     /// Auctions running now.

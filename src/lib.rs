@@ -3,18 +3,22 @@
 //! `build(config)` wires everything into a bound, ready-to-run HTTP server; `main.rs` and the
 //! integration tests both start the gateway through it and nothing else.
 
+pub mod ads;
 pub mod auction;
 pub mod breaker;
 pub mod config;
 pub mod deadline;
 pub mod demo;
 pub mod eventlog;
+pub mod events;
 pub mod exchange;
 pub mod fanout;
 pub mod gateway;
 pub mod http;
 pub mod limits;
+pub mod macros;
 pub mod money;
+pub mod notices;
 pub mod openrtb;
 pub mod partners;
 pub mod reload;
@@ -87,6 +91,10 @@ impl Application {
             handle.stop(true).await;
             let _ = task.await;
         }
+        // Everything acknowledged is in the log once the process exits.
+        if let Some(log) = self.live.event_log() {
+            log.close().await;
+        }
         result
     }
 }
@@ -139,8 +147,12 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
         None => None,
     };
     let separate_admin = admin_listener.is_some();
+    let event_log = match &config.event_log.dir {
+        Some(dir) => Some(eventlog::EventLog::start(dir, &config.event_log)?),
+        None => None,
+    };
     let gateway = gateway::Gateway::new(config).map_err(std::io::Error::other)?;
-    let live = Arc::new(reload::Live::new(gateway, path));
+    let live = Arc::new(reload::Live::new(gateway, path, event_log));
     let shared = web::Data::from(live.clone());
     let metrics = web::Data::new(telemetry::metrics());
     let server = HttpServer::new(move || {

@@ -82,6 +82,25 @@ pub struct Bid {
     pub rest: Rest,
 }
 
+impl Bid {
+    /// `dur`: the ad's duration in seconds (video/audio), when given as a sane integer.
+    pub fn dur(&self) -> Option<u32> {
+        self.rest
+            .get("dur")?
+            .as_u64()
+            .and_then(|d| u32::try_from(d).ok())
+    }
+
+    /// The first of `adomain`, the advertiser's domain.
+    pub fn first_adomain(&self) -> Option<&str> {
+        self.rest.get("adomain")?.as_array()?.first()?.as_str()
+    }
+
+    pub fn str_field(&self, key: &str) -> Option<&str> {
+        self.rest.get(key)?.as_str()
+    }
+}
+
 /// Compares two JSON documents as OpenRTB readers do: numbers by value (`1` equals `1.0`).
 pub fn semantically_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {

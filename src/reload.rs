@@ -23,16 +23,27 @@ pub struct Live {
     reloading: Mutex<()>,
     /// Set on SIGTERM/SIGINT: `/readyz` says 503 while in-flight work finishes.
     draining: AtomicBool,
+    /// The event log, opened at start (`event_log.dir`); a reload does not reopen it.
+    event_log: Option<crate::eventlog::EventLog>,
 }
 
 impl Live {
-    pub fn new(gateway: Gateway, path: Option<PathBuf>) -> Self {
+    pub fn new(
+        gateway: Gateway,
+        path: Option<PathBuf>,
+        event_log: Option<crate::eventlog::EventLog>,
+    ) -> Self {
         Self {
             current: ArcSwap::from_pointee(gateway),
             path,
             reloading: Mutex::new(()),
             draining: AtomicBool::new(false),
+            event_log,
         }
+    }
+
+    pub fn event_log(&self) -> Option<&crate::eventlog::EventLog> {
+        self.event_log.as_ref()
     }
 
     pub fn begin_drain(&self) {
@@ -81,6 +92,14 @@ impl Live {
             || config.server.workers != previous.config.server.workers
         {
             tracing::warn!("server.listen and server.workers apply at the next restart only");
+        }
+        if config.event_log != previous.config.event_log
+            || config.admin.listen != previous.config.admin.listen
+            || config.log != previous.config.log
+        {
+            tracing::warn!(
+                "event_log, admin.listen and log settings apply at the next restart only"
+            );
         }
         let next = Gateway::inherit(config, &previous).map_err(|e| {
             vec![Problem {

@@ -126,6 +126,9 @@ fn defaults_json() -> Value {
         admin: Default::default(),
         client_rate_limit: Default::default(),
         log: Default::default(),
+        events: Default::default(),
+        event_log: Default::default(),
+        placements: vec![],
         partners: vec![],
     })
     .unwrap()
@@ -154,6 +157,9 @@ fn example_config_lists_every_key_with_its_default_value() {
         "http_client",
         "circuit_breaker",
         "client_rate_limit",
+        "log",
+        "events",
+        "event_log",
     ] {
         assert_eq!(
             keys(&raw[section]),
@@ -230,8 +236,8 @@ fn example_config_comments_every_key() {
         previous = line;
     }
     // 7 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
-    // + 2 log + 4 + 7 partner keys.
-    assert_eq!(keys_seen, 40, "number of key lines in config/example.toml");
+    // + 2 log + 4 events + 4 event_log + 11 + 4 placement + 4 + 7 partner keys.
+    assert_eq!(keys_seen, 63, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,6 +617,9 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "admin",
                 "client_rate_limit",
                 "log",
+                "events",
+                "event_log",
+                "placements",
                 "partners"
             ]
             .map(String::from)
@@ -624,6 +633,10 @@ fn json_schema_forbids_unknown_keys_everywhere() {
         "CircuitBreakerConfig",
         "AdminConfig",
         "LogConfig",
+        "EventsConfig",
+        "EventLogConfig",
+        "PlacementConfig",
+        "PodConfig",
         "PartnerConfig",
     ] {
         let def = defs
@@ -769,4 +782,55 @@ fn log_and_admin_listener_settings_are_checked() {
     assert_eq!(c.log.format, bidgate::config::LogFormat::Json);
     assert_eq!(c.log.level, "warn,bidgate::fanout=debug");
     assert_eq!(c.admin.listen, Some("127.0.0.1:9901".parse().unwrap()));
+}
+
+#[test]
+fn placements_and_events_are_checked() {
+    let text = r#"
+[events]
+secrets = ["too-short"]
+base_url = "ftp://x"
+
+[[partners]]
+id = "dsp-a"
+endpoint = "http://127.0.0.1:1/bid"
+timeout_ms = 100
+
+[[placements]]
+id = "break"
+format = "audio"
+min_duration_s = 30
+max_duration_s = 15
+partners = ["dsp-a", "nobody"]
+pod = { max_ads = 11, max_duration_s = 60 }
+
+[[placements]]
+id = "break"
+format = "display"
+floor = -1.0
+pod = { max_ads = 2, max_duration_s = 60 }
+
+[[placements]]
+id = "typo"
+format = "audio"
+max_duraton_s = 30
+"#;
+    let p = problems(text, &[]);
+    assert_eq!(
+        paths(&p),
+        BTreeSet::from([
+            "events.secrets[0]",
+            "events.base_url",
+            "placements[0].max_duration_s",
+            "placements[0].partners[1]",
+            "placements[0].pod.max_ads",
+            "placements[1].id",
+            "placements[1].sizes",
+            "placements[1].floor",
+            "placements[1].pod",
+            "placements[2].max_duraton_s",
+        ]),
+        "{}",
+        lines(&p)
+    );
 }

@@ -48,11 +48,31 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
             ("good", good.endpoint(), 150),
             ("broken", broken.endpoint(), 150),
         ],
-    ) + "\n[circuit_breaker]\nfailure_threshold = 1\n\n[client_rate_limit]\nrequests_per_second = 1\nburst = 1\n";
+    ) + "\n[circuit_breaker]\nfailure_threshold = 1\n\n[client_rate_limit]\nrequests_per_second = 1\nburst = 1\n\n[events]\nsecrets = [\"dashboard-test-secret-0123456789abcdef\"]\n";
     let app = spawn_app(&cfg).await;
     for _ in 0..2 {
         app.auction(&request(300, &[("1", 0.0)])).await;
     }
+    // A tracking event with a genuine token: counted, deduplicated, billed.
+    let token =
+        bidgate::events::token::Signer::new(&["dashboard-test-secret-0123456789abcdef".into()])
+            .sign(&bidgate::events::token::Claims {
+                auction: "a".into(),
+                imp: "1".into(),
+                partner: "good".into(),
+                bid: "b".into(),
+                price_micros: 1_000_000,
+                currency: "USD".into(),
+                expires: u64::MAX,
+                burl: None,
+            });
+    let event = app
+        .client
+        .get(app.url(&format!("/v1/events/impression?t={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(event.status(), 204);
     app.admin(reqwest::Method::POST, "/admin/reload")
         .send()
         .await

@@ -12,7 +12,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(super) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             message: message.into(),
@@ -358,6 +358,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must name at least one of api_key, app_bundle, ip",
         ));
     }
+    super::ads::validate(c, &mut p);
     check_http(&c.http_client, "http_client", &mut p);
     check_breaker(&c.circuit_breaker, "circuit_breaker", &mut p);
     let mut seen = std::collections::HashSet::new();
@@ -442,7 +443,7 @@ pub(crate) fn is_currency_code(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-fn is_partner_id(s: &str) -> bool {
+pub(super) fn is_partner_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))

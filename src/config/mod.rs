@@ -5,7 +5,10 @@
 //! (unknown keys, wrong types, inconsistent values) with its key path, because an operator
 //! fixing a file one error per restart is an operator having a bad night.
 
+mod ads;
 mod load;
+
+pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
 pub(crate) use load::is_currency_code;
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
@@ -35,6 +38,15 @@ pub struct Config {
     pub client_rate_limit: ClientRateLimitConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// Tracking events of the client ad API.
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// The local log of auctions and events (JSON lines, hourly files).
+    #[serde(default)]
+    pub event_log: crate::eventlog::EventLogConfig,
+    /// Where apps show ads (`/v1/ads` slots name one).
+    #[serde(default)]
+    pub placements: Vec<PlacementConfig>,
     /// External demand partners, called over HTTP for every auction.
     #[serde(default)]
     pub partners: Vec<PartnerConfig>,

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 pub const CONFIG: &str = include_str!("../../config/demo.toml");
 /// The request the printed curl line posts (`fixtures/requests/demo-audio.json`).
 pub const FIXTURE: &str = include_str!("../../fixtures/requests/demo-audio.json");
+/// The app's ad request of the second curl line (`fixtures/requests/ads-audio-break.json`).
+pub const ADS_FIXTURE: &str = include_str!("../../fixtures/requests/ads-audio-break.json");
 
 /// Three partners that differ the way real ones do: one steady, one picky, one that is
 /// sometimes far too slow (its late answers show up as timeouts in `ext.errors`).
@@ -66,15 +68,22 @@ pub async fn run() -> std::io::Result<()> {
         tokio::spawn(server);
     }
     let app = crate::build(config)?;
-    let fixture = fixture_path()?;
+    let fixture = fixture_path("demo-audio.json", FIXTURE)?;
+    let ads_fixture = fixture_path("ads-audio-break.json", ADS_FIXTURE)?;
     println!(
         "bidgate demo: gateway on http://{}, 3 simulated partners on loopback",
         app.addr()
     );
-    println!("try:\n");
+    println!("try an OpenRTB auction:\n");
     println!(
         "  curl -s -H 'Content-Type: application/json' --data-binary @{} http://{}/openrtb2/auction\n",
         fixture.display(),
+        app.addr()
+    );
+    println!("or an app's ad request (an audio break of up to 3 spots and a banner):\n");
+    println!(
+        "  curl -s -H 'Content-Type: application/json' --data-binary @{} http://{}/v1/ads\n",
+        ads_fixture.display(),
         app.addr()
     );
     println!(
@@ -85,13 +94,14 @@ pub async fn run() -> std::io::Result<()> {
 }
 
 /// The fixture in the source tree when run from a checkout, else a copy in a temp file.
-fn fixture_path() -> std::io::Result<PathBuf> {
-    let in_tree =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/requests/demo-audio.json");
+fn fixture_path(name: &str, text: &str) -> std::io::Result<PathBuf> {
+    let in_tree = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/requests")
+        .join(name);
     if in_tree.exists() {
         return Ok(in_tree);
     }
-    let copy = std::env::temp_dir().join("bidgate-demo-audio.json");
-    std::fs::write(&copy, FIXTURE)?;
+    let copy = std::env::temp_dir().join(format!("bidgate-{name}"));
+    std::fs::write(&copy, text)?;
     Ok(copy)
 }

@@ -55,23 +55,36 @@ async fn bid(profile: web::Data<Profile>, request: web::Json<Value>) -> HttpResp
         return HttpResponse::NoContent().finish();
     }
     let imps = request["imp"].as_array().cloned().unwrap_or_default();
-    let bids: Vec<Value> = imps
-        .iter()
-        .map(|imp| {
+    let mut bids: Vec<Value> = Vec::new();
+    for imp in &imps {
+        // An ad pod (maxseq) gets two spots of different lengths from two advertisers.
+        let pod = imp["audio"]["maxseq"]
+            .as_u64()
+            .or(imp["video"]["maxseq"].as_u64());
+        let spots: &[(u32, &str)] = if pod.is_some() {
+            &[(30, ""), (15, "second.")]
+        } else {
+            &[(30, "")]
+        };
+        for &(secs, prefix) in spots {
             let cents = rng.i64(p.price_cents.0..=p.price_cents.1);
-            let id = imp["id"].as_str().unwrap_or_default();
-            let (mtype, adm) = creative(imp, p);
-            json!({
+            let domain = format!("{prefix}{}", p.adomain);
+            let (mtype, adm, dur) = creative(imp, &domain, p.name, secs);
+            let mut bid = json!({
                 "id": format!("{}-{:016x}", p.name, rng.u64(..)),
-                "impid": id,
+                "impid": imp["id"],
                 "price": cents as f64 / 100.0,
                 "adm": adm,
-                "adomain": [p.adomain],
+                "adomain": [domain],
                 "crid": format!("{}-creative-{mtype}", p.name),
                 "mtype": mtype,
-            })
-        })
-        .collect();
+            });
+            if let Some(d) = dur {
+                bid["dur"] = json!(d);
+            }
+            bids.push(bid);
+        }
+    }
     HttpResponse::Ok().json(json!({
         "id": request["id"],
         "cur": "USD",
@@ -79,33 +92,53 @@ async fn bid(profile: web::Data<Profile>, request: web::Json<Value>) -> HttpResp
     }))
 }
 
-/// Markup matching what the imp offers: VAST for audio/video, an image tag for banners.
-fn creative(imp: &Value, p: &Profile) -> (u8, String) {
-    if imp.get("audio").is_some() {
-        (3, vast(p, "audio/mpeg", 30))
+/// Markup matching what the imp offers: VAST for audio (with the companion image the imp
+/// asks for) and video, an image tag for banners. Returns (mtype, adm, dur).
+fn creative(imp: &Value, domain: &str, name: &str, secs: u32) -> (u8, String, Option<u32>) {
+    if let Some(audio) = imp.get("audio") {
+        let companion = audio["companionad"][0].as_object().map(|c| {
+            (
+                c["w"].as_u64().unwrap_or(640),
+                c["h"].as_u64().unwrap_or(640),
+            )
+        });
+        (
+            3,
+            vast(name, domain, "audio/mpeg", secs, companion),
+            Some(secs),
+        )
     } else if imp.get("video").is_some() {
-        (2, vast(p, "video/mp4", 15))
+        (
+            2,
+            vast(name, domain, "video/mp4", secs.min(15), None),
+            Some(secs.min(15)),
+        )
     } else {
         let w = imp["banner"]["w"].as_u64().unwrap_or(300);
         let h = imp["banner"]["h"].as_u64().unwrap_or(250);
         (
             1,
             format!(
-                "<a href=\"https://{d}/\"><img src=\"https://cdn.{d}/{w}x{h}.png\" width=\"{w}\" height=\"{h}\"></a>",
-                d = p.adomain
+                "<a href=\"https://{domain}/\"><img src=\"https://cdn.{domain}/{w}x{h}.png\" width=\"{w}\" height=\"{h}\"></a>"
             ),
+            None,
         )
     }
 }
 
-fn vast(p: &Profile, mime: &str, secs: u32) -> String {
+fn vast(name: &str, d: &str, mime: &str, secs: u32, companion: Option<(u64, u64)>) -> String {
+    let companion = companion.map_or(String::new(), |(w, h)| {
+        format!(
+            "<Creative><CompanionAds><Companion width=\"{w}\" height=\"{h}\">\
+<StaticResource creativeType=\"image/png\"><![CDATA[https://cdn.{d}/cover-{w}x{h}.png]]></StaticResource>\
+<CompanionClickThrough><![CDATA[https://{d}/]]></CompanionClickThrough></Companion></CompanionAds></Creative>"
+        )
+    });
     format!(
-        "<VAST version=\"4.2\"><Ad id=\"{n}\"><InLine><AdSystem>{n}</AdSystem><AdTitle>{n} spot</AdTitle>\
+        "<VAST version=\"4.2\"><Ad id=\"{name}\"><InLine><AdSystem>{name}</AdSystem><AdTitle>{d} spot</AdTitle>\
 <Impression><![CDATA[https://{d}/imp]]></Impression><Creatives><Creative><Linear>\
 <Duration>00:00:{secs:02}</Duration><MediaFiles><MediaFile delivery=\"progressive\" type=\"{mime}\">\
-<![CDATA[https://cdn.{d}/spot-{secs}s]]></MediaFile></MediaFiles></Linear></Creative></Creatives>\
-</InLine></Ad></VAST>",
-        n = p.name,
-        d = p.adomain
+<![CDATA[https://cdn.{d}/spot-{secs}s]]></MediaFile></MediaFiles></Linear></Creative>{companion}</Creatives>\
+</InLine></Ad></VAST>"
     )
 }

@@ -74,60 +74,29 @@ pub async fn handle(
 ) -> Result<HttpResponse, AuctionError> {
     // Taken once: this auction finishes under this config, whatever a reload does meanwhile.
     let gw = live.current();
-    // The deadline counts from here: reading the body is part of the client's tmax. A worker
-    // running behind has let this request wait unseen for up to its lag, so the arrival is
-    // backdated by that much: partners get less time, and the client gets its answer on time.
-    let now = Instant::now();
-    let arrived = now.checked_sub(limits::worker_lag()).unwrap_or(now);
-    let result = auction(&gw, &req, payload, arrived).await;
-    let outcome = match &result {
-        Ok(r) if r.status() == StatusCode::OK => "won",
-        Ok(_) => "no_bid",
-        Err(AuctionError::Overloaded(shed)) => {
-            telemetry::rate_limited(shed.scope());
-            // Shed requests stay out of the duration histogram: they would pull its
-            // quantiles down exactly when the service is struggling.
-            telemetry::auction_outcome(ENDPOINT, "shed");
-            return result;
-        }
-        Err(AuctionError::RateLimited(_)) => {
-            telemetry::rate_limited("client");
-            "rate_limited"
-        }
-        Err(_) => "rejected",
-    };
-    telemetry::auction(ENDPOINT, outcome, arrived.elapsed());
+    let arrived = arrival();
+    let result = auction(&gw, &live, &req, payload, arrived).await;
+    let won = matches!(&result, Ok(r) if r.status() == StatusCode::OK);
+    count(ENDPOINT, arrived, &result, won);
     result
 }
 
 async fn auction(
     gw: &Gateway,
+    live: &Live,
     req: &HttpRequest,
     payload: web::Payload,
     arrived: Instant,
 ) -> Result<HttpResponse, AuctionError> {
     let cfg = &gw.config;
-    // Before tmax is known (it is in the body), the longest any request may take applies.
-    let read_until = arrived + Duration::from_millis(cfg.auction.max_tmax_ms);
-    if let Err(shed) = gw.lag_check() {
-        // Too far behind to do anything useful in time. Read the (capped) body anyway,
-        // briefly: a reply before the body is read makes the server close the connection,
-        // and a reconnect is the last thing an overloaded client and server need.
-        let drain_until = Instant::now() + DRAIN;
-        let _ = read_body(req, payload, cfg.server.max_request_bytes, drain_until).await;
-        return Err(AuctionError::Overloaded(shed));
-    }
-    let body = read_body(req, payload, cfg.server.max_request_bytes, read_until).await?;
-    // The slot is taken once the body is in: slow uploads do not hold auction slots.
-    let _slot = gw.admit().map_err(AuctionError::Overloaded)?;
+    let (body, _slot) = intake(gw, req, payload, arrived).await?;
     let request = validation::parse(&body).map_err(AuctionError::Invalid)?;
-    if let Some(limiter) = &gw.client_limiter {
-        let api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
-        let app = request.rest.get("app");
-        let bundle = app.and_then(|a| a.get("bundle")).and_then(|b| b.as_str());
-        let key = limiter.key_of(api_key, bundle, req.peer_addr().map(|a| a.ip()));
-        limiter.check(key).map_err(AuctionError::RateLimited)?;
-    }
+    let app = request.rest.get("app");
+    let bundle = app
+        .and_then(|a| a.get("bundle"))
+        .and_then(|b| b.as_str())
+        .map(String::from);
+    rate_limit(gw, req, bundle.as_deref())?;
     let floors =
         validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
@@ -138,10 +107,23 @@ async fn auction(
 
     // Everything logged about this auction, down to each partner call, carries its id.
     let span = tracing::info_span!("auction", id = %request.id);
-    let response = match exchange::run(gw, request, &floors, &deadline)
+    let specs: Vec<exchange::ImpSpec> = floors
+        .iter()
+        .map(|&floor| exchange::ImpSpec {
+            floor,
+            ..Default::default()
+        })
+        .collect();
+    let settled = exchange::settle(gw, request, &specs, &deadline)
         .instrument(span.clone())
-        .await
-    {
+        .await;
+    if let (Some(log), Some(record)) = (
+        live.event_log(),
+        exchange::record(gw, &settled, ENDPOINT, bundle.as_deref(), arrived.elapsed()),
+    ) {
+        log.append(&crate::events::record::Record::Auction(record));
+    }
+    let response = match exchange::bid_response(gw, settled) {
         None => HttpResponse::NoContent().finish(),
         Some(response) => {
             let json = serde_json::to_vec(&response).expect("BidResponse serialises");
@@ -156,6 +138,79 @@ async fn auction(
         span.in_scope(|| telemetry::late_answer(ENDPOINT, late_by));
     }
     Ok(response)
+}
+
+/// When the request arrived, for its deadline: reading the body is part of the client's
+/// tmax. A worker running behind has let this request wait unseen for up to its lag, so the
+/// arrival is backdated by that much: partners get less time, the client its answer on time.
+pub(super) fn arrival() -> Instant {
+    let now = Instant::now();
+    now.checked_sub(limits::worker_lag()).unwrap_or(now)
+}
+
+/// What every auction endpoint does before it looks at the body: shed when this worker is
+/// behind, read the body (capped in size and time), take an in-flight slot.
+pub(super) async fn intake(
+    gw: &Gateway,
+    req: &HttpRequest,
+    payload: web::Payload,
+    arrived: Instant,
+) -> Result<(Bytes, crate::gateway::InFlight), AuctionError> {
+    let cfg = &gw.config;
+    // Before tmax is known (it is in the body), the longest any request may take applies.
+    let read_until = arrived + Duration::from_millis(cfg.auction.max_tmax_ms);
+    if let Err(shed) = gw.lag_check() {
+        // Too far behind to do anything useful in time. Read the (capped) body anyway,
+        // briefly: a reply before the body is read makes the server close the connection,
+        // and a reconnect is the last thing an overloaded client and server need.
+        let drain_until = Instant::now() + DRAIN;
+        let _ = read_body(req, payload, cfg.server.max_request_bytes, drain_until).await;
+        return Err(AuctionError::Overloaded(shed));
+    }
+    let body = read_body(req, payload, cfg.server.max_request_bytes, read_until).await?;
+    // The slot is taken once the body is in: slow uploads do not hold auction slots.
+    let slot = gw.admit().map_err(AuctionError::Overloaded)?;
+    Ok((body, slot))
+}
+
+/// The per-client inbound limit, keyed by API key, app bundle or peer IP.
+pub(super) fn rate_limit(
+    gw: &Gateway,
+    req: &HttpRequest,
+    bundle: Option<&str>,
+) -> Result<(), AuctionError> {
+    if let Some(limiter) = &gw.client_limiter {
+        let api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+        let key = limiter.key_of(api_key, bundle, req.peer_addr().map(|a| a.ip()));
+        limiter.check(key).map_err(AuctionError::RateLimited)?;
+    }
+    Ok(())
+}
+
+/// Records the outcome metrics of an auction request (any endpoint).
+pub(super) fn count(
+    endpoint: &'static str,
+    arrived: Instant,
+    result: &Result<HttpResponse, AuctionError>,
+    won: bool,
+) {
+    let outcome = match result {
+        Ok(_) if won => "won",
+        Ok(_) => "no_bid",
+        Err(AuctionError::Overloaded(shed)) => {
+            telemetry::rate_limited(shed.scope());
+            // Shed requests stay out of the duration histogram: they would pull its
+            // quantiles down exactly when the service is struggling.
+            telemetry::auction_outcome(endpoint, "shed");
+            return;
+        }
+        Err(AuctionError::RateLimited(_)) => {
+            telemetry::rate_limited("client");
+            "rate_limited"
+        }
+        Err(_) => "rejected",
+    };
+    telemetry::auction(endpoint, outcome, arrived.elapsed());
 }
 
 /// Reads the whole body, refusing more than `limit` bytes and giving up at `until`.

@@ -2,7 +2,9 @@
 //! HTTP to clients; it turns requests into domain calls and domain results into responses.
 
 mod admin_page;
+mod ads;
 mod auction;
+mod events;
 mod status;
 
 use crate::telemetry;
@@ -13,7 +15,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 /// The routes clients and load balancers use. Shared state (`Live`, the metrics handle)
 /// comes in as app data.
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openrtb2/auction", web::post().to(auction::handle));
+    cfg.route("/openrtb2/auction", web::post().to(auction::handle))
+        .route("/v1/ads", web::post().to(ads::handle))
+        .route("/v1/events/{kind}", web::get().to(events::handle));
     probes(cfg);
 }
 

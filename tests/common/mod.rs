@@ -122,6 +122,9 @@ pub enum Reply {
 /// A request as the mock partner received it.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: String,
+    /// Path and query, e.g. `/bill?price=2.5`.
+    pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Value,
     pub peer: Option<SocketAddr>,
@@ -195,6 +198,11 @@ pub fn mock_partner(reply: Reply) -> MockPartner {
 async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(Received {
+        method: req.method().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or_else(String::new, |p| p.to_string()),
         headers: req
             .headers()
             .iter()

@@ -1,0 +1,236 @@
+//! Filling an ad pod: of the eligible bids, the set that earns most while holding at most
+//! `max_ads` ads and `max_duration_s` seconds, with no two ads from one advertiser domain.
+//!
+//! This is a multiple-choice knapsack (each advertiser is a group from which at most one bid
+//! is taken) with two capacities, solved exactly by dynamic programming over (ads, seconds).
+//! Seconds are counted in units of the greatest common divisor of the durations involved, so
+//! the usual 15/30/60 s spots make a table of a handful of columns. Pure and deterministic:
+//! on equal revenue the earlier arrivals are kept.
+
+use super::{Offer, Pod};
+use crate::money::Micros;
+
+/// Largest pod accepted by config validation; bounds the table (ads × seconds).
+pub const MAX_ADS: u32 = 10;
+pub const MAX_DURATION_S: u32 = 600;
+
+/// The offers (indices into `offers`) that fill the pod best, highest price first (ties in
+/// arrival order). `eligible` holds screened offers with a `dur_s` within the per-ad limits.
+pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
+    let max_ads = pod.max_ads.min(MAX_ADS) as usize;
+    if max_ads == 0 || eligible.is_empty() {
+        return Vec::new();
+    }
+    let dur = |n: usize| offers[n].dur_s.unwrap_or(0);
+    let price = |n: usize| offers[n].price.unwrap_or(Micros::ZERO).0;
+    let unit = eligible
+        .iter()
+        .fold(pod.max_duration_s, |g, &n| gcd(g, dur(n)))
+        .max(1);
+    let cap = (pod.max_duration_s.min(MAX_DURATION_S) / unit) as usize;
+
+    // Groups: one per advertiser domain (case-insensitive), in order of first arrival; a bid
+    // without a domain is its own group (nothing says it competes with another).
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for &n in eligible {
+        let domain = offers[n].adomain.map(|d| d.trim().to_ascii_lowercase());
+        match groups.iter_mut().find(|(d, _)| d.is_some() && *d == domain) {
+            Some((_, members)) => members.push(n),
+            None => groups.push((domain, vec![n])),
+        }
+    }
+
+    // best[k][d]: most revenue with exactly k ads and d units, or None if unreachable.
+    // choice[g][k][d]: which member of group g was taken to reach (k, d) at layer g.
+    let width = cap + 1;
+    let mut best: Vec<Option<i64>> = vec![None; (max_ads + 1) * width];
+    best[0] = Some(0);
+    let mut choice: Vec<Vec<Option<u16>>> = Vec::with_capacity(groups.len());
+    for (_, members) in &groups {
+        let mut next = best.clone();
+        let mut taken = vec![None; best.len()];
+        for k in 0..max_ads {
+            for d in 0..width {
+                let Some(base) = best[k * width + d] else {
+                    continue;
+                };
+                for (m, &n) in members.iter().enumerate() {
+                    let nd = d + (dur(n) / unit) as usize;
+                    if nd > cap {
+                        continue;
+                    }
+                    let cell = (k + 1) * width + nd;
+                    let revenue = base + price(n);
+                    if next[cell].is_none_or(|r| revenue > r) {
+                        next[cell] = Some(revenue);
+                        taken[cell] = Some(m as u16);
+                    }
+                }
+            }
+        }
+        best = next;
+        choice.push(taken);
+    }
+
+    // The best cell overall; ties keep the first found (fewest ads, least time).
+    let mut end = (0, 0);
+    let mut top = 0;
+    for k in 0..=max_ads {
+        for d in 0..width {
+            if let Some(r) = best[k * width + d]
+                && r > top
+            {
+                (top, end) = (r, (k, d));
+            }
+        }
+    }
+    // Walk back through the layers: a layer that changed the cell took one of its members.
+    let (mut k, mut d) = end;
+    let mut chosen = Vec::new();
+    for g in (0..groups.len()).rev() {
+        if k == 0 {
+            break;
+        }
+        if let Some(m) = choice[g][k * width + d] {
+            let n = groups[g].1[m as usize];
+            chosen.push(n);
+            k -= 1;
+            d -= (dur(n) / unit) as usize;
+        }
+    }
+    chosen.sort_by_key(|&n| (std::cmp::Reverse(price(n)), n));
+    chosen
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auction::BidKey;
+
+    fn offer(n: usize, cents: i64, dur: u32, domain: &'static str) -> Offer<'static> {
+        Offer {
+            key: BidKey {
+                partner: n,
+                seatbid: 0,
+                bid: 0,
+            },
+            bid_id: "b",
+            impid: "1",
+            price: Some(Micros(cents * 10_000)),
+            currency: "USD",
+            dur_s: Some(dur),
+            adomain: (!domain.is_empty()).then_some(domain),
+            offered: true,
+        }
+    }
+
+    fn pod(max_ads: u32, max_duration_s: u32) -> Pod {
+        Pod {
+            max_ads,
+            max_duration_s,
+            min_ad_s: 0,
+            max_ad_s: 600,
+        }
+    }
+
+    fn all(offers: &[Offer<'_>]) -> Vec<usize> {
+        (0..offers.len()).collect()
+    }
+
+    #[test]
+    fn two_short_ads_beat_one_long_one_when_they_earn_more() {
+        let offers = [
+            offer(0, 900, 60, "big.com"),
+            offer(1, 500, 30, "a.com"),
+            offer(2, 450, 30, "b.com"),
+        ];
+        assert_eq!(fill(&pod(3, 60), &offers, &all(&offers)), [1, 2]);
+        let offers = [
+            offer(0, 1000, 60, "big.com"),
+            offer(1, 500, 30, "a.com"),
+            offer(2, 450, 30, "b.com"),
+        ];
+        assert_eq!(fill(&pod(3, 60), &offers, &all(&offers)), [0]);
+    }
+
+    #[test]
+    fn one_advertiser_at_most_once() {
+        let offers = [
+            offer(0, 800, 30, "Brand.com"),
+            offer(1, 700, 30, "brand.com"),
+            offer(2, 100, 30, "other.com"),
+        ];
+        assert_eq!(fill(&pod(2, 60), &offers, &all(&offers)), [0, 2]);
+    }
+
+    #[test]
+    fn bids_without_a_domain_are_each_their_own_advertiser() {
+        let offers = [offer(0, 300, 15, ""), offer(1, 200, 15, "")];
+        assert_eq!(fill(&pod(2, 30), &offers, &all(&offers)), [0, 1]);
+    }
+
+    #[test]
+    fn the_ad_count_limit_holds() {
+        let offers: Vec<_> = (0..6)
+            .map(|i| offer(i, 100 + i as i64, 15, ["a", "b", "c", "d", "e", "f"][i]))
+            .collect();
+        assert_eq!(fill(&pod(3, 120), &offers, &all(&offers)), [5, 4, 3]);
+    }
+
+    #[test]
+    fn nothing_fits_nothing_wins() {
+        let offers = [offer(0, 900, 45, "a.com")];
+        assert!(fill(&pod(2, 30), &offers, &all(&offers)).is_empty());
+        assert!(fill(&pod(0, 30), &offers, &all(&offers)).is_empty());
+    }
+
+    #[test]
+    fn odd_durations_use_second_resolution() {
+        let offers = [
+            offer(0, 500, 17, "a.com"),
+            offer(1, 500, 14, "b.com"),
+            offer(2, 600, 31, "c.com"),
+        ];
+        // 17 + 14 = 31 ≤ 31 earns 10.00 against 6.00 alone.
+        assert_eq!(fill(&pod(3, 31), &offers, &all(&offers)), [0, 1]);
+    }
+
+    proptest::proptest! {
+        /// The DP finds the same revenue as trying every subset, and respects every limit.
+        #[test]
+        fn matches_brute_force(
+            bids in proptest::collection::vec((1i64..2000, 1u32..5, 0usize..4), 0..9),
+            max_ads in 1u32..5,
+            max_units in 1u32..8,
+        ) {
+            let domains = ["a.com", "b.com", "c.com", ""];
+            let offers: Vec<_> = bids
+                .iter()
+                .enumerate()
+                .map(|(i, &(c, d, dom))| offer(i, c, d * 15, domains[dom]))
+                .collect();
+            let p = pod(max_ads, max_units * 15);
+            let got = fill(&p, &offers, &all(&offers));
+            let revenue = |set: &[usize]| set.iter().map(|&n| offers[n].price.unwrap().0).sum::<i64>();
+            let valid = |set: &[usize]| {
+                let mut seen = std::collections::HashSet::new();
+                set.len() as u32 <= p.max_ads
+                    && set.iter().map(|&n| offers[n].dur_s.unwrap()).sum::<u32>() <= p.max_duration_s
+                    && set.iter().all(|&n| offers[n].adomain.is_none() || seen.insert(offers[n].adomain))
+            };
+            proptest::prop_assert!(valid(&got));
+            let mut best = 0;
+            for mask in 0u32..(1 << offers.len()) {
+                let set: Vec<usize> = (0..offers.len()).filter(|i| mask & (1 << i) != 0).collect();
+                if valid(&set) {
+                    best = best.max(revenue(&set));
+                }
+            }
+            proptest::prop_assert_eq!(revenue(&got), best);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Tracking events: the signed URLs handed to apps, and what happens when one is called.
+//!
+//! `Events` lives on the `Gateway` and is carried over on reload while its settings are
+//! unchanged, so the deduplication memory and the notice backlog survive a reload.
+
+pub mod record;
+pub mod token;
+
+use crate::config::EventsConfig;
+use crate::notices::Notifier;
+use moka::sync::Cache;
+use std::time::Duration;
+use token::{Signer, TokenId};
+
+/// The event kinds apps report, as they appear in `/v1/events/{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Impression,
+    Click,
+    Start,
+    FirstQuartile,
+    Midpoint,
+    ThirdQuartile,
+    Complete,
+    Error,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Impression,
+        Kind::Click,
+        Kind::Start,
+        Kind::FirstQuartile,
+        Kind::Midpoint,
+        Kind::ThirdQuartile,
+        Kind::Complete,
+        Kind::Error,
+    ];
+
+    /// The path segment, VAST's event names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Impression => "impression",
+            Kind::Click => "click",
+            Kind::Start => "start",
+            Kind::FirstQuartile => "firstQuartile",
+            Kind::Midpoint => "midpoint",
+            Kind::ThirdQuartile => "thirdQuartile",
+            Kind::Complete => "complete",
+            Kind::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// Dedup memory: how long an event is remembered beyond its token's own lifetime.
+const DEDUP_SLACK: Duration = Duration::from_secs(3600);
+
+pub struct Events {
+    pub signer: Signer,
+    /// (kind, token id) of every event counted, for the token's lifetime plus an hour: a
+    /// replay (an app retrying, a proxy duplicating) is recognised and not billed again.
+    dedup: Cache<(Kind, TokenId), ()>,
+    pub notifier: Notifier,
+    /// The pooled client notices use (kept across reloads).
+    pub client: reqwest::Client,
+    /// The settings this was built with (a reload keeps it while they are equal).
+    pub cfg: EventsConfig,
+}
+
+impl Events {
+    pub fn new(cfg: &EventsConfig, client: reqwest::Client, previous: Option<&Events>) -> Self {
+        // With no configured key, keep the previous random key: tokens handed out before a
+        // reload must still verify after it.
+        let signer = match previous {
+            Some(p) if cfg.secrets.is_empty() && p.signer.random => p.signer.clone(),
+            _ => Signer::new(&cfg.secrets),
+        };
+        let dedup = match previous {
+            Some(p)
+                if p.cfg.dedup_capacity == cfg.dedup_capacity
+                    && p.cfg.token_ttl_s == cfg.token_ttl_s =>
+            {
+                p.dedup.clone()
+            }
+            _ => Cache::builder()
+                .max_capacity(cfg.dedup_capacity)
+                .time_to_live(Duration::from_secs(cfg.token_ttl_s) + DEDUP_SLACK)
+                .build(),
+        };
+        Self {
+            signer,
+            dedup,
+            client: client.clone(),
+            notifier: Notifier::new(
+                client,
+                cfg.notice_concurrency,
+                Duration::from_millis(cfg.notice_timeout_ms),
+            ),
+            cfg: cfg.clone(),
+        }
+    }
+
+    /// Whether this is the first time this event of this token is seen (and remembers it).
+    pub fn first_time(&self, kind: Kind, id: TokenId) -> bool {
+        let fresh = self.dedup.entry((kind, id)).or_insert(()).is_fresh();
+        let result = if fresh { "miss" } else { "hit" };
+        metrics::counter!("bidgate_cache_requests_total", "cache" => "event_dedup", "result" => result)
+            .increment(1);
+        fresh
+    }
+
+    /// Events remembered now (approximate), for the cache-size gauge.
+    pub fn remembered(&self) -> u64 {
+        self.dedup.entry_count()
+    }
+}

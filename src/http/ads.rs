@@ -1,0 +1,109 @@
+//! `POST /v1/ads`: an app's ad request in, its slots filled (or not) out — always a 200 with
+//! every slot listed when the request was valid, so the app gets a definite answer in time.
+
+use super::auction::{AuctionError, arrival, count, intake, rate_limit};
+use crate::ads::{self, AdResponse};
+use crate::deadline::Deadline;
+use crate::events::record::{self, Record};
+use crate::exchange;
+use crate::gateway::Gateway;
+use crate::reload::Live;
+use crate::telemetry;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+const ENDPOINT: &str = "ads";
+/// ext.errors-style code for a winning bid whose markup could not be used (README).
+const UNUSABLE_MARKUP: u32 = 307;
+
+pub async fn handle(
+    live: web::Data<Live>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AuctionError> {
+    let gw = live.current();
+    let arrived = arrival();
+    let mut filled = false;
+    let result = serve(&gw, &live, &req, payload, arrived, &mut filled).await;
+    count(ENDPOINT, arrived, &result, filled);
+    result
+}
+
+async fn serve(
+    gw: &Gateway,
+    live: &Live,
+    req: &HttpRequest,
+    payload: web::Payload,
+    arrived: Instant,
+    filled: &mut bool,
+) -> Result<HttpResponse, AuctionError> {
+    let cfg = &gw.config;
+    let (body, _slot) = intake(gw, req, payload, arrived).await?;
+    let ad_req = ads::parse(&body, &cfg.placements).map_err(AuctionError::Invalid)?;
+    rate_limit(gw, req, Some(&ad_req.app.bundle))?;
+
+    let auction_id = format!("{:032x}", fastrand::u128(..));
+    let peer = req.peer_addr().map(|a| a.ip());
+    let mapped = ads::to_openrtb(
+        &ad_req,
+        &cfg.placements,
+        &auction_id,
+        &cfg.auction.currency,
+        peer,
+        |id| gw.partner_index(id),
+    );
+    let deadline = Deadline::new(arrived, mapped.tmax_ms.map(|t| t as i64), &cfg.auction);
+    if Instant::now() >= deadline.at() {
+        return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
+    }
+    let span = tracing::info_span!("auction", id = %auction_id);
+    let settled = exchange::settle(gw, mapped.request, &mapped.specs, &deadline)
+        .instrument(span.clone())
+        .await;
+    let record = exchange::record(
+        gw,
+        &settled,
+        ENDPOINT,
+        Some(&ad_req.app.bundle),
+        arrived.elapsed(),
+    );
+
+    let base_url = match &cfg.events.base_url {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => {
+            let ci = req.connection_info();
+            format!("{}://{}", ci.scheme(), ci.host())
+        }
+    };
+    let partner_ids: Vec<&str> = gw.partners.iter().map(|p| p.id.as_str()).collect();
+    let formats: Vec<_> = mapped.placements.iter().map(|p| p.format).collect();
+    let ctx = ads::respond::Context {
+        signer: &gw.events.signer,
+        base_url: &base_url,
+        currency: &cfg.auction.currency,
+        partner_ids: &partner_ids,
+        expires: record::now_ms() / 1000 + cfg.events.token_ttl_s,
+    };
+    let (response, dropped): (AdResponse, _) = ads::respond(&ad_req, &formats, settled, &ctx);
+    for (partner, why) in dropped {
+        telemetry::bids_rejected(partner_ids[partner], UNUSABLE_MARKUP, 1);
+        span.in_scope(
+            || tracing::debug!(partner = partner_ids[partner], %why, "winning bid dropped"),
+        );
+    }
+    *filled = response.slots.iter().any(|s| s.filled);
+    if let (Some(log), Some(record)) = (live.event_log(), record) {
+        log.append(&Record::Auction(record));
+    }
+    let late_by = Instant::now().saturating_duration_since(deadline.at());
+    if late_by > Duration::from_millis(5) {
+        span.in_scope(|| telemetry::late_answer(ENDPOINT, late_by));
+    }
+    let json = serde_json::to_vec(&response).expect("AdResponse serialises");
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(json))
+}
