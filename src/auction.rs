@@ -35,7 +35,7 @@ pub struct Pod {
 }
 
 /// One bid as offered, before screening. Offers must be given in arrival order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Offer<'a> {
     pub key: BidKey,
     pub bid_id: &'a str,
@@ -47,8 +47,12 @@ pub struct Offer<'a> {
     pub dur_s: Option<u32>,
     /// The advertiser's domain (first of `bid.adomain`): pods never carry two of one.
     pub adomain: Option<&'a str>,
-    /// Whether the bid's imp was offered to its partner (false: treated as an unknown imp).
-    pub offered: bool,
+    /// Refused before the auction (by the request's rules, `bidcheck`), and why.
+    pub refused: Option<Rejection>,
+    /// A deal bid's floor: replaces the imp's floor for this bid.
+    pub deal_floor: Option<Micros>,
+    /// Higher ranks win over any price of lower ranks (deals with `prefer_deals`).
+    pub rank: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,19 @@ pub enum Rejection {
     Currency(String),
     /// A pod bid without a `dur`, or one that does not fit the pod's per-ad limits.
     PodDuration(Option<u32>),
+    BlockedAdvertiser(String),
+    BlockedCategory(String),
+    /// `mtype` (or the imp's single media type) is not one the imp offered.
+    MediaType(u8),
+    Duration(u64),
+    UnknownDeal(String),
+    BelowDealFloor {
+        price: Micros,
+        floor: Micros,
+    },
+    SeatBlocked(String),
+    /// A private auction takes deal bids only.
+    NotADeal,
 }
 
 impl Rejection {
@@ -89,6 +106,31 @@ impl Rejection {
             Rejection::BelowFloor { .. } => 304,
             Rejection::Currency(_) => 305,
             Rejection::PodDuration(_) => 306,
+            Rejection::BlockedAdvertiser(_) => 310,
+            Rejection::BlockedCategory(_) => 311,
+            Rejection::MediaType(_) => 312,
+            Rejection::Duration(_) => 313,
+            Rejection::UnknownDeal(_) => 314,
+            Rejection::BelowDealFloor { .. } => 315,
+            Rejection::SeatBlocked(_) => 316,
+            Rejection::NotADeal => 317,
+        }
+    }
+
+    /// The OpenRTB loss reason (`${AUCTION_LOSS}`, spec list 5.25) for a dropped bid.
+    pub fn loss_reason(&self) -> u32 {
+        match self {
+            Rejection::BelowFloor { .. } => 100,
+            Rejection::BelowDealFloor { .. } => 101,
+            Rejection::SeatBlocked(_) => 104,
+            Rejection::MediaType(_) | Rejection::Duration(_) | Rejection::PodDuration(_) => 204,
+            Rejection::BlockedAdvertiser(_) => 205,
+            Rejection::BlockedCategory(_) => 209,
+            Rejection::UnknownDeal(_) | Rejection::NotADeal => 4,
+            Rejection::MissingBidId
+            | Rejection::UnknownImp(_)
+            | Rejection::InvalidPrice
+            | Rejection::Currency(_) => 3,
         }
     }
 
@@ -110,6 +152,30 @@ impl Rejection {
             }
             Rejection::PodDuration(Some(d)) => {
                 format!("bid {bid_id}: dur {d} s does not fit the ad pod")
+            }
+            Rejection::BlockedAdvertiser(d) => {
+                format!("bid {bid_id}: advertiser `{d}` is blocked by the request (badv)")
+            }
+            Rejection::BlockedCategory(c) => {
+                format!("bid {bid_id}: category `{c}` is blocked by the request (bcat)")
+            }
+            Rejection::MediaType(m) => {
+                format!("bid {bid_id}: mtype {m} is not a media type the imp offered")
+            }
+            Rejection::Duration(d) => {
+                format!("bid {bid_id}: dur {d} s is outside the imp's allowed durations")
+            }
+            Rejection::UnknownDeal(d) => {
+                format!("bid {bid_id}: dealid `{d}` is not a deal of the imp")
+            }
+            Rejection::BelowDealFloor { price, floor } => {
+                format!("bid {bid_id}: price {price} is below the deal's floor {floor}")
+            }
+            Rejection::SeatBlocked(s) => {
+                format!("bid {bid_id}: buyer seat `{s}` is not allowed (wseat/bseat)")
+            }
+            Rejection::NotADeal => {
+                format!("bid {bid_id}: the imp is a private auction and the bid names no deal")
             }
         }
     }
@@ -134,8 +200,10 @@ pub struct Outcome {
 
 /// Screens the offers and runs one auction per imp.
 pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Outcome {
-    // best and runner-up price per imp; ties keep the earlier offer (arrival order).
-    let mut best: Vec<Option<(Micros, BidKey)>> = vec![None; imps.len()];
+    // Best (rank, price, offer) and the runner-up price of the same rank, per imp; ties
+    // keep the earlier offer (arrival order). A higher rank (a preferred deal) beats any
+    // price of a lower one, and only same-rank bids set a second price.
+    let mut best: Vec<Option<(u8, Micros, usize)>> = vec![None; imps.len()];
     let mut second: Vec<Option<Micros>> = vec![None; imps.len()];
     let mut rejected = Vec::new();
     let index = ImpIndex::new(imps);
@@ -161,12 +229,13 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
         }
         let price = offer.price.expect("screened");
         match best[imp] {
-            Some((top, _)) if price <= top => {
+            Some((rank, _, _)) if offer.rank < rank => {}
+            Some((rank, top, _)) if offer.rank == rank && price <= top => {
                 second[imp] = second[imp].max(Some(price));
             }
             prev => {
-                second[imp] = prev.map(|(p, _)| p);
-                best[imp] = Some((price, offer.key));
+                second[imp] = prev.filter(|(r, _, _)| *r == offer.rank).map(|(_, p, _)| p);
+                best[imp] = Some((offer.rank, price, n));
             }
         }
     }
@@ -184,12 +253,13 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
                     clearing: price,
                 });
             }
-        } else if let Some((bid_price, key)) = best[i] {
+        } else if let Some((_, bid_price, n)) = best[i] {
+            let floor = offers[n].deal_floor.unwrap_or(imp.floor);
             wins.push(Win {
                 imp: i,
-                key,
+                key: offers[n].key,
                 bid_price,
-                clearing: clearing_price(bid_price, second[i], imp.floor, rules.pricing),
+                clearing: clearing_price(bid_price, second[i], floor, rules.pricing),
             });
         }
     }
@@ -236,8 +306,10 @@ fn screen(
     }
     let imp = index
         .find(imps, offer.impid)
-        .filter(|_| offer.offered)
         .ok_or_else(|| Rejection::UnknownImp(offer.impid.to_string()))?;
+    if let Some(r) = &offer.refused {
+        return Err(r.clone());
+    }
     let price = match offer.price {
         Some(p) if p > Micros::ZERO => p,
         _ => return Err(Rejection::InvalidPrice),
@@ -245,11 +317,16 @@ fn screen(
     if !offer.currency.eq_ignore_ascii_case(currency) {
         return Err(Rejection::Currency(offer.currency.to_string()));
     }
-    if price < imps[imp].floor {
-        return Err(Rejection::BelowFloor {
-            price,
-            floor: imps[imp].floor,
-        });
+    match offer.deal_floor {
+        Some(floor) if price < floor => return Err(Rejection::BelowDealFloor { price, floor }),
+        Some(_) => {}
+        None if price < imps[imp].floor => {
+            return Err(Rejection::BelowFloor {
+                price,
+                floor: imps[imp].floor,
+            });
+        }
+        None => {}
     }
     Ok(imp)
 }

@@ -124,7 +124,9 @@ mod tests {
             currency: "USD",
             dur_s: Some(dur),
             adomain: (!domain.is_empty()).then_some(domain),
-            offered: true,
+            refused: None,
+            deal_floor: None,
+            rank: 0,
         }
     }
 

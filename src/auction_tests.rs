@@ -20,7 +20,9 @@ fn offer(partner: usize, impid: &'static str, cents: i64) -> Offer<'static> {
         currency: USD,
         dur_s: None,
         adomain: None,
-        offered: true,
+        refused: None,
+        deal_floor: None,
+        rank: 0,
     }
 }
 
@@ -159,7 +161,9 @@ proptest! {
     ) {
         let imps = [ImpFloor { id: "1", floor: Micros(floor), pod: None }];
         let offers: Vec<Offer> = prices.iter().enumerate().map(|(i, p)| Offer {
-            key: key(i, 0), bid_id: "x", impid: "1", price: Some(Micros(*p)), currency: USD, dur_s: None, adomain: None, offered: true,
+            key: key(i, 0), bid_id: "x", impid: "1", price: Some(Micros(*p)), currency: USD, dur_s: None, adomain: None, refused: None,
+        deal_floor: None,
+        rank: 0,
         }).collect();
         let pricing = if second { PriceRule::Second { increment: Micros(increment) } } else { PriceRule::First };
         let out = run(&imps, &offers, rules(pricing));
@@ -184,4 +188,68 @@ proptest! {
         }
         prop_assert_eq!(out.rejected.len(), prices.len() - valid.len());
     }
+}
+
+#[test]
+fn a_preferred_deal_beats_any_open_price_and_clears_against_its_own_rank() {
+    let imps = [ImpFloor {
+        id: "1",
+        floor: Micros(500_000),
+        pod: None,
+    }];
+    let mut deal = offer(0, "1", 200);
+    deal.rank = 1;
+    deal.deal_floor = Some(Micros(1_500_000));
+    let offers = [offer(1, "1", 500), deal, offer(2, "1", 450)];
+    let out = run(&imps, &offers, rules(SECOND));
+    assert_eq!(out.wins.len(), 1);
+    assert_eq!(
+        out.wins[0].key.partner, 0,
+        "the deal wins at 2.00 over 5.00 open"
+    );
+    // No other deal bid: the deal's floor (not the open bids) sets the second price.
+    assert_eq!(out.wins[0].clearing, Micros(1_510_000));
+}
+
+#[test]
+fn a_deal_bid_must_meet_the_deals_floor_not_the_imps() {
+    let imps = [ImpFloor {
+        id: "1",
+        floor: Micros(500_000),
+        pod: None,
+    }];
+    let mut deal = offer(0, "1", 100);
+    deal.deal_floor = Some(Micros(1_500_000));
+    let mut cheap_deal = offer(1, "1", 40);
+    cheap_deal.deal_floor = Some(Micros(300_000));
+    let out = run(&imps, &[deal, cheap_deal], rules(PriceRule::First));
+    assert_eq!(
+        out.rejected[0].1,
+        Rejection::BelowDealFloor {
+            price: Micros(1_000_000),
+            floor: Micros(1_500_000)
+        }
+    );
+    assert_eq!(
+        out.wins[0].key.partner, 1,
+        "0.40 meets its deal's 0.30 though the imp floor is 0.50"
+    );
+}
+
+#[test]
+fn a_refused_offer_never_wins() {
+    let imps = [ImpFloor {
+        id: "1",
+        floor: Micros(0),
+        pod: None,
+    }];
+    let mut blocked = offer(0, "1", 900);
+    blocked.refused = Some(Rejection::BlockedAdvertiser("bad.com".into()));
+    let out = run(
+        &imps,
+        &[blocked, offer(1, "1", 100)],
+        rules(PriceRule::First),
+    );
+    assert_eq!(out.wins[0].key.partner, 1);
+    assert_eq!(out.rejected[0].1.code(), 310);
 }

@@ -23,6 +23,9 @@ pub struct ResponseExt {
     pub errors: BTreeMap<String, Vec<ErrorEntry>>,
 }
 
+#[path = "exchange_notices.rs"]
+mod notices;
+
 #[derive(Debug, Serialize)]
 pub struct ErrorEntry {
     pub code: u32,
@@ -131,6 +134,34 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
     for won in settled.wins {
         let mut bid = won.bid;
         bid.price = won.clearing.to_f64();
+        // bidgate fired the win and loss notices itself: the client must not fire them again.
+        // Markup and the billing notice (fired by whoever sees the impression) get the
+        // auction's macros.
+        bid.rest.remove("nurl");
+        bid.rest.remove("lurl");
+        let adid = bid.str_field("adid").map(String::from);
+        let impid = bid.impid.clone();
+        let values = crate::macros::Values {
+            auction_id: &settled.request.id,
+            bid_id: won.bidid.as_deref(),
+            imp_id: &impid,
+            seat_id: gw.partners[won.partner].id.as_str(),
+            ad_id: adid.as_deref(),
+            price: Some(won.clearing),
+            currency,
+            loss: None,
+            min_to_win: None,
+        };
+        for key in ["adm", "burl"] {
+            let replaced = match bid
+                .str_field(key)
+                .map(|t| crate::macros::substitute(t, &values))
+            {
+                Some(std::borrow::Cow::Owned(r)) => r,
+                _ => continue,
+            };
+            bid.rest.insert(key.into(), replaced.into());
+        }
         let s = *seat_of[won.partner].get_or_insert_with(|| {
             seatbid.push(SeatBid {
                 bid: Vec::new(),
@@ -221,12 +252,14 @@ pub async fn settle(
             pod: spec.pod,
         })
         .collect();
-    let offers = offers(&called, &request, &eligible);
+    let checks = crate::bidcheck::RequestRules::of(&request, &gw.rates);
+    let offers = offers(gw, &called, &request, &eligible, &checks);
     let rules = Rules {
         currency,
         pricing: gw.pricing,
     };
     let outcome = auction::run(&imps, &offers, rules);
+    notices::fire(gw, &called, &offers, &outcome, &request);
 
     // The ext (times, error messages) is only written when there is a response to carry it:
     // a 204 records metrics and nothing else.
@@ -290,6 +323,7 @@ pub async fn settle(
         .iter()
         .map(|c| (c.partner, c.outcome.label(), c.elapsed.as_millis() as u64))
         .collect();
+    fetch_missing_markup(gw, &request.id, &mut wins, &mut ext, deadline).await;
     Settled {
         request,
         wins,
@@ -297,6 +331,79 @@ pub async fn settle(
         outcomes,
     }
 }
+
+/// A winning bid without `adm` gets its markup from its win notice (`nurl`), fetched within
+/// the deadline; a bid whose markup does not arrive in time is dropped (code 318).
+async fn fetch_missing_markup(
+    gw: &Gateway,
+    auction_id: &str,
+    wins: &mut Vec<Won>,
+    ext: &mut ResponseExt,
+    deadline: &Deadline,
+) {
+    let currency = gw.config.auction.currency.as_str();
+    let needs = |w: &Won| {
+        w.bid.str_field("adm").is_none_or(str::is_empty) && w.bid.str_field("nurl").is_some()
+    };
+    if !wins.iter().any(needs) {
+        return;
+    }
+    let fetches = wins
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| needs(w))
+        .map(|(i, w)| {
+            let partner = &gw.partners[w.partner];
+            let values = crate::macros::Values {
+                auction_id,
+                bid_id: w.bidid.as_deref(),
+                imp_id: &w.bid.impid,
+                seat_id: partner.id.as_str(),
+                ad_id: w.bid.str_field("adid"),
+                price: Some(w.clearing),
+                currency,
+                loss: None,
+                min_to_win: None,
+            };
+            let url =
+                crate::macros::substitute(w.bid.str_field("nurl").unwrap_or_default(), &values)
+                    .into_owned();
+            async move {
+                let markup = crate::notices::fetch_markup(
+                    &gw.events.notifier,
+                    &url,
+                    deadline.at(),
+                    partner.max_response_bytes,
+                    partner.notices.allow_private,
+                )
+                .await;
+                (i, markup)
+            }
+        });
+    let fetched = futures_util::future::join_all(fetches).await;
+    let mut dropped = Vec::new();
+    for (i, markup) in fetched {
+        match markup {
+            Ok(adm) => {
+                wins[i].bid.rest.insert("adm".into(), adm.into());
+            }
+            Err(why) => dropped.push((i, why)),
+        }
+    }
+    for (i, why) in dropped.iter().rev() {
+        let w = wins.remove(*i);
+        let id = gw.partners[w.partner].id.as_str();
+        telemetry::bids_rejected(id, NO_MARKUP_CODE, 1);
+        ext.push_error(
+            id,
+            NO_MARKUP_CODE,
+            format!("bid {}: {why}", clip(&w.bid.id)),
+        );
+    }
+}
+
+/// `ext.errors` code of a winning bid whose markup could not be fetched from its `nurl`.
+pub const NO_MARKUP_CODE: u32 = 318;
 
 /// A response with more than `MAX_BIDS_PER_IMP` bids per imp is refused whole: screening
 /// and reporting thousands of bids would spend the time kept back for the answer.
@@ -315,32 +422,59 @@ fn refuse_bid_floods(called: &mut [Called], imps: usize) {
     }
 }
 
-/// Every bid received, in arrival order, as the auction's borrowed view.
+/// Every bid received, in arrival order, as the auction's borrowed view: prices converted to
+/// the auction currency and scaled by the partner's `bid_adjustment`, and the request's own
+/// rules (`bidcheck`) applied.
 fn offers<'a>(
+    gw: &'a Gateway,
     called: &'a [Called],
     request: &BidRequest,
     eligible: &[Option<Vec<usize>>],
+    checks: &crate::bidcheck::RequestRules,
 ) -> Vec<Offer<'a>> {
     let mut offers = Vec::new();
-    // A bid for an imp the partner was not offered counts as a bid for an unknown imp.
-    let allowed = |partner: usize, impid: &str| {
-        let Some(i) = request.imp.iter().position(|imp| imp.id == impid) else {
-            return true; // unknown to everyone: the auction reports it
-        };
-        eligible
-            .get(i)
-            .and_then(|e| e.as_ref())
-            .is_none_or(|ps| ps.contains(&partner))
-    };
     let restricted = eligible.iter().any(Option::is_some);
+    let base = gw.rates.base.as_str();
     for (p, c) in called.iter().enumerate() {
         let Outcome::Bid(resp) = &c.outcome else {
             continue;
         };
+        let partner = &gw.partners[c.partner];
         // OpenRTB: an absent `cur` means USD.
-        let currency = resp.cur.as_deref().unwrap_or("USD");
+        let bid_currency = resp.cur.as_deref().unwrap_or("USD");
         for (s, seat) in resp.seatbid.iter().enumerate() {
             for (b, bid) in seat.bid.iter().enumerate() {
+                let imp = request.imp.iter().position(|imp| imp.id == bid.impid);
+                let mut price = Micros::from_f64(bid.price);
+                // Converted when a rate is known; otherwise the auction reports the currency.
+                let mut currency = bid_currency;
+                if let Some(p) = price
+                    && let Some(converted) = gw.rates.to_base(p, bid_currency)
+                {
+                    price = Some(crate::currency::scale(
+                        converted,
+                        partner.bid_adjustment_nanos,
+                    ));
+                    currency = base;
+                }
+                let mut refused = None;
+                let mut accepted = None;
+                if let Some(i) = imp {
+                    // A bid for an imp its partner was not offered is a bid for an unknown imp.
+                    let offered = !restricted
+                        || eligible[i]
+                            .as_ref()
+                            .is_none_or(|ps| ps.contains(&c.partner));
+                    if !offered {
+                        refused = Some(crate::auction::Rejection::UnknownImp(bid.impid.clone()));
+                    } else {
+                        match checks.check(i, bid, seat.seat.as_deref()) {
+                            Ok(a) => accepted = Some(a),
+                            Err(r) => refused = Some(r),
+                        }
+                    }
+                }
+                let is_deal = accepted.is_some_and(|a| a.is_deal);
                 offers.push(Offer {
                     key: BidKey {
                         partner: p,
@@ -349,11 +483,13 @@ fn offers<'a>(
                     },
                     bid_id: &bid.id,
                     impid: &bid.impid,
-                    price: Micros::from_f64(bid.price),
+                    price,
                     currency,
                     dur_s: bid.dur(),
                     adomain: bid.first_adomain(),
-                    offered: !restricted || allowed(c.partner, &bid.impid),
+                    refused,
+                    deal_floor: accepted.and_then(|a| a.deal_floor),
+                    rank: u8::from(is_deal && gw.config.auction.prefer_deals),
                 });
             }
         }

@@ -34,6 +34,8 @@ pub struct Gateway {
     /// Tracking tokens, event deduplication and notices (see `Events::new` for what a
     /// reload keeps).
     pub events: Arc<crate::events::Events>,
+    /// Conversion into the auction currency (config rates + the rates file's latest).
+    pub rates: Arc<crate::currency::Rates>,
 }
 
 impl Gateway {
@@ -85,19 +87,43 @@ impl Gateway {
         };
         // Notices use the default partner pool settings: one more client, built once.
         let events = {
-            let (client, prev) = match previous {
-                Some(g) => (g.events.client.clone(), Some(&*g.events)),
+            let (client, guarded, prev) = match previous {
+                Some(g) => (
+                    g.events.client.clone(),
+                    g.events.guarded.clone(),
+                    Some(&*g.events),
+                ),
                 None => (
                     partners::client(&crate::config::HttpClientConfig::default())
                         .map_err(|e| e.to_string())?,
+                    crate::notices::guarded_client().map_err(|e| e.to_string())?,
                     None,
                 ),
             };
-            Arc::new(crate::events::Events::new(&config.events, client, prev))
+            Arc::new(crate::events::Events::new(
+                &config.events,
+                client,
+                guarded,
+                prev,
+            ))
+        };
+        let rates = {
+            let configured = config
+                .currency
+                .rates
+                .iter()
+                .filter_map(|(code, r)| Some((code.clone(), crate::currency::Rate::from_f64(*r)?)))
+                .collect();
+            let rates = crate::currency::Rates::new(&config.auction.currency, configured);
+            if let Some(g) = previous {
+                rates.set_file_rates(g.rates.file_rates());
+            }
+            Arc::new(rates)
         };
         Ok(Self {
             client_limiter,
             events,
+            rates,
             config,
             in_flight: previous.map_or_else(Arc::default, |g| g.in_flight.clone()),
             partners,

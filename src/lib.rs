@@ -5,8 +5,10 @@
 
 pub mod ads;
 pub mod auction;
+pub mod bidcheck;
 pub mod breaker;
 pub mod config;
+pub mod currency;
 pub mod deadline;
 pub mod demo;
 pub mod eventlog;
@@ -70,6 +72,7 @@ impl Application {
     /// Built with a config file, it also reloads that file on SIGHUP and when it changes.
     pub async fn run(self) -> std::io::Result<()> {
         let watcher = self.live.clone().watch(self.watch_every);
+        let rates = self.live.clone().watch_rates();
         let (live, handle) = (self.live.clone(), self.server.handle());
         let drain = tokio::spawn(async move {
             terminated().await;
@@ -86,6 +89,7 @@ impl Application {
         let result = self.server.await;
         drain.abort();
         watcher.abort();
+        rates.abort();
         // The admin listener lives exactly as long as the main one.
         if let Some((handle, task)) = admin {
             handle.stop(true).await;
@@ -161,6 +165,8 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
             .app_data(shared.clone())
             .app_data(metrics.clone())
             .wrap_fn(http::count_requests)
+            // Gzip answers for clients that accept them (Accept-Encoding).
+            .wrap(actix_web::middleware::Compress::default())
             .configure(http::public_routes)
             .configure(|cfg| {
                 if !separate_admin {

@@ -48,6 +48,10 @@ pub struct Partner {
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     /// The last minute of this partner's traffic, for the admin API; kept across reloads.
     pub stats: Arc<crate::stats::PartnerStats>,
+    /// `bid_adjustment` as nano-units (10⁹ = 1.0): prices are scaled in integers.
+    pub bid_adjustment_nanos: i64,
+    pub vendor_id: Option<u16>,
+    pub notices: crate::config::NoticeConfig,
 }
 
 impl Partner {
@@ -81,6 +85,9 @@ impl Partner {
             qps_limit: c.qps_limit,
             limiter,
             stats: previous.map(|old| old.stats.clone()).unwrap_or_default(),
+            bid_adjustment_nanos: (c.bid_adjustment * 1e9).round() as i64,
+            vendor_id: c.vendor_id,
+            notices: c.notices,
         })
     }
 

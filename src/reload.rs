@@ -112,6 +112,38 @@ impl Live {
         Ok(partners)
     }
 
+    /// Re-reads `currency.rates_file` now and every `currency.refresh_s`, for as long as the
+    /// returned task runs. A file that cannot be read keeps the last good rates (logged,
+    /// counted in `bidgate_rates_refreshes_total{result}`).
+    pub fn watch_rates(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let gw = self.current();
+                let every = Duration::from_secs(gw.config.currency.refresh_s.max(1));
+                if let Some(path) = gw.config.currency.rates_file.clone() {
+                    let read =
+                        tokio::task::spawn_blocking(move || crate::currency::read_file(&path))
+                            .await;
+                    match read {
+                        Ok(Ok(rates)) => {
+                            gw.rates.set_file_rates(rates);
+                            metrics::counter!("bidgate_rates_refreshes_total", "result" => "ok")
+                                .increment(1);
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(problem = %e, "currency rates file not read; keeping the last rates");
+                            metrics::counter!("bidgate_rates_refreshes_total", "result" => "error")
+                                .increment(1);
+                        }
+                        Err(_) => {}
+                    }
+                }
+                drop(gw);
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
     /// Reloads on SIGHUP and whenever the file's modification time changes (checked every
     /// `every`), for as long as the returned task runs.
     pub fn watch(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {

@@ -44,6 +44,10 @@ fn gateway_config(partners: &[(&str, &MockPartner)], placements: &str) -> String
         .map(|(id, p)| (*id, p.endpoint(), 200))
         .collect();
     let mut cfg = config("pricing = \"first_price\"", &list);
+    // The mocks are on loopback: their notice URLs are private addresses.
+    for (_, p) in partners {
+        cfg = with_partner_lines(cfg, &p.endpoint(), "notices = { allow_private = true }");
+    }
     cfg.push_str(&format!(
         "\n[events]\nsecrets = [\"{SECRET}\"]\n{placements}"
     ));

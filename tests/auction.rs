@@ -294,7 +294,7 @@ async fn bad_input_is_400_with_a_one_line_reason() {
         (br#"{"id":"r"}"#.to_vec(), "request.imp"),
         (br#"{"id":"r","imp":[]}"#.to_vec(), "request.imp"),
         (
-            br#"{"id":"r","imp":[{"id":"1"},{"id":"1"}]}"#.to_vec(),
+            br#"{"id":"r","imp":[{"id":"1","native":{}},{"id":"1","native":{}}]}"#.to_vec(),
             "request.imp[1].id",
         ),
         (
@@ -373,7 +373,7 @@ async fn health_and_metrics_endpoints() {
 async fn a_body_that_arrives_after_tmax_is_408_not_a_silent_204() {
     let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
     let app = spawn_app(&config(FIRST, &[("a", a.endpoint(), 150)])).await;
-    let head = br#"{"id":"slow","tmax":100,"imp":[{"id":"1"}]"#.to_vec();
+    let head = br#"{"id":"slow","tmax":100,"imp":[{"id":"1","native":{}}]"#.to_vec();
     let stream = futures_util::stream::unfold(0, move |step| {
         let head = head.clone();
         async move {

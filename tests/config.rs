@@ -128,6 +128,7 @@ fn defaults_json() -> Value {
         log: Default::default(),
         events: Default::default(),
         event_log: Default::default(),
+        currency: Default::default(),
         placements: vec![],
         partners: vec![],
     })
@@ -160,6 +161,7 @@ fn example_config_lists_every_key_with_its_default_value() {
         "log",
         "events",
         "event_log",
+        "currency",
     ] {
         assert_eq!(
             keys(&raw[section]),
@@ -181,6 +183,9 @@ fn example_config_lists_every_key_with_its_default_value() {
             qps_limit: Some(1),
             http_client: HttpClientConfig::default(),
             circuit_breaker: CircuitBreakerConfig::default(),
+            bid_adjustment: 1.0,
+            vendor_id: Some(1),
+            notices: Default::default(),
         })
         .unwrap(),
     );
@@ -190,7 +195,10 @@ fn example_config_lists_every_key_with_its_default_value() {
     // (its QPS cap and per-partner overrides).
     let plain: BTreeSet<String> = partner_keys
         .iter()
-        .filter(|k| !INHERITED_SECTIONS.contains(&k.as_str()) && *k != "qps_limit")
+        .filter(|k| {
+            !INHERITED_SECTIONS.contains(&k.as_str())
+                && !["qps_limit", "bid_adjustment", "vendor_id", "notices"].contains(&k.as_str())
+        })
         .cloned()
         .collect();
     assert_eq!(
@@ -236,8 +244,9 @@ fn example_config_comments_every_key() {
         previous = line;
     }
     // 7 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
-    // + 2 log + 4 events + 4 event_log + 11 + 4 placement + 4 + 7 partner keys.
-    assert_eq!(keys_seen, 63, "number of key lines in config/example.toml");
+    // + 2 log + 4 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
+    // + prefer_deals.
+    assert_eq!(keys_seen, 69, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,6 +628,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "log",
                 "events",
                 "event_log",
+                "currency",
                 "placements",
                 "partners"
             ]

@@ -87,9 +87,12 @@ fn no_check<T>(_: &T) -> Result<(), String> {
 }
 
 fn validates(req: &BidRequest) -> Result<(), String> {
-    bidgate::validation::validate(req, "USD")
-        .map(drop)
-        .map_err(|e| format!("fails validation: {e}"))
+    bidgate::validation::validate(
+        req,
+        &bidgate::currency::Rates::new("USD", Default::default()),
+    )
+    .map(drop)
+    .map_err(|e| format!("fails validation: {e}"))
 }
 
 #[test]

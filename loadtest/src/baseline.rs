@@ -17,6 +17,7 @@ struct Proxy {
 
 pub async fn serve(listen: &str, partners: Vec<String>, wait_ms: u64) -> std::io::Result<()> {
     let client = reqwest::Client::builder()
+        .no_gzip()
         .pool_max_idle_per_host(512)
         .tcp_nodelay(true)
         .build()

@@ -184,6 +184,7 @@ fn config_text(partners: &[SocketAddr], breaker: bool, workers: usize) -> String
 
 async fn measure(name: &str, gw: &gateway::Gateway, args: &FaultArgs) -> RunResult {
     let client = reqwest::Client::builder()
+        .no_gzip()
         .pool_max_idle_per_host(4096)
         // Below actix's 5 s keep-alive, so the client never reuses a connection the server
         // is closing (which would show up as a failed request that bidgate never saw).

@@ -213,6 +213,7 @@ pub async fn run(args: Args) -> std::io::Result<()> {
     let ctx = Ctx {
         binary: crate::gateway::build_release()?,
         client: reqwest::Client::builder()
+            .no_gzip()
             .pool_max_idle_per_host(4096)
             .pool_idle_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)

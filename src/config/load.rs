@@ -359,6 +359,22 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         ));
     }
     super::ads::validate(c, &mut p);
+    for (code, rate) in &c.currency.rates {
+        if !is_currency_code(code) {
+            p.push(Problem::new(
+                format!("currency.rates.{code}"),
+                "is not an ISO-4217 code",
+            ));
+        } else if crate::currency::Rate::from_f64(*rate).is_none() {
+            p.push(Problem::new(
+                format!("currency.rates.{code}"),
+                "must be a number > 0",
+            ));
+        }
+    }
+    if c.currency.refresh_s == 0 {
+        p.push(Problem::new("currency.refresh_s", "must be > 0"));
+    }
     check_http(&c.http_client, "http_client", &mut p);
     check_breaker(&c.circuit_breaker, "circuit_breaker", &mut p);
     let mut seen = std::collections::HashSet::new();
@@ -382,6 +398,15 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         }
         if partner.timeout_ms == 0 {
             p.push(Problem::new(key("timeout_ms"), "must be > 0"));
+        }
+        if !(partner.bid_adjustment.is_finite()
+            && partner.bid_adjustment > 0.0
+            && partner.bid_adjustment <= 10.0)
+        {
+            p.push(Problem::new(
+                key("bid_adjustment"),
+                "must be a number > 0 and <= 10",
+            ));
         }
         if partner.qps_limit == Some(0) {
             p.push(Problem::new(

@@ -38,6 +38,8 @@ pub struct Config {
     pub client_rate_limit: ClientRateLimitConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub currency: CurrencyConfig,
     /// Tracking events of the client ad API.
     #[serde(default)]
     pub events: EventsConfig,
@@ -105,6 +107,9 @@ pub struct AuctionConfig {
     /// Second price: added to the runner-up (or floor), in currency units (0.01 = one cent).
     #[serde(default = "defaults::second_price_increment")]
     pub second_price_increment: f64,
+    /// Any valid deal bid beats any open-auction bid (deals are ranked first, then price).
+    #[serde(default)]
+    pub prefer_deals: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -262,6 +267,67 @@ pub struct PartnerConfig {
     /// Overrides of the top-level `[circuit_breaker]` keys for this partner only.
     #[serde(default)]
     pub circuit_breaker: CircuitBreakerConfig,
+    /// Multiplies this partner's bid prices before the auction (e.g. 0.85 for a partner that
+    /// bids gross of its fee). Clearing prices are computed on the adjusted prices.
+    #[serde(default = "defaults::bid_adjustment")]
+    pub bid_adjustment: f64,
+    /// The partner's IAB TCF vendor id: with GDPR applying, personal data reaches it only with
+    /// that vendor's consent in the TCF string. Absent = treated as not consented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<u16>,
+    #[serde(default)]
+    pub notices: NoticeConfig,
+}
+
+/// Win and loss notices to a partner (`nurl`, `lurl`), fired after the auction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct NoticeConfig {
+    /// Fire the winning bid's `nurl`.
+    #[serde(default = "defaults::enabled")]
+    pub win: bool,
+    /// Fire each losing bid's `lurl` with the loss reason.
+    #[serde(default = "defaults::enabled")]
+    pub loss: bool,
+    /// Allow notice URLs that point at loopback or private addresses (refused otherwise:
+    /// a bid must not make bidgate call into its own network).
+    #[serde(default)]
+    pub allow_private: bool,
+}
+
+impl Default for NoticeConfig {
+    fn default() -> Self {
+        Self {
+            win: true,
+            loss: true,
+            allow_private: false,
+        }
+    }
+}
+
+/// Conversion into the auction currency, for bids and floors in other currencies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct CurrencyConfig {
+    /// Units of the auction currency per unit of each other currency, e.g. `{ EUR = 1.08 }`.
+    #[serde(default)]
+    pub rates: std::collections::BTreeMap<String, f64>,
+    /// A JSON file `{"rates": {"EUR": 1.08}}` (same meaning), re-read every `refresh_s`;
+    /// its rates override `rates`. A file that cannot be read keeps the last good rates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates_file: Option<std::path::PathBuf>,
+    #[serde(default = "defaults::refresh_s")]
+    pub refresh_s: u64,
+}
+
+impl Default for CurrencyConfig {
+    fn default() -> Self {
+        Self {
+            rates: Default::default(),
+            rates_file: None,
+            refresh_s: defaults::refresh_s(),
+        }
+    }
 }
 
 mod defaults {
@@ -333,6 +399,12 @@ mod defaults {
     pub fn timeout_counts_after_ms() -> u64 {
         100
     }
+    pub fn bid_adjustment() -> f64 {
+        1.0
+    }
+    pub fn refresh_s() -> u64 {
+        3_600
+    }
     pub fn log_level() -> String {
         "info".into()
     }
@@ -362,6 +434,7 @@ impl Default for AuctionConfig {
             currency: defaults::currency(),
             pricing: Pricing::default(),
             second_price_increment: defaults::second_price_increment(),
+            prefer_deals: false,
         }
     }
 }

@@ -65,14 +65,20 @@ pub struct Events {
     /// replay (an app retrying, a proxy duplicating) is recognised and not billed again.
     dedup: Cache<(Kind, TokenId), ()>,
     pub notifier: Notifier,
-    /// The pooled client notices use (kept across reloads).
+    /// The pooled clients notices use (kept across reloads): open, and public-only.
     pub client: reqwest::Client,
+    pub guarded: reqwest::Client,
     /// The settings this was built with (a reload keeps it while they are equal).
     pub cfg: EventsConfig,
 }
 
 impl Events {
-    pub fn new(cfg: &EventsConfig, client: reqwest::Client, previous: Option<&Events>) -> Self {
+    pub fn new(
+        cfg: &EventsConfig,
+        client: reqwest::Client,
+        guarded: reqwest::Client,
+        previous: Option<&Events>,
+    ) -> Self {
         // With no configured key, keep the previous random key: tokens handed out before a
         // reload must still verify after it.
         let signer = match previous {
@@ -95,8 +101,10 @@ impl Events {
             signer,
             dedup,
             client: client.clone(),
+            guarded: guarded.clone(),
             notifier: Notifier::new(
                 client,
+                guarded,
                 cfg.notice_concurrency,
                 Duration::from_millis(cfg.notice_timeout_ms),
             ),

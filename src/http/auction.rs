@@ -97,8 +97,7 @@ async fn auction(
         .and_then(|b| b.as_str())
         .map(String::from);
     rate_limit(gw, req, bundle.as_deref())?;
-    let floors =
-        validation::validate(&request, &cfg.auction.currency).map_err(AuctionError::Invalid)?;
+    let floors = validation::validate(&request, &gw.rates).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
     if Instant::now() >= deadline.at() {
         // A body that took the whole tmax to arrive: say so, rather than a 204 that hides it.
@@ -164,10 +163,19 @@ pub(super) async fn intake(
         // briefly: a reply before the body is read makes the server close the connection,
         // and a reconnect is the last thing an overloaded client and server need.
         let drain_until = Instant::now() + DRAIN;
-        let _ = read_body(req, payload, cfg.server.max_request_bytes, drain_until).await;
+        let _ = read_body(
+            req,
+            payload.into_inner(),
+            cfg.server.max_request_bytes,
+            drain_until,
+        )
+        .await;
         return Err(AuctionError::Overloaded(shed));
     }
-    let body = read_body(req, payload, cfg.server.max_request_bytes, read_until).await?;
+    // `Content-Encoding: gzip` bodies are decompressed as they stream in; the size cap
+    // applies to the decompressed bytes (a gzip bomb stops at the cap).
+    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    let body = read_body(req, body, cfg.server.max_request_bytes, read_until).await?;
     // The slot is taken once the body is in: slow uploads do not hold auction slots.
     let slot = gw.admit().map_err(AuctionError::Overloaded)?;
     Ok((body, slot))
@@ -216,7 +224,7 @@ pub(super) fn count(
 /// Reads the whole body, refusing more than `limit` bytes and giving up at `until`.
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    mut payload: impl futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>> + Unpin,
     limit: usize,
     until: Instant,
 ) -> Result<Bytes, AuctionError> {

@@ -74,9 +74,15 @@ pub async fn handle(
                 "duplicate"
             } else if kind == Kind::Impression {
                 if let Some(burl) = &claims.burl {
-                    gw.events
-                        .notifier
-                        .fire(notices::Kind::Billing, &claims.partner, burl);
+                    let allow_private = gw
+                        .partner_index(&claims.partner)
+                        .is_some_and(|i| gw.partners[i].notices.allow_private);
+                    gw.events.notifier.fire(
+                        notices::Kind::Billing,
+                        &claims.partner,
+                        burl,
+                        allow_private,
+                    );
                 }
                 counter!("bidgate_billed_micros_total", "partner" => claims.partner.clone(), "currency" => claims.currency.clone())
                     .increment(claims.price_micros.max(0) as u64);

@@ -1,0 +1,245 @@
+//! What the request says about acceptable bids, read once per auction, and the per-bid check.
+//!
+//! The auction core screens ids, imps, prices, currencies and floors; this module adds the
+//! request's own rules: blocked advertisers (`badv`) and categories (`bcat`), the media
+//! types and durations each imp offered, seat allow/block lists, and deals (a deal bid must
+//! name a deal of its imp and meet that deal's floor, in the deal's own currency; in a
+//! private auction only deal bids count). Pure: no I/O, no clock.
+
+use crate::auction::Rejection;
+use crate::currency::Rates;
+use crate::money::Micros;
+use crate::openrtb::{Bid, BidRequest};
+use serde_json::Value;
+
+/// Media types as AdCOM numbers them (`bid.mtype`).
+const BANNER: u8 = 1;
+const VIDEO: u8 = 2;
+const AUDIO: u8 = 3;
+const NATIVE: u8 = 4;
+
+#[derive(Debug, Default)]
+pub struct RequestRules {
+    badv: Vec<String>,
+    bcat: Vec<String>,
+    wseat: Vec<String>,
+    bseat: Vec<String>,
+    imps: Vec<ImpRules>,
+}
+
+#[derive(Debug, Default)]
+struct ImpRules {
+    /// AdCOM media types this imp offered.
+    media: Vec<u8>,
+    /// Per media type (video/audio): allowed durations.
+    durations: Vec<(u8, Durations)>,
+    deals: Vec<Deal>,
+    private: bool,
+}
+
+#[derive(Debug, Default)]
+struct Durations {
+    min: Option<u64>,
+    max: Option<u64>,
+    exact: Vec<u64>,
+}
+
+#[derive(Debug)]
+struct Deal {
+    id: String,
+    /// In the auction currency; `None` when its currency cannot be converted (then no bid
+    /// can be shown to meet it, and deal bids for it are refused).
+    floor: Option<Micros>,
+    wseat: Vec<String>,
+}
+
+/// What a bid that passed brings to the auction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// For a deal bid: the deal's floor, which replaces the imp's.
+    pub deal_floor: Option<Micros>,
+    pub is_deal: bool,
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(|s| s.trim().to_ascii_lowercase()))
+        .collect()
+}
+
+impl RequestRules {
+    pub fn of(r: &BidRequest, rates: &Rates) -> Self {
+        let imps = r
+            .imp
+            .iter()
+            .map(|imp| {
+                let mut rules = ImpRules::default();
+                for (key, t) in [
+                    ("banner", BANNER),
+                    ("video", VIDEO),
+                    ("audio", AUDIO),
+                    ("native", NATIVE),
+                ] {
+                    let Some(o) = imp.rest.get(key).filter(|o| o.is_object()) else {
+                        continue;
+                    };
+                    rules.media.push(t);
+                    if t == VIDEO || t == AUDIO {
+                        let n = |k: &str| o.get(k).and_then(Value::as_u64);
+                        let exact = o
+                            .get("rqddurs")
+                            .and_then(Value::as_array)
+                            .map(|d| d.iter().filter_map(Value::as_u64).collect())
+                            .unwrap_or_default();
+                        rules.durations.push((
+                            t,
+                            Durations {
+                                min: n("minduration"),
+                                max: n("maxduration"),
+                                exact,
+                            },
+                        ));
+                    }
+                }
+                let pmp = imp.rest.get("pmp");
+                rules.private = pmp
+                    .and_then(|p| p.get("private_auction"))
+                    .and_then(Value::as_i64)
+                    == Some(1);
+                for d in pmp
+                    .and_then(|p| p.get("deals"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(id) = d.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    // A deal's floor is in the deal's currency (default USD), not the imp's.
+                    let amount = d
+                        .get("bidfloor")
+                        .and_then(Value::as_f64)
+                        .and_then(Micros::from_f64)
+                        .unwrap_or(Micros::ZERO);
+                    let cur = d
+                        .get("bidfloorcur")
+                        .and_then(Value::as_str)
+                        .unwrap_or("USD");
+                    let floor = if amount == Micros::ZERO {
+                        Some(Micros::ZERO)
+                    } else {
+                        rates.to_base(amount, cur)
+                    };
+                    rules.deals.push(Deal {
+                        id: id.to_string(),
+                        floor,
+                        wseat: strings(d.get("wseat")),
+                    });
+                }
+                rules
+            })
+            .collect();
+        Self {
+            badv: strings(r.rest.get("badv")),
+            bcat: strings(r.rest.get("bcat")),
+            wseat: strings(r.rest.get("wseat")),
+            bseat: strings(r.rest.get("bseat")),
+            imps,
+        }
+    }
+
+    /// Checks a bid for imp `imp` (index into the request's imps) from buyer seat `seat`.
+    pub fn check(&self, imp: usize, bid: &Bid, seat: Option<&str>) -> Result<Accepted, Rejection> {
+        let Some(rules) = self.imps.get(imp) else {
+            return Ok(Accepted {
+                deal_floor: None,
+                is_deal: false,
+            });
+        };
+        let seat = seat.map(|s| s.trim().to_ascii_lowercase());
+        let seat_ok = |allowed: &[String], blocked: &[String]| match &seat {
+            Some(s) => (allowed.is_empty() || allowed.contains(s)) && !blocked.contains(s),
+            None => allowed.is_empty(),
+        };
+        if !seat_ok(&self.wseat, &self.bseat) {
+            return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
+        }
+        for d in strings(bid.rest.get("adomain")) {
+            if self
+                .badv
+                .iter()
+                .any(|b| d == *b || d.ends_with(&format!(".{b}")))
+            {
+                return Err(Rejection::BlockedAdvertiser(d));
+            }
+        }
+        for c in strings(bid.rest.get("cat")) {
+            if self
+                .bcat
+                .iter()
+                .any(|b| c == *b || c.starts_with(&format!("{b}-")))
+            {
+                return Err(Rejection::BlockedCategory(c));
+            }
+        }
+        let mtype = match bid.rest.get("mtype").and_then(Value::as_u64) {
+            Some(m) => Some(m as u8),
+            None if rules.media.len() == 1 => Some(rules.media[0]),
+            None => None, // not stated and not implied: nothing to check against
+        };
+        if let Some(m) = mtype {
+            if !rules.media.contains(&m) {
+                return Err(Rejection::MediaType(m));
+            }
+            if let (Some(dur), Some((_, allowed))) = (
+                bid.rest.get("dur").and_then(Value::as_u64),
+                rules.durations.iter().find(|(t, _)| *t == m),
+            ) {
+                let fits = if allowed.exact.is_empty() {
+                    allowed.min.is_none_or(|min| dur >= min)
+                        && allowed.max.is_none_or(|max| max == 0 || dur <= max)
+                } else {
+                    allowed.exact.contains(&dur)
+                };
+                if !fits {
+                    return Err(Rejection::Duration(dur));
+                }
+            }
+        }
+        match bid
+            .rest
+            .get("dealid")
+            .and_then(Value::as_str)
+            .filter(|d| !d.is_empty())
+        {
+            Some(id) => {
+                let deal = rules
+                    .deals
+                    .iter()
+                    .find(|d| d.id == id)
+                    .ok_or_else(|| Rejection::UnknownDeal(id.to_string()))?;
+                if !deal.wseat.is_empty() && !seat_ok(&deal.wseat, &[]) {
+                    return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
+                }
+                let floor = deal.floor.ok_or_else(|| {
+                    Rejection::UnknownDeal(format!("{id} (its floor currency has no rate)"))
+                })?;
+                Ok(Accepted {
+                    deal_floor: Some(floor),
+                    is_deal: true,
+                })
+            }
+            None if rules.private => Err(Rejection::NotADeal),
+            None => Ok(Accepted {
+                deal_floor: None,
+                is_deal: false,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "bidcheck_tests.rs"]
+mod tests;

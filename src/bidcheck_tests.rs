@@ -1,0 +1,157 @@
+use super::*;
+use crate::currency::Rate;
+use std::collections::HashMap;
+
+fn rules(request: Value) -> RequestRules {
+    let rates = Rates::new(
+        "USD",
+        HashMap::from([("EUR".into(), Rate::from_f64(2.0).unwrap())]),
+    );
+    RequestRules::of(&serde_json::from_value(request).unwrap(), &rates)
+}
+
+fn bid(extra: Value) -> Bid {
+    let mut b = serde_json::json!({"id": "b", "impid": "1", "price": 1.0});
+    b.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    serde_json::from_value(b).unwrap()
+}
+
+fn req(imp: Value, top: Value) -> Value {
+    let mut r = serde_json::json!({"id": "r", "imp": [imp]});
+    r.as_object_mut()
+        .unwrap()
+        .extend(top.as_object().unwrap().clone());
+    r
+}
+
+use serde_json::json;
+
+#[test]
+fn blocked_advertisers_and_categories_are_refused() {
+    let r = rules(req(
+        json!({"id": "1", "banner": {}}),
+        json!({"badv": ["Bad.com"], "bcat": ["IAB25"]}),
+    ));
+    assert_eq!(
+        r.check(0, &bid(json!({"adomain": ["bad.com"]})), None),
+        Err(Rejection::BlockedAdvertiser("bad.com".into()))
+    );
+    assert_eq!(
+        r.check(0, &bid(json!({"adomain": ["shop.bad.com"]})), None),
+        Err(Rejection::BlockedAdvertiser("shop.bad.com".into()))
+    );
+    assert_eq!(
+        r.check(0, &bid(json!({"cat": ["IAB25-3"]})), None),
+        Err(Rejection::BlockedCategory("iab25-3".into()))
+    );
+    assert!(
+        r.check(
+            0,
+            &bid(json!({"adomain": ["notbad.com"], "cat": ["IAB2"]})),
+            None
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn media_type_and_duration_must_fit_the_imp() {
+    let r = rules(req(
+        json!({"id": "1", "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}}),
+        json!({}),
+    ));
+    assert!(
+        r.check(0, &bid(json!({"dur": 30})), None).is_ok(),
+        "single media type implied"
+    );
+    assert_eq!(
+        r.check(0, &bid(json!({"mtype": 1})), None),
+        Err(Rejection::MediaType(1))
+    );
+    assert_eq!(
+        r.check(0, &bid(json!({"mtype": 3, "dur": 60})), None),
+        Err(Rejection::Duration(60))
+    );
+    let exact = rules(req(
+        json!({"id": "1", "video": {"mimes": ["video/mp4"], "rqddurs": [15, 30]}, "banner": {}}),
+        json!({}),
+    ));
+    assert!(
+        exact
+            .check(0, &bid(json!({"mtype": 2, "dur": 15})), None)
+            .is_ok()
+    );
+    assert_eq!(
+        exact.check(0, &bid(json!({"mtype": 2, "dur": 20})), None),
+        Err(Rejection::Duration(20))
+    );
+    assert!(
+        exact.check(0, &bid(json!({})), None).is_ok(),
+        "two media types and no mtype: nothing to check"
+    );
+}
+
+#[test]
+fn seats_are_allowed_or_blocked() {
+    let w = rules(req(
+        json!({"id": "1", "banner": {}}),
+        json!({"wseat": ["seat-1"]}),
+    ));
+    assert!(w.check(0, &bid(json!({})), Some("seat-1")).is_ok());
+    assert_eq!(
+        w.check(0, &bid(json!({})), Some("seat-2")),
+        Err(Rejection::SeatBlocked("seat-2".into()))
+    );
+    assert!(
+        w.check(0, &bid(json!({})), None).is_err(),
+        "an unnamed seat is not on the allow list"
+    );
+    let b = rules(req(
+        json!({"id": "1", "banner": {}}),
+        json!({"bseat": ["seat-2"]}),
+    ));
+    assert!(b.check(0, &bid(json!({})), None).is_ok());
+    assert!(b.check(0, &bid(json!({})), Some("SEAT-2")).is_err());
+}
+
+#[test]
+fn deal_bids_name_a_deal_of_the_imp_and_take_its_floor_in_its_currency() {
+    let imp = json!({"id": "1", "banner": {}, "bidfloor": 0.5, "pmp": {"private_auction": 1, "deals": [
+        {"id": "d-eur", "bidfloor": 1.5, "bidfloorcur": "EUR"},
+        {"id": "d-usd", "bidfloor": 2.0, "wseat": ["vip"]},
+        {"id": "d-yen", "bidfloor": 100, "bidfloorcur": "JPY"}
+    ]}});
+    let r = rules(req(imp, json!({})));
+    assert_eq!(
+        r.check(0, &bid(json!({"dealid": "d-eur"})), None),
+        Ok(Accepted {
+            deal_floor: Some(Micros(3_000_000)),
+            is_deal: true
+        }),
+        "1.5 EUR at 2.0 = 3.00 in the auction currency; not the imp's floor"
+    );
+    assert_eq!(
+        r.check(0, &bid(json!({"dealid": "nope"})), None),
+        Err(Rejection::UnknownDeal("nope".into()))
+    );
+    assert!(
+        r.check(0, &bid(json!({"dealid": "d-usd"})), Some("other"))
+            .is_err(),
+        "deal wseat"
+    );
+    assert!(
+        r.check(0, &bid(json!({"dealid": "d-usd"})), Some("vip"))
+            .is_ok()
+    );
+    assert!(
+        r.check(0, &bid(json!({"dealid": "d-yen"})), None).is_err(),
+        "no rate: cannot meet it"
+    );
+    assert_eq!(
+        r.check(0, &bid(json!({})), None),
+        Err(Rejection::NotADeal),
+        "private auction"
+    );
+}

@@ -1,0 +1,148 @@
+//! Currency conversion into the auction currency, in integer arithmetic.
+//!
+//! Rates come from config (`[currency] rates`) and optionally from a rates file that is
+//! re-read periodically (`rates_file`, `refresh_s`); the file's rates override the config's.
+//! A rate is kept as an integer number of nano-units of the auction currency per unit of the
+//! other currency, so a conversion is one multiplication and one division on i128 — no float
+//! ever touches a price after the edge.
+
+use crate::money::Micros;
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A rate: nano-units of the auction currency per one unit of another currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(i64);
+
+impl Rate {
+    /// From a config/file number; `None` unless finite and > 0 (and below a billion).
+    pub fn from_f64(r: f64) -> Option<Rate> {
+        (r.is_finite() && r > 0.0 && r < 1e9).then(|| Rate((r * 1e9).round() as i64))
+    }
+}
+
+pub struct Rates {
+    /// The auction currency.
+    pub base: String,
+    configured: HashMap<String, Rate>,
+    /// From the rates file, replaced whole on each refresh.
+    file: ArcSwap<HashMap<String, Rate>>,
+}
+
+impl Rates {
+    pub fn new(base: &str, configured: HashMap<String, Rate>) -> Self {
+        Self {
+            base: base.to_string(),
+            configured,
+            file: ArcSwap::from_pointee(HashMap::new()),
+        }
+    }
+
+    /// Replaces the rates read from the file.
+    pub fn set_file_rates(&self, rates: HashMap<String, Rate>) {
+        self.file.store(Arc::new(rates));
+    }
+
+    /// The file rates now in use (a reloaded gateway starts from its predecessor's).
+    pub fn file_rates(&self) -> HashMap<String, Rate> {
+        (**self.file.load()).clone()
+    }
+
+    /// `amount` of `from` in the auction currency, rounded to the nearest micro; `None`
+    /// when no rate is known.
+    pub fn to_base(&self, amount: Micros, from: &str) -> Option<Micros> {
+        if from.eq_ignore_ascii_case(&self.base) {
+            return Some(amount);
+        }
+        let key = from.to_ascii_uppercase();
+        let rate = self
+            .file
+            .load()
+            .get(&key)
+            .copied()
+            .or_else(|| self.configured.get(&key).copied())?;
+        Some(scale(amount, rate.0))
+    }
+}
+
+/// `amount × nanos / 10⁹`, rounded half away from zero, saturating.
+pub fn scale(amount: Micros, nanos: i64) -> Micros {
+    let p = amount.0 as i128 * nanos as i128;
+    let half = if p >= 0 { 500_000_000 } else { -500_000_000 };
+    let v = (p + half) / 1_000_000_000;
+    Micros(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// Reads a rates file: `{"rates": {"EUR": 1.08, …}}` (units of the auction currency per unit).
+pub fn read_file(path: &std::path::Path) -> Result<HashMap<String, Rate>, String> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        rates: HashMap<String, f64>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: File = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.rates
+        .into_iter()
+        .map(|(code, r)| {
+            if !crate::config::is_currency_code(&code) {
+                return Err(format!(
+                    "{}: `{code}` is not an ISO-4217 code",
+                    path.display()
+                ));
+            }
+            match Rate::from_f64(r) {
+                Some(rate) => Ok((code, rate)),
+                None => Err(format!(
+                    "{}: rate of {code} must be a number > 0",
+                    path.display()
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_in_integers_and_rounds_to_the_micro() {
+        let rates = Rates::new(
+            "USD",
+            HashMap::from([("EUR".into(), Rate::from_f64(1.08).unwrap())]),
+        );
+        assert_eq!(
+            rates.to_base(Micros(2_500_000), "EUR"),
+            Some(Micros(2_700_000))
+        );
+        assert_eq!(
+            rates.to_base(Micros(1), "eur"),
+            Some(Micros(1)),
+            "1.08 µ rounds to 1"
+        );
+        assert_eq!(rates.to_base(Micros(7), "USD"), Some(Micros(7)));
+        assert_eq!(rates.to_base(Micros(7), "GBP"), None);
+        rates.set_file_rates(HashMap::from([(
+            "EUR".into(),
+            Rate::from_f64(1.5).unwrap(),
+        )]));
+        assert_eq!(
+            rates.to_base(Micros(2_000_000), "EUR"),
+            Some(Micros(3_000_000)),
+            "file wins"
+        );
+        assert_eq!(
+            scale(Micros(i64::MAX), 2_000_000_000),
+            Micros(i64::MAX),
+            "saturates"
+        );
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        for r in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e12] {
+            assert_eq!(Rate::from_f64(r), None, "{r}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! After the auction: the winner's win notice (`nurl`) and every other bidder's loss notice
+//! (`lurl`, with the spec's loss reason), macros substituted, fired in the background.
+
+use super::Called;
+use crate::auction::{Offer, Outcome as AuctionOutcome};
+use crate::gateway::Gateway;
+use crate::macros::{self, Values};
+use crate::money::Micros;
+use crate::notices::Kind;
+use crate::openrtb::{Bid, BidRequest};
+use crate::partners::Outcome;
+
+/// Loss reasons of the OpenRTB list (5.25) used for bids that were valid but did not win.
+const LOST_TO_HIGHER_BID: u32 = 102;
+const LOST_TO_DEAL: u32 = 103;
+
+pub(super) fn fire(
+    gw: &Gateway,
+    called: &[Called],
+    offers: &[Offer<'_>],
+    outcome: &AuctionOutcome,
+    request: &BidRequest,
+) {
+    let currency = gw.config.auction.currency.as_str();
+    let bid = |o: &Offer<'_>| -> Option<(&Bid, Option<&str>)> {
+        match &called[o.key.partner].outcome {
+            Outcome::Bid(resp) => Some((
+                &resp.seatbid[o.key.seatbid].bid[o.key.bid],
+                resp.bidid.as_deref(),
+            )),
+            _ => None,
+        }
+    };
+    // Per imp: the winning offer's index, rank and clearing price (first win of a pod).
+    let winner_of = |impid: &str| {
+        let i = request.imp.iter().position(|imp| imp.id == impid)?;
+        let w = outcome.wins.iter().find(|w| w.imp == i)?;
+        let rank = offers.iter().find(|o| o.key == w.key).map_or(0, |o| o.rank);
+        Some((rank, w.clearing))
+    };
+    for (n, offer) in offers.iter().enumerate() {
+        let Some((bid, bidid)) = bid(offer) else {
+            continue;
+        };
+        let partner = &gw.partners[called[offer.key.partner].partner];
+        let values =
+            |price: Option<Micros>, loss: Option<u32>, min_to_win: Option<Micros>| Values {
+                auction_id: &request.id,
+                bid_id: bidid,
+                imp_id: &bid.impid,
+                seat_id: partner.id.as_str(),
+                ad_id: bid.str_field("adid"),
+                price,
+                currency,
+                loss,
+                min_to_win,
+            };
+        if let Some(win) = outcome.wins.iter().find(|w| w.key == offer.key) {
+            // A win notice that delivered the markup has been called already.
+            if partner.notices.win
+                && bid.str_field("adm").is_some_and(|a| !a.is_empty())
+                && let Some(nurl) = bid.str_field("nurl")
+            {
+                let url = macros::substitute(nurl, &values(Some(win.clearing), None, None));
+                gw.events.notifier.fire(
+                    Kind::Win,
+                    partner.id.as_str(),
+                    &url,
+                    partner.notices.allow_private,
+                );
+            }
+            continue;
+        }
+        if !partner.notices.loss {
+            continue;
+        }
+        let Some(lurl) = bid.str_field("lurl") else {
+            continue;
+        };
+        let winner = winner_of(&bid.impid);
+        let loss = match outcome.rejected.iter().find(|(r, _)| *r == n) {
+            Some((_, rejection)) => rejection.loss_reason(),
+            None if winner.is_some_and(|(rank, _)| rank > offer.rank) => LOST_TO_DEAL,
+            None => LOST_TO_HIGHER_BID,
+        };
+        let url = macros::substitute(lurl, &values(None, Some(loss), winner.map(|(_, p)| p)));
+        gw.events.notifier.fire(
+            Kind::Loss,
+            partner.id.as_str(),
+            &url,
+            partner.notices.allow_private,
+        );
+    }
+}

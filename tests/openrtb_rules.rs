@@ -1,0 +1,393 @@
+//! OpenRTB rules end to end: the request's own limits on bids (badv, bcat, media types,
+//! durations, seats, deals), currencies, bid adjustments, macros, win/loss notices with the
+//! SSRF guard, markup from the win notice, and gzip both ways.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::time::Duration;
+
+fn bids_reply(cur: &str, bids: Value) -> Reply {
+    Reply::Json(json!({"id": "x", "cur": cur, "seatbid": [{"seat": "buyer-1", "bid": bids}]}))
+}
+
+fn audio_imp(id: &str) -> Value {
+    json!({"id": id, "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}})
+}
+
+async fn auction(app: &TestApp, request: &Value) -> Value {
+    app.auction_json(request).await
+}
+
+#[tokio::test]
+async fn bids_breaking_the_requests_rules_are_dropped_with_their_codes() {
+    let bad = mock_partner(bids_reply(
+        "USD",
+        json!([
+            {"id": "adv", "impid": "1", "price": 9.0, "adomain": ["blocked.com"], "adm": "x"},
+            {"id": "cat", "impid": "1", "price": 9.0, "cat": ["IAB25-3"], "adm": "x"},
+            {"id": "type", "impid": "1", "price": 9.0, "mtype": 1, "adm": "x"},
+            {"id": "long", "impid": "1", "price": 9.0, "dur": 60, "adm": "x"},
+        ]),
+    ));
+    let good = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "ok", "impid": "1", "price": 1.0, "dur": 30, "adm": "x"}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[
+            ("rules-bad", bad.endpoint(), 200),
+            ("rules-good", good.endpoint(), 200),
+        ],
+    );
+    let app = spawn_app(&cfg).await;
+    let req = json!({"id": "r", "tmax": 300, "imp": [audio_imp("1")], "badv": ["blocked.com"], "bcat": ["IAB25"], "app": {"bundle": "b"}});
+    let body = auction(&app, &req).await;
+    assert_eq!(winners(&body), [("rules-good".into(), "1".into(), 1.0)]);
+    assert_eq!(
+        error_codes(&body, "rules-bad"),
+        [310, 311, 312, 313],
+        "{}",
+        body["ext"]
+    );
+    // The partner was told what is blocked.
+    assert_eq!(bad.requests()[0].body["badv"], json!(["blocked.com"]));
+}
+
+#[tokio::test]
+async fn other_currencies_are_converted_and_unknown_ones_refused() {
+    let eur = mock_partner(bids_reply(
+        "EUR",
+        json!([{"id": "e", "impid": "1", "price": 2.0, "adm": "x"}]),
+    ));
+    let gbp = mock_partner(bids_reply(
+        "GBP",
+        json!([{"id": "g", "impid": "1", "price": 50.0, "adm": "x"}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[
+            ("cur-eur", eur.endpoint(), 200),
+            ("cur-gbp", gbp.endpoint(), 200),
+        ],
+    ) + "\n[currency]\nrates = { EUR = 1.5 }\n";
+    let app = spawn_app(&cfg).await;
+    // The floor, 1.5 EUR, is 2.25 USD: the 2 EUR (3 USD) bid clears it.
+    let mut imp = audio_imp("1");
+    imp["bidfloor"] = json!(1.5);
+    imp["bidfloorcur"] = json!("EUR");
+    let body = auction(
+        &app,
+        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
+    )
+    .await;
+    assert_eq!(winners(&body), [("cur-eur".into(), "1".into(), 3.0)]);
+    assert_eq!(body["cur"], "USD");
+    assert_eq!(error_codes(&body, "cur-gbp"), [305]);
+}
+
+#[tokio::test]
+async fn private_auctions_take_deal_bids_only_at_the_deals_own_floor() {
+    let open = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "o", "impid": "1", "price": 9.0, "adm": "x"}]),
+    ));
+    let low = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "l", "impid": "1", "price": 2.5, "dealid": "d1", "adm": "x"}]),
+    ));
+    let deal = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "d", "impid": "1", "price": 3.5, "dealid": "d1", "adm": "x"}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[
+            ("pmp-open", open.endpoint(), 200),
+            ("pmp-low", low.endpoint(), 200),
+            ("pmp-deal", deal.endpoint(), 200),
+        ],
+    ) + "\n[currency]\nrates = { EUR = 1.5 }\n";
+    let app = spawn_app(&cfg).await;
+    let mut imp = audio_imp("1");
+    imp["pmp"] = json!({"private_auction": 1, "deals": [{"id": "d1", "bidfloor": 2.0, "bidfloorcur": "EUR"}]});
+    let body = auction(
+        &app,
+        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
+    )
+    .await;
+    assert_eq!(winners(&body), [("pmp-deal".into(), "1".into(), 3.5)]);
+    assert_eq!(error_codes(&body, "pmp-open"), [317]);
+    assert_eq!(error_codes(&body, "pmp-low"), [315], "2.50 < 2 EUR = 3.00");
+    // Deals are forwarded to partners as sent.
+    assert_eq!(
+        open.requests()[0].body["imp"][0]["pmp"]["deals"][0]["id"],
+        "d1"
+    );
+}
+
+#[tokio::test]
+async fn prefer_deals_and_bid_adjustment_change_who_wins() {
+    let open = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "o", "impid": "1", "price": 5.0, "adm": "x"}]),
+    ));
+    let deal = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "d", "impid": "1", "price": 2.0, "dealid": "d1", "adm": "x"}]),
+    ));
+    let gross = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "g", "impid": "1", "price": 6.0, "adm": "x"}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"\nprefer_deals = true",
+        &[
+            ("pref-open", open.endpoint(), 200),
+            ("pref-deal", deal.endpoint(), 200),
+            ("pref-gross", gross.endpoint(), 200),
+        ],
+    );
+    let cfg = with_partner_lines(cfg, &gross.endpoint(), "bid_adjustment = 0.5");
+    let app = spawn_app(&cfg).await;
+    let mut imp = audio_imp("1");
+    imp["pmp"] = json!({"deals": [{"id": "d1"}]});
+    let body = auction(
+        &app,
+        &json!({"id": "r", "imp": [imp.clone()], "app": {"bundle": "b"}}),
+    )
+    .await;
+    assert_eq!(
+        winners(&body),
+        [("pref-deal".into(), "1".into(), 2.0)],
+        "a deal beats 5.00 open"
+    );
+    // Without the deal bid: 6.00 × 0.5 = 3.00 loses to 5.00.
+    deal.set_reply(Reply::NoBid);
+    let body = auction(
+        &app,
+        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
+    )
+    .await;
+    assert_eq!(winners(&body), [("pref-open".into(), "1".into(), 5.0)]);
+}
+
+fn notice_paths(p: &MockPartner, prefix: &str) -> Vec<String> {
+    p.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with(prefix))
+        .map(|r| r.path)
+        .collect()
+}
+
+async fn wait_for(p: &MockPartner, prefix: &str, n: usize) -> Vec<String> {
+    let started = std::time::Instant::now();
+    while notice_paths(p, prefix).len() < n && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    notice_paths(p, prefix)
+}
+
+#[tokio::test]
+async fn win_and_loss_notices_carry_the_macros_and_loss_reasons() {
+    let winner = mock_partner(Reply::NoBid);
+    let loser = mock_partner(Reply::NoBid);
+    let guarded = mock_partner(Reply::NoBid);
+    let notice = |p: &MockPartner, id: &str, price: f64, extra: Value| {
+        let mut b = json!({"id": id, "impid": "1", "price": price, "adm": "<VAST>${AUCTION_PRICE}</VAST>",
+            "nurl": format!("http://{}/win?p=${{AUCTION_PRICE}}&a=${{AUCTION_ID}}&i=${{AUCTION_IMP_ID}}", p.addr),
+            "lurl": format!("http://{}/loss?r=${{AUCTION_LOSS}}&m=${{AUCTION_MIN_TO_WIN}}", p.addr)});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    winner.set_reply(bids_reply(
+        "USD",
+        json!([notice(&winner, "w", 4.0, json!({}))]),
+    ));
+    loser.set_reply(bids_reply(
+        "USD",
+        json!([
+            notice(&loser, "l1", 3.0, json!({})),
+            notice(&loser, "l2", 8.0, json!({"adomain": ["blocked.com"]}))
+        ]),
+    ));
+    guarded.set_reply(bids_reply(
+        "USD",
+        json!([notice(&guarded, "g", 1.0, json!({}))]),
+    ));
+    let cfg = config(
+        "pricing = \"second_price\"\nsecond_price_increment = 0.01",
+        &[
+            ("n-win", winner.endpoint(), 200),
+            ("n-lose", loser.endpoint(), 200),
+            ("n-guard", guarded.endpoint(), 200),
+        ],
+    );
+    let cfg = with_partner_lines(
+        cfg,
+        &winner.endpoint(),
+        "notices = { allow_private = true }",
+    );
+    let cfg = with_partner_lines(cfg, &loser.endpoint(), "notices = { allow_private = true }");
+    let app = spawn_app(&cfg).await;
+    let body = auction(&app, &json!({"id": "auc-9", "imp": [audio_imp("1")], "badv": ["blocked.com"], "app": {"bundle": "b"}})).await;
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["price"], 3.01, "second price");
+    assert_eq!(bid["adm"], "<VAST>3.01</VAST>", "macros in adm");
+    assert!(
+        bid.get("nurl").is_none() && bid.get("lurl").is_none(),
+        "fired by bidgate, not left to the client"
+    );
+    assert_eq!(
+        wait_for(&winner, "/win", 1).await,
+        ["/win?p=3.01&a=auc-9&i=1"]
+    );
+    let mut losses = wait_for(&loser, "/loss", 2).await;
+    losses.sort();
+    assert_eq!(losses, ["/loss?r=102&m=3.01", "/loss?r=205&m=3.01"]);
+    // The third partner's notice URLs point at loopback and it is not allowed private ones.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(notice_paths(&guarded, "/loss").is_empty(), "SSRF guard");
+    let m = app.metrics().await;
+    assert!(
+        metric(
+            &m,
+            r#"bidgate_notices_total{kind="loss",partner="n-guard",result="refused"}"#
+        )
+        .is_some(),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn markup_comes_from_the_win_notice_when_adm_is_absent() {
+    let p = mock_partner(Reply::NoBid);
+    // The nurl of this bid is served by the mock too: it answers every path with its reply,
+    // so the markup it returns is the same JSON body; good enough to see it fetched once.
+    p.set_reply(bids_reply(
+        "USD",
+        json!([{"id": "w", "impid": "1", "price": 2.0,
+        "nurl": format!("http://{}/markup?p=${{AUCTION_PRICE}}", p.addr)}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("nurl-only", p.endpoint(), 200)],
+    );
+    let cfg = with_partner_lines(cfg, &p.endpoint(), "notices = { allow_private = true }");
+    let app = spawn_app(&cfg).await;
+    let body = auction(
+        &app,
+        &json!({"id": "r", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
+    )
+    .await;
+    let adm = body["seatbid"][0]["bid"][0]["adm"]
+        .as_str()
+        .expect("markup fetched");
+    assert!(adm.contains("\"seatbid\""), "{adm}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        notice_paths(&p, "/markup"),
+        ["/markup?p=2"],
+        "fetched once, not fired again"
+    );
+}
+
+#[tokio::test]
+async fn gzip_request_bodies_are_read_and_answers_gzipped_on_request() {
+    let p = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let app = spawn_app(&config(
+        "pricing = \"first_price\"",
+        &[("gz", p.endpoint(), 200)],
+    ))
+    .await;
+    let req = serde_json::to_vec(&request(300, &[("1", 0.0)])).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&req).unwrap();
+    // A client that leaves the answer compressed, to see it is.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let resp = raw
+        .post(app.url("/openrtb2/auction"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("accept-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(winners(&body), [("gz".into(), "1".into(), 1.0)]);
+
+    // A gzip body that inflates past the cap is a 413, however small it is on the wire.
+    let cfg = config("", &[("gz2", p.endpoint(), 200)])
+        .replace("workers = 2", "workers = 2\nmax_request_bytes = 4096");
+    let small = spawn_app(&cfg).await;
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&vec![b' '; 1 << 20]).unwrap();
+    let resp = small
+        .client
+        .post(small.url("/openrtb2/auction"))
+        .header("content-encoding", "gzip")
+        .body(bomb.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+}
+
+#[tokio::test]
+async fn the_rates_file_is_reread_and_overrides_the_config() {
+    let eur = mock_partner(bids_reply(
+        "EUR",
+        json!([{"id": "e", "impid": "1", "price": 2.0, "adm": "x"}]),
+    ));
+    let file = ConfigFile::new("rates", "");
+    let rates = file.0.parent().unwrap().join("rates.json");
+    std::fs::write(&rates, r#"{"rates": {"EUR": 2.0}}"#).unwrap();
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("rates-eur", eur.endpoint(), 200)],
+    ) + &format!(
+        "\n[currency]\nrates = {{ EUR = 1.5 }}\nrates_file = \"{}\"\nrefresh_s = 1\n",
+        rates.display()
+    );
+    let app = spawn_app(&cfg).await;
+    let price = || async {
+        winners(
+            &app.auction_json(&json!({"id": "r", "imp": [audio_imp("1")], "app": {"bundle": "b"}}))
+                .await,
+        )[0]
+        .2
+    };
+    let started = std::time::Instant::now();
+    while price().await != 4.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the file's rate never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::write(&rates, r#"{"rates": {"EUR": 3.0}}"#).unwrap();
+    while price().await != 6.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the new rate never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A broken file keeps the last good rates.
+    std::fs::write(&rates, "not json").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(price().await, 6.0);
+}
