@@ -23,6 +23,7 @@ pub mod money;
 pub mod notices;
 pub mod openrtb;
 pub mod partners;
+pub mod privacy;
 pub mod reload;
 pub mod stats;
 pub mod telemetry;
