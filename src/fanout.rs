@@ -44,8 +44,13 @@ pub async fn run(
     let now = Instant::now();
     let mut results = Vec::with_capacity(gw.partners.len());
     let mut pending = FuturesUnordered::new();
-    // Partners told the same tmax and offered the same imps share one serialised body.
-    let mut bodies: Vec<(u64, Vec<bool>, Bytes)> = Vec::new();
+    // Partners told the same tmax, offered the same imps and under the same privacy
+    // decision share one serialised body.
+    let mut bodies: Vec<(u64, Vec<bool>, bool, Bytes)> = Vec::new();
+    // The request's privacy signals, read once; per partner, its consent decides whether it
+    // gets personal identifiers (`privacy::strip`) — nothing leaves before this is applied.
+    let signals = crate::privacy::Signals::of(&request.rest);
+    let quiet = signals.nothing_to_do();
 
     // The usual case, no placement restricts its partners: no per-partner imp masks at all.
     let restricted = eligible.iter().any(Option::is_some);
@@ -88,15 +93,23 @@ pub async fn run(
             results.push(skipped(Skip::Qps));
             continue;
         }
+        let strip = match (quiet, signals.decide(partner.vendor_id)) {
+            (true, _) | (_, crate::privacy::Decision::Allow) => false,
+            (false, crate::privacy::Decision::Strip(reason)) => {
+                metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason.as_str())
+                    .increment(1);
+                true
+            }
+        };
         let bytes = match bodies
             .iter()
-            .find(|(t, m, _)| *t == budget.tmax_ms && *m == imps)
+            .find(|(t, m, s, _)| *t == budget.tmax_ms && *m == imps && *s == strip)
         {
-            Some((_, _, b)) => b.clone(),
+            Some((_, _, _, b)) => b.clone(),
             None => {
                 request.tmax = Some(budget.tmax_ms as i64);
-                let b = body(request, &imps);
-                bodies.push((budget.tmax_ms, imps, b.clone()));
+                let b = body(request, &imps, strip);
+                bodies.push((budget.tmax_ms, imps, strip, b.clone()));
                 b
             }
         };
@@ -141,25 +154,30 @@ fn offered(eligible: &Eligible, p: usize, imps: usize) -> Vec<bool> {
         .collect()
 }
 
-/// The serialised request with only the offered imps (`imps` empty: all of them).
-fn body(request: &BidRequest, imps: &[bool]) -> Bytes {
+/// The serialised request with only the offered imps (`imps` empty: all of them), and
+/// without personal identifiers when `strip`.
+fn body(request: &BidRequest, imps: &[bool], strip: bool) -> Bytes {
     // Serialising maps with string keys and finite numbers cannot fail.
-    if imps.iter().all(|x| *x) {
+    if imps.iter().all(|x| *x) && !strip {
         return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
+    }
+    let mut rest = request.rest.clone();
+    if strip {
+        crate::privacy::strip(&mut rest);
     }
     let partial = BidRequest {
         imp: request
             .imp
             .iter()
-            .zip(imps)
-            .filter(|(_, offered)| **offered)
-            .map(|(imp, _)| imp.clone())
+            .enumerate()
+            .filter(|(i, _)| imps.is_empty() || imps[*i])
+            .map(|(_, imp)| imp.clone())
             .collect(),
         id: request.id.clone(),
         tmax: request.tmax,
         at: request.at,
         cur: request.cur.clone(),
-        rest: request.rest.clone(),
+        rest,
     };
     Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
 }

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const SECRET: &str = "test-events-secret-0123456789abcdef";
+/// A published TCF v2 string (LiveRamp/iabconsent fixtures): purposes 1, 3, 4, 7; vendors
+/// 2, 37 and 61 consented.
+const TCF: &str = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA";
 
 /// A VAST 4 audio ad with a 640×640 companion, as a partner would send it.
 fn vast(domain: &str, seconds: u32) -> String {
@@ -46,7 +49,12 @@ fn gateway_config(partners: &[(&str, &MockPartner)], placements: &str) -> String
     let mut cfg = config("pricing = \"first_price\"", &list);
     // The mocks are on loopback: their notice URLs are private addresses.
     for (_, p) in partners {
-        cfg = with_partner_lines(cfg, &p.endpoint(), "notices = { allow_private = true }");
+        // Vendor 37 is among the consented vendors of `TCF` (purpose 1 too).
+        cfg = with_partner_lines(
+            cfg,
+            &p.endpoint(),
+            "notices = { allow_private = true }\nvendor_id = 37",
+        );
     }
     cfg.push_str(&format!(
         "\n[events]\nsecrets = [\"{SECRET}\"]\n{placements}"
@@ -59,7 +67,7 @@ fn ad_request(slots: Value) -> Value {
         "id": "app-req-1",
         "app": {"bundle": "com.example.music", "name": "Example Music"},
         "device": {"os": "ios", "type": "phone", "ifa": "AAAA-BBBB", "ip": "203.0.113.77"},
-        "user": {"id": "listener-1", "yob": 1995, "consent": {"gdpr": true, "tcf": "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"}},
+        "user": {"id": "listener-1", "yob": 1995, "consent": {"gdpr": true, "tcf": TCF}},
         "context": {"content": "music", "genre": "hip-hop", "country": "SWE", "language": "sv"},
         "slots": slots
     })

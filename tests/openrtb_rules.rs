@@ -391,3 +391,61 @@ async fn the_rates_file_is_reread_and_overrides_the_config() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(price().await, 6.0);
 }
+
+/// A published TCF v2 string (LiveRamp/iabconsent fixtures): purposes 1, 3, 4, 7; vendors
+/// 2, 37 and 61 consented.
+const TCF: &str = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA";
+
+#[tokio::test]
+async fn personal_data_reaches_only_the_partners_the_user_consented_to() {
+    let yes = mock_partner(Reply::NoBid);
+    let no = mock_partner(Reply::NoBid);
+    let unknown = mock_partner(Reply::NoBid);
+    let cfg = config(
+        "",
+        &[
+            ("gdpr-37", yes.endpoint(), 200),
+            ("gdpr-52", no.endpoint(), 200),
+            ("gdpr-none", unknown.endpoint(), 200),
+        ],
+    );
+    let cfg = with_partner_lines(cfg, &yes.endpoint(), "vendor_id = 37");
+    let cfg = with_partner_lines(cfg, &no.endpoint(), "vendor_id = 52");
+    let app = spawn_app(&cfg).await;
+    let mut req = json!({"id": "r", "imp": [audio_imp("1")], "app": {"bundle": "b"},
+        "regs": {"gdpr": 1}, "user": {"id": "u-1", "buyeruid": "x", "consent": TCF, "eids": [{"source": "s"}]},
+        "device": {"ifa": "AAAA", "ip": "203.0.113.77", "geo": {"lat": 59.334591, "lon": 18.063240, "country": "SWE"}}});
+    assert_eq!(app.auction(&req).await.status(), 204);
+    let sent = |p: &MockPartner| p.requests().last().unwrap().body.clone();
+    let full = sent(&yes);
+    assert_eq!(
+        (full["user"]["id"].as_str(), full["device"]["ifa"].as_str()),
+        (Some("u-1"), Some("AAAA"))
+    );
+    for stripped in [sent(&no), sent(&unknown)] {
+        assert!(
+            stripped["user"].get("id").is_none() && stripped["user"].get("buyeruid").is_none(),
+            "{stripped}"
+        );
+        assert!(stripped["user"].get("eids").is_none() && stripped["device"].get("ifa").is_none());
+        assert_eq!(stripped["device"]["ip"], "203.0.113.0");
+        assert_eq!(stripped["device"]["geo"]["lat"], 59.33);
+        assert_eq!(
+            stripped["user"]["consent"], TCF,
+            "the signal itself is passed on"
+        );
+    }
+    // COPPA: nobody gets personal data.
+    req["regs"] = json!({"coppa": 1});
+    assert_eq!(app.auction(&req).await.status(), 204);
+    assert!(sent(&yes)["user"].get("id").is_none());
+    let m = app.metrics().await;
+    assert!(
+        metric(
+            &m,
+            r#"bidgate_privacy_stripped_total{partner="gdpr-52",reason="gdpr_no_consent"}"#
+        )
+        .is_some(),
+        "{m}"
+    );
+}

@@ -63,14 +63,18 @@ async fn serve(
     let settled = exchange::settle(gw, mapped.request, &mapped.specs, &deadline)
         .instrument(span.clone())
         .await;
-    let record = exchange::record(
-        gw,
-        &settled,
-        ENDPOINT,
-        Some(&ad_req.app.bundle),
-        arrived.elapsed(),
-    );
 
+    // The record is built only when there is a log to take it (and it is sampled).
+    let record = match live.event_log() {
+        Some(_) => exchange::record(
+            gw,
+            &settled,
+            ENDPOINT,
+            Some(&ad_req.app.bundle),
+            arrived.elapsed(),
+        ),
+        None => None,
+    };
     let base_url = match &cfg.events.base_url {
         Some(b) => b.trim_end_matches('/').to_string(),
         None => {
@@ -95,7 +99,9 @@ async fn serve(
         );
     }
     *filled = response.slots.iter().any(|s| s.filled);
-    if let (Some(log), Some(record)) = (live.event_log(), record) {
+    if let Some(log) = live.event_log()
+        && let Some(record) = record
+    {
         log.append(&Record::Auction(record));
     }
     let late_by = Instant::now().saturating_duration_since(deadline.at());

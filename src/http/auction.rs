@@ -116,10 +116,11 @@ async fn auction(
     let settled = exchange::settle(gw, request, &specs, &deadline)
         .instrument(span.clone())
         .await;
-    if let (Some(log), Some(record)) = (
-        live.event_log(),
-        exchange::record(gw, &settled, ENDPOINT, bundle.as_deref(), arrived.elapsed()),
-    ) {
+    // The record is built only when there is a log to take it (and it is sampled).
+    if let Some(log) = live.event_log()
+        && let Some(record) =
+            exchange::record(gw, &settled, ENDPOINT, bundle.as_deref(), arrived.elapsed())
+    {
         log.append(&crate::events::record::Record::Auction(record));
     }
     let response = match exchange::bid_response(gw, settled) {
