@@ -17,6 +17,7 @@ pub mod exchange;
 pub mod fanout;
 pub mod gateway;
 pub mod http;
+pub mod internal;
 pub mod limits;
 pub mod macros;
 pub mod money;
