@@ -51,8 +51,12 @@ pub struct Offer<'a> {
     pub refused: Option<Rejection>,
     /// A deal bid's floor: replaces the imp's floor for this bid.
     pub deal_floor: Option<Micros>,
-    /// Higher ranks win over any price of lower ranks (deals with `prefer_deals`).
+    /// Higher ranks win over any price of lower ranks: 0 house ads, 1 the open auction,
+    /// 2 deals with `prefer_deals`, 3 sponsorships.
     pub rank: u8,
+    /// Pays its own price whatever the pricing rule (direct-sold sponsorship and house ads,
+    /// whose price is a contract, not a bid).
+    pub fixed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,11 +259,16 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
             }
         } else if let Some((_, bid_price, n)) = best[i] {
             let floor = offers[n].deal_floor.unwrap_or(imp.floor);
+            let clearing = if offers[n].fixed {
+                bid_price
+            } else {
+                clearing_price(bid_price, second[i], floor, rules.pricing)
+            };
             wins.push(Win {
                 imp: i,
                 key: offers[n].key,
                 bid_price,
-                clearing: clearing_price(bid_price, second[i], floor, rules.pricing),
+                clearing,
             });
         }
     }

@@ -10,6 +10,10 @@
 use super::{Offer, Pod};
 use crate::money::Micros;
 
+/// What one rank step is worth in the pod's objective (10 million currency units): more
+/// than any pod's revenue, and 10 ads × 3 ranks of it still fit an i64.
+const RANK_WEIGHT: i64 = 10_000_000_000_000;
+
 /// Largest pod accepted by config validation; bounds the table (ads × seconds).
 pub const MAX_ADS: u32 = 10;
 pub const MAX_DURATION_S: u32 = 600;
@@ -22,7 +26,13 @@ pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
         return Vec::new();
     }
     let dur = |n: usize| offers[n].dur_s.unwrap_or(0);
-    let price = |n: usize| offers[n].price.unwrap_or(Micros::ZERO).0;
+    // Rank before revenue, as in a single-ad auction: each ad above the open auction
+    // (rank 1) is worth more than any open bids together. House ads (rank 0) bid next to
+    // nothing, so they only take room that no paying ad wants.
+    let price = |n: usize| {
+        offers[n].price.unwrap_or(Micros::ZERO).0
+            + (offers[n].rank.saturating_sub(1) as i64) * RANK_WEIGHT
+    };
     let unit = eligible
         .iter()
         .fold(pod.max_duration_s, |g, &n| gcd(g, dur(n)))
@@ -98,6 +108,7 @@ pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
             d -= (dur(n) / unit) as usize;
         }
     }
+    // Play order: rank, then price, highest first (ties in arrival order).
     chosen.sort_by_key(|&n| (std::cmp::Reverse(price(n)), n));
     chosen
 }
@@ -126,7 +137,8 @@ mod tests {
             adomain: (!domain.is_empty()).then_some(domain),
             refused: None,
             deal_floor: None,
-            rank: 0,
+            rank: 1,
+            fixed: false,
         }
     }
 
@@ -234,5 +246,32 @@ mod tests {
             }
             proptest::prop_assert_eq!(revenue(&got), best);
         }
+    }
+
+    #[test]
+    fn a_sponsorship_is_in_the_pod_whatever_the_open_bids_pay_and_house_only_fills() {
+        let ranked = |n, cents, domain, rank| Offer {
+            rank,
+            ..offer(n, cents, 30, domain)
+        };
+        let offers = [
+            ranked(0, 900, "a.com", 1),
+            ranked(1, 800, "b.com", 1),
+            ranked(2, 100, "sponsor.com", 3),
+            ranked(3, 0, "house.com", 0),
+        ];
+        assert_eq!(
+            fill(&pod(2, 60), &offers, &all(&offers)),
+            [2, 0],
+            "the sponsorship first, then the best open bid"
+        );
+        let mut house = offers[3].clone();
+        house.price = Some(Micros(1)); // what internal demand bids for a house ad
+        let only_sponsor_and_house = [offers[2].clone(), house];
+        assert_eq!(
+            fill(&pod(2, 60), &only_sponsor_and_house, &[0, 1]),
+            [0, 1],
+            "house fills what is left"
+        );
     }
 }

@@ -22,7 +22,8 @@ fn offer(partner: usize, impid: &'static str, cents: i64) -> Offer<'static> {
         adomain: None,
         refused: None,
         deal_floor: None,
-        rank: 0,
+        rank: 1,
+        fixed: false,
     }
 }
 
@@ -163,7 +164,8 @@ proptest! {
         let offers: Vec<Offer> = prices.iter().enumerate().map(|(i, p)| Offer {
             key: key(i, 0), bid_id: "x", impid: "1", price: Some(Micros(*p)), currency: USD, dur_s: None, adomain: None, refused: None,
         deal_floor: None,
-        rank: 0,
+        rank: 1,
+        fixed: false,
         }).collect();
         let pricing = if second { PriceRule::Second { increment: Micros(increment) } } else { PriceRule::First };
         let out = run(&imps, &offers, rules(pricing));
@@ -198,7 +200,7 @@ fn a_preferred_deal_beats_any_open_price_and_clears_against_its_own_rank() {
         pod: None,
     }];
     let mut deal = offer(0, "1", 200);
-    deal.rank = 1;
+    deal.rank = 2;
     deal.deal_floor = Some(Micros(1_500_000));
     let offers = [offer(1, "1", 500), deal, offer(2, "1", 450)];
     let out = run(&imps, &offers, rules(SECOND));

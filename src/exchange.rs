@@ -165,7 +165,7 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         let s = *seat_of[won.partner].get_or_insert_with(|| {
             seatbid.push(SeatBid {
                 bid: Vec::new(),
-                seat: Some(gw.partners[won.partner].id.to_string()),
+                seat: Some(gw.partners[won.partner].seat().to_string()),
                 rest: Default::default(),
             });
             seatbid.len() - 1
@@ -475,6 +475,14 @@ fn offers<'a>(
                     }
                 }
                 let is_deal = accepted.is_some_and(|a| a.is_deal);
+                // Internal demand ranks by tier; everyone else is the open auction (1), or
+                // above it with a deal when deals are preferred.
+                let tier = partner
+                    .direct
+                    .as_ref()
+                    .and_then(|_| bid.rest.get("ext")?.get("tier")?.as_str())
+                    .and_then(crate::direct::rank);
+                let rank = tier.unwrap_or(1 + u8::from(is_deal && gw.config.auction.prefer_deals));
                 offers.push(Offer {
                     key: BidKey {
                         partner: p,
@@ -489,7 +497,8 @@ fn offers<'a>(
                     adomain: bid.first_adomain(),
                     refused,
                     deal_floor: accepted.and_then(|a| a.deal_floor),
-                    rank: u8::from(is_deal && gw.config.auction.prefer_deals),
+                    rank,
+                    fixed: tier.is_some_and(|r| r != 1),
                 });
             }
         }

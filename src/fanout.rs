@@ -93,6 +93,23 @@ pub async fn run(
             results.push(skipped(Skip::Qps));
             continue;
         }
+        // Internal demand decides in-process, in microseconds: no request, no wait. It is
+        // the publisher's own demand, so the per-vendor privacy rules below do not apply
+        // (`/v1/ads` has already removed what the listener did not consent to).
+        if let Some(direct) = &partner.direct {
+            let started = Instant::now();
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            request.tmax = Some(budget.tmax_ms as i64);
+            let outcome = crate::direct::answer(direct, request, &imps, now_unix);
+            results.push(Called {
+                partner: i,
+                outcome,
+                elapsed: started.elapsed(),
+            });
+            continue;
+        }
         let strip = match (quiet, signals.decide(partner.vendor_id)) {
             (true, _) | (_, crate::privacy::Decision::Allow) => false,
             (false, crate::privacy::Decision::Strip(reason)) => {

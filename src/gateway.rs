@@ -74,6 +74,9 @@ impl Gateway {
                 previous.and_then(|g| g.partners.iter().find(|old| old.id.as_str() == p.id));
             partners.push(Partner::from_config(p, client, before)?);
         }
+        if let Some(path) = &config.internal.catalog {
+            partners.push(internal_partner(&config, path, previous)?);
+        }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,
             Pricing::SecondPrice => crate::auction::PriceRule::Second {
@@ -171,6 +174,63 @@ impl Gateway {
             Pricing::SecondPrice => 2,
         }
     }
+}
+
+/// Internal demand as a partner: the catalog loaded and indexed, with no HTTP client of
+/// its own use, no breaker (it cannot time out on the network) and no QPS cap. Delivery
+/// counters carry over from the gateway this one replaces.
+fn internal_partner(
+    config: &Config,
+    path: &std::path::Path,
+    previous: Option<&Gateway>,
+) -> Result<Partner, String> {
+    use crate::direct::{Direct, PARTNER_ID};
+    use crate::internal::{Catalog, Index, MemoryStore};
+    let catalog = Catalog::load_file(path).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("internal.catalog: {p}"))
+            .collect();
+        lines.join("; ")
+    })?;
+    let unknown = catalog.unknown_placements(|id| config.placements.iter().any(|p| p.id == id));
+    if !unknown.is_empty() {
+        let lines: Vec<String> = unknown
+            .iter()
+            .map(|p| format!("internal.catalog: {p}"))
+            .collect();
+        return Err(lines.join("; "));
+    }
+    let before = previous.and_then(|g| g.partners.iter().find(|p| p.direct.is_some()));
+    let store = before
+        .and_then(|p| p.direct.as_ref())
+        .map(|d| d.store.clone())
+        .unwrap_or_else(|| Arc::new(MemoryStore::default()));
+    let pc = crate::config::PartnerConfig {
+        id: PARTNER_ID.into(),
+        endpoint: "http://internal.invalid/".into(),
+        timeout_ms: config.auction.max_tmax_ms,
+        enabled: true,
+        qps_limit: None,
+        http_client: config.http_client.clone(),
+        circuit_breaker: crate::config::CircuitBreakerConfig {
+            failure_threshold: 0,
+            ..Default::default()
+        },
+        bid_adjustment: 1.0,
+        vendor_id: None,
+        notices: Default::default(),
+    };
+    let client = before.map_or_else(
+        || partners::client(&config.http_client).map_err(|e| e.to_string()),
+        |p| Ok(p.client.clone()),
+    )?;
+    let mut partner = Partner::from_config(&pc, client, before)?;
+    partner.direct = Some(Arc::new(Direct {
+        index: Index::build(catalog),
+        store,
+    }));
+    Ok(partner)
 }
 
 /// Whether two partners' settings can share a client: all but the body cap, which is

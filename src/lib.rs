@@ -11,6 +11,7 @@ pub mod config;
 pub mod currency;
 pub mod deadline;
 pub mod demo;
+pub mod direct;
 pub mod eventlog;
 pub mod events;
 pub mod exchange;

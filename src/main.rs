@@ -29,6 +29,16 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { path } => match bidgate::config::load_file(&path) {
             Ok(c) => {
+                // The internal demand catalog is part of what a reload would refuse.
+                if let Some(catalog) = &c.internal.catalog
+                    && let Err(problems) = bidgate::internal::Catalog::load_file(catalog)
+                {
+                    for p in &problems {
+                        eprintln!("{}: {p}", catalog.display());
+                    }
+                    eprintln!("{}: {} problem(s)", catalog.display(), problems.len());
+                    return ExitCode::FAILURE;
+                }
                 println!("{}: ok ({} partners)", path.display(), c.partners.len());
                 ExitCode::SUCCESS
             }

@@ -52,6 +52,8 @@ pub struct Partner {
     pub bid_adjustment_nanos: i64,
     pub vendor_id: Option<u16>,
     pub notices: crate::config::NoticeConfig,
+    /// Internal demand: decided in-process instead of over HTTP (see `direct`).
+    pub direct: Option<Arc<crate::direct::Direct>>,
 }
 
 impl Partner {
@@ -88,7 +90,17 @@ impl Partner {
             bid_adjustment_nanos: (c.bid_adjustment * 1e9).round() as i64,
             vendor_id: c.vendor_id,
             notices: c.notices,
+            direct: None,
         })
+    }
+
+    /// The seat its winning bids carry in answers: its id, or `direct` for internal demand.
+    pub fn seat(&self) -> &str {
+        if self.direct.is_some() {
+            crate::direct::SEAT
+        } else {
+            self.id.as_str()
+        }
     }
 
     /// Takes one request from the partner's QPS allowance; `false` when it is used up.

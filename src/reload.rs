@@ -152,7 +152,11 @@ impl Live {
                 return;
             };
             let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            let mut seen: Option<SystemTime> = mtime(&path);
+            // The config file and the internal demand catalog it names: a change of either
+            // reloads both.
+            let catalog = |live: &Live| live.current().config.internal.catalog.clone();
+            let both = |live: &Live| (mtime(&path), catalog(live).and_then(|c| mtime(&c)));
+            let mut seen: (Option<SystemTime>, Option<SystemTime>) = both(&self);
             let mut hup =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             let mut tick = tokio::time::interval(every);
@@ -165,14 +169,14 @@ impl Live {
                 };
                 tokio::select! {
                     _ = signalled => {
-                        seen = mtime(&path);
                         let _ = self.reload();
+                        seen = both(&self);
                     }
                     _ = tick.tick() => {
-                        let now = mtime(&path);
-                        if now.is_some() && now != seen {
-                            seen = now;
+                        let now = both(&self);
+                        if now.0.is_some() && now != seen {
                             let _ = self.reload();
+                            seen = both(&self);
                         }
                     }
                 }

@@ -129,6 +129,7 @@ fn defaults_json() -> Value {
         events: Default::default(),
         event_log: Default::default(),
         currency: Default::default(),
+        internal: Default::default(),
         placements: vec![],
         partners: vec![],
     })
@@ -629,6 +630,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "events",
                 "event_log",
                 "currency",
+                "internal",
                 "placements",
                 "partners"
             ]

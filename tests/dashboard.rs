@@ -65,6 +65,7 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
                 currency: "USD".into(),
                 expires: u64::MAX,
                 burl: None,
+                user_key: None,
             });
     let event = app
         .client

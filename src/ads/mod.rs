@@ -80,6 +80,10 @@ pub struct Device {
     /// Device language, ISO 639-1 (`sv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The listener's local time offset from UTC in minutes (`120` in Stockholm in summer),
+    /// for day-parted campaigns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_min: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
@@ -246,6 +250,12 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
         {
             return bad(field, "must be an ISO 639-1 code such as `sv`");
         }
+    }
+    if r.device
+        .utc_offset_min
+        .is_some_and(|m| !(-720..=840).contains(&m))
+    {
+        return bad("device.utc_offset_min", "must be between -720 and 840");
     }
     if r.user.yob.is_some_and(|y| !(1900..=2100).contains(&y)) {
         return bad("user.yob", "must be a year between 1900 and 2100");

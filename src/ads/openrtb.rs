@@ -235,8 +235,15 @@ fn device(r: &AdRequest, peer: Option<IpAddr>, personal: bool) -> Value {
         Some(IpAddr::V6(ip)) => o["ipv6"] = json!(ip.to_string()),
         None => {}
     }
+    let mut geo = json!({});
     if let Some(country) = &r.context.country {
-        o["geo"] = json!({ "country": country });
+        geo["country"] = json!(country);
+    }
+    if let Some(offset) = d.utc_offset_min {
+        geo["utcoffset"] = json!(offset);
+    }
+    if geo.as_object().is_some_and(|g| !g.is_empty()) {
+        o["geo"] = geo;
     }
     o
 }

@@ -99,8 +99,11 @@ pub struct Context<'a> {
     /// `https://host` the tracking URLs start with.
     pub base_url: &'a str,
     pub currency: &'a str,
-    /// Partner ids by `Gateway::partners` index.
+    /// Partner ids and seats by `Gateway::partners` index.
     pub partner_ids: &'a [&'a str],
+    pub seats: &'a [&'a str],
+    /// The listener's key for internal demand's frequency caps (None without consent).
+    pub user_key: Option<&'a str>,
     /// Unix seconds when tokens expire.
     pub expires: u64,
 }
@@ -151,6 +154,7 @@ fn ad(
     ctx: &Context<'_>,
 ) -> Result<Ad, String> {
     let seat = ctx.partner_ids[won.partner];
+    let internal = seat == crate::direct::PARTNER_ID;
     let bid = &won.bid;
     let values = Values {
         auction_id,
@@ -179,6 +183,7 @@ fn ad(
         burl: bid
             .str_field("burl")
             .map(|u| macros::substitute(u, &values).into_owned()),
+        user_key: internal.then(|| ctx.user_key.map(String::from)).flatten(),
     };
     let token = ctx.signer.sign(&claims);
     let url = |k: Kind| format!("{}/v1/events/{}?t={token}", ctx.base_url, k.name());
@@ -206,7 +211,7 @@ fn ad(
     let dims = |k: &str| bid.rest.get(k).and_then(|v| v.as_u64()).map(|v| v as u32);
     let mut ad = Ad {
         format,
-        seat: seat.to_string(),
+        seat: ctx.seats[won.partner].to_string(),
         adomain,
         duration_s: bid.dur(),
         vast: None,

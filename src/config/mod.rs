@@ -40,6 +40,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub currency: CurrencyConfig,
+    /// Direct-sold demand decided in-process (the partner `internal`, seat `direct`).
+    #[serde(default)]
+    pub internal: InternalConfig,
     /// Tracking events of the client ad API.
     #[serde(default)]
     pub events: EventsConfig,
@@ -303,6 +306,16 @@ impl Default for NoticeConfig {
             allow_private: false,
         }
     }
+}
+
+/// Internal demand: a catalog of campaigns and line items (JSON or TOML, see
+/// `schemas/catalog.schema.json`), reloaded with the config and when the file changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct InternalConfig {
+    /// The catalog file; unset = no internal demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<std::path::PathBuf>,
 }
 
 /// Conversion into the auction currency, for bids and floors in other currencies.

@@ -54,6 +54,8 @@ pub async fn run() -> std::io::Result<()> {
             std::io::Error::other(format!("demo config: {}", lines.join("; ")))
         },
     )?;
+    let mut config = config;
+    config.internal.catalog = Some(fixture_path_in("catalog", "demo.toml", CATALOG)?);
     for (profile, partner) in profiles().into_iter().zip(&config.partners) {
         let url = reqwest::Url::parse(&partner.endpoint).map_err(std::io::Error::other)?;
         let addr = url
@@ -93,10 +95,18 @@ pub async fn run() -> std::io::Result<()> {
     app.run().await
 }
 
-/// The fixture in the source tree when run from a checkout, else a copy in a temp file.
+/// The demo's direct-sold catalog (`fixtures/catalog/demo.toml`).
+pub const CATALOG: &str = include_str!("../../fixtures/catalog/demo.toml");
+
 fn fixture_path(name: &str, text: &str) -> std::io::Result<PathBuf> {
+    fixture_path_in("requests", name, text)
+}
+
+/// The fixture in the source tree when run from a checkout, else a copy in a temp file.
+fn fixture_path_in(dir: &str, name: &str, text: &str) -> std::io::Result<PathBuf> {
     let in_tree = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/requests")
+        .join("fixtures")
+        .join(dir)
         .join(name);
     if in_tree.exists() {
         return Ok(in_tree);

@@ -32,6 +32,10 @@ pub struct Claims {
     /// The winner's billing notice URL, macros already substituted.
     #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     pub burl: Option<String>,
+    /// Internal demand: the listener's key, for frequency caps (only where consent allowed
+    /// an id to be used at all).
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub user_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -134,6 +138,7 @@ mod tests {
             currency: "USD".into(),
             expires,
             burl: Some("https://dsp-a.example/bill?p=2.5".into()),
+            user_key: None,
         }
     }
 

@@ -83,12 +83,18 @@ async fn serve(
         }
     };
     let partner_ids: Vec<&str> = gw.partners.iter().map(|p| p.id.as_str()).collect();
+    let seats: Vec<&str> = gw.partners.iter().map(|p| p.seat()).collect();
+    let user_key = ads::personal_data_allowed(&ad_req)
+        .then(|| ad_req.user.id.as_deref().or(ad_req.device.ifa.as_deref()))
+        .flatten();
     let formats: Vec<_> = mapped.placements.iter().map(|p| p.format).collect();
     let ctx = ads::respond::Context {
         signer: &gw.events.signer,
         base_url: &base_url,
         currency: &cfg.auction.currency,
         partner_ids: &partner_ids,
+        seats: &seats,
+        user_key,
         expires: record::now_ms() / 1000 + cfg.events.token_ttl_s,
     };
     let (response, dropped): (AdResponse, _) = ads::respond(&ad_req, &formats, settled, &ctx);

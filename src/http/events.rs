@@ -84,6 +84,18 @@ pub async fn handle(
                         allow_private,
                     );
                 }
+                // Internal demand counts its delivery and frequency caps on impressions.
+                if let Some(direct) = gw.partners.iter().find_map(|p| p.direct.as_ref())
+                    && claims.partner == crate::direct::PARTNER_ID
+                {
+                    direct.index.record_impression(
+                        &*direct.store,
+                        crate::direct::line_item_of(&claims.bid),
+                        claims.user_key.as_deref(),
+                        crate::money::Micros(claims.price_micros),
+                        now_ms / 1000,
+                    );
+                }
                 counter!("bidgate_billed_micros_total", "partner" => claims.partner.clone(), "currency" => claims.currency.clone())
                     .increment(claims.price_micros.max(0) as u64);
                 "billed"
