@@ -24,6 +24,7 @@ pub mod macros;
 pub mod money;
 pub mod notices;
 pub mod openrtb;
+pub mod openrtb_model;
 pub mod partners;
 pub mod privacy;
 pub mod reload;
