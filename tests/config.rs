@@ -246,8 +246,8 @@ fn example_config_comments_every_key() {
     }
     // 7 server + 7 auction + 5 http_client + 5 circuit_breaker + 3 client_rate_limit
     // + 2 log + 4 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
-    // + prefer_deals.
-    assert_eq!(keys_seen, 69, "number of key lines in config/example.toml");
+    // + prefer_deals + strict_types.
+    assert_eq!(keys_seen, 70, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

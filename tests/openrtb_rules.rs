@@ -449,3 +449,26 @@ async fn personal_data_reaches_only_the_partners_the_user_consented_to() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn strict_types_refuse_a_wrong_type_anywhere_with_its_path() {
+    let p = mock_partner(Reply::Bids(vec![("1", 1.0)]));
+    let lenient = spawn_app(&config("", &[("strict-off", p.endpoint(), 200)])).await;
+    let strict = spawn_app(&config(
+        "strict_types = true",
+        &[("strict-on", p.endpoint(), 200)],
+    ))
+    .await;
+    let mut req = request(300, &[("1", 0.0)]);
+    req["device"] = json!({"geo": {"lat": "59.3"}});
+    // Lenient (the default): bidgate does not act on geo, so the partner gets it as sent.
+    assert_eq!(lenient.auction(&req).await.status(), 200);
+    let resp = strict.auction(&req).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.text().await.unwrap().trim(),
+        r#"request.device.geo.lat: invalid type: string "59.3", expected f64"#
+    );
+    req["device"] = json!({"geo": {"lat": 59.3}});
+    assert_eq!(strict.auction(&req).await.status(), 200);
+}

@@ -113,6 +113,11 @@ pub struct AuctionConfig {
     /// Any valid deal bid beats any open-auction bid (deals are ranked first, then price).
     #[serde(default)]
     pub prefer_deals: bool,
+    /// Check every field of an incoming OpenRTB request against the full 2.6 object model
+    /// (a wrong type anywhere is a 400 naming it, e.g. `request.imp[0].banner.w: invalid
+    /// type`). Off: only the fields bidgate acts on are typed, the rest is passed on as sent.
+    #[serde(default)]
+    pub strict_types: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -448,6 +453,7 @@ impl Default for AuctionConfig {
             pricing: Pricing::default(),
             second_price_increment: defaults::second_price_increment(),
             prefer_deals: false,
+            strict_types: false,
         }
     }
 }

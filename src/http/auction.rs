@@ -91,6 +91,9 @@ async fn auction(
     let cfg = &gw.config;
     let (body, _slot) = intake(gw, req, payload, arrived).await?;
     let request = validation::parse(&body).map_err(AuctionError::Invalid)?;
+    if cfg.auction.strict_types {
+        crate::openrtb_model::check_types(&body).map_err(AuctionError::Invalid)?;
+    }
     let app = request.rest.get("app");
     let bundle = app
         .and_then(|a| a.get("bundle"))

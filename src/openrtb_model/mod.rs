@@ -5,7 +5,7 @@
 //! module types *every* field of the specification, 2.6 with the amendments released since
 //! (`Refresh`/`RefSettings`, `DurFloors`, `Deal.guar`, `Video.poddedupe`, `Content.gtax`/`genres`,
 //! `Data.cids`), for the places that want the whole document checked or described:
-//! [`check_types`] (a config-gated strictness switch for the edge, not wired in here) and the
+//! [`check_types`] (used by the OpenRTB endpoint when `auction.strict_types` is on) and the
 //! published schemas `schemas/openrtb-bid-{request,response}.schema.json`.
 //!
 //! The rules every type here follows, and why:
