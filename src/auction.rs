@@ -329,7 +329,8 @@ fn screen(
     match offer.deal_floor {
         Some(floor) if price < floor => return Err(Rejection::BelowDealFloor { price, floor }),
         Some(_) => {}
-        None if price < imps[imp].floor => {
+        // Fixed-price direct deals (sponsorship, house) were sold regardless of the floor.
+        None if price < imps[imp].floor && !offer.fixed => {
             return Err(Rejection::BelowFloor {
                 price,
                 floor: imps[imp].floor,

@@ -255,3 +255,27 @@ fn a_refused_offer_never_wins() {
     assert_eq!(out.wins[0].key.partner, 1);
     assert_eq!(out.rejected[0].1.code(), 310);
 }
+
+#[test]
+fn fixed_price_direct_ads_ignore_the_floor() {
+    let imps = [ImpFloor {
+        id: "1",
+        floor: Micros(2_000_000),
+        pod: None,
+    }];
+    let mut sponsorship = offer(0, "1", 100);
+    sponsorship.rank = 3;
+    sponsorship.fixed = true;
+    let out = run(&imps, &[offer(1, "1", 150), sponsorship], rules(SECOND));
+    assert_eq!(out.wins[0].key.partner, 0);
+    assert_eq!(
+        out.wins[0].clearing,
+        Micros(1_000_000),
+        "pays its own price"
+    );
+    assert_eq!(
+        out.rejected[0].1.code(),
+        304,
+        "the open bid is still below the floor"
+    );
+}

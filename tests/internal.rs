@@ -58,6 +58,9 @@ const PLACEMENTS: &str = r#"
 id = "sponsored"
 format = "audio"
 min_duration_s = 15
+floor = 5.0
+# External partners allowed here; internal demand picks placements in its catalog.
+partners = ["external"]
 
 [[placements]]
 id = "open"

@@ -55,6 +55,14 @@ async fn serve(
         peer,
         |id| gw.partner_index(id),
     );
+    let mut mapped = mapped;
+    // A placement's partner list names external partners; internal demand chooses its
+    // placements in its own catalog (targeting), so it is offered every slot.
+    if let Some(direct) = gw.partners.iter().position(|p| p.direct.is_some()) {
+        for allowed in mapped.specs.iter_mut().filter_map(|s| s.partners.as_mut()) {
+            allowed.push(direct);
+        }
+    }
     let deadline = Deadline::new(arrived, mapped.tmax_ms.map(|t| t as i64), &cfg.auction);
     if Instant::now() >= deadline.at() {
         return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
