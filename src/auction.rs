@@ -8,7 +8,7 @@
 use crate::money::Micros;
 
 /// Where a bid sits in the fan-out results: partner, seatbid and bid indices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BidKey {
     pub partner: usize,
     pub seatbid: usize,

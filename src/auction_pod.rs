@@ -30,8 +30,16 @@ pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
     // (rank 1) is worth more than any open bids together. House ads (rank 0) bid next to
     // nothing, so they only take room that no paying ad wants.
     let price = |n: usize| {
-        offers[n].price.unwrap_or(Micros::ZERO).0
-            + (offers[n].rank.saturating_sub(1) as i64) * RANK_WEIGHT
+        let p = offers[n]
+            .price
+            .unwrap_or(Micros::ZERO)
+            .0
+            .clamp(0, RANK_WEIGHT - 1);
+        match offers[n].rank {
+            // Whatever its CPM, a house ad is worth less than any paying ad.
+            0 => 1,
+            r => p + (r as i64 - 1) * RANK_WEIGHT,
+        }
     };
     let unit = eligible
         .iter()
@@ -70,7 +78,7 @@ pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
                         continue;
                     }
                     let cell = (k + 1) * width + nd;
-                    let revenue = base + price(n);
+                    let revenue = base.saturating_add(price(n));
                     if next[cell].is_none_or(|r| revenue > r) {
                         next[cell] = Some(revenue);
                         taken[cell] = Some(m as u16);

@@ -20,8 +20,10 @@ const NATIVE: u8 = 4;
 
 #[derive(Debug, Default)]
 pub struct RequestRules {
-    badv: Vec<String>,
-    bcat: Vec<String>,
+    /// Sets, looked up per domain suffix / category prefix: lists can be long (a client's
+    /// badv of thousands of domains) and bids many, so no list × list scan.
+    badv: std::collections::HashSet<String>,
+    bcat: std::collections::HashSet<String>,
     wseat: Vec<String>,
     bseat: Vec<String>,
     imps: Vec<ImpRules>,
@@ -142,8 +144,8 @@ impl RequestRules {
             })
             .collect();
         Self {
-            badv: strings(r.rest.get("badv")),
-            bcat: strings(r.rest.get("bcat")),
+            badv: strings(r.rest.get("badv")).into_iter().collect(),
+            bcat: strings(r.rest.get("bcat")).into_iter().collect(),
             wseat: strings(r.rest.get("wseat")),
             bseat: strings(r.rest.get("bseat")),
             imps,
@@ -166,22 +168,25 @@ impl RequestRules {
         if !seat_ok(&self.wseat, &self.bseat) {
             return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
         }
-        for d in strings(bid.rest.get("adomain")) {
-            if self
-                .badv
-                .iter()
-                .any(|b| d == *b || d.ends_with(&format!(".{b}")))
-            {
-                return Err(Rejection::BlockedAdvertiser(d));
+        if !self.badv.is_empty() {
+            for d in strings(bid.rest.get("adomain")) {
+                // The domain itself and each parent domain (`shop.bad.com` → `bad.com`).
+                let blocked = std::iter::successors(Some(d.as_str()), |s| {
+                    s.split_once('.').map(|(_, parent)| parent)
+                })
+                .any(|suffix| self.badv.contains(suffix));
+                if blocked {
+                    return Err(Rejection::BlockedAdvertiser(d));
+                }
             }
         }
-        for c in strings(bid.rest.get("cat")) {
-            if self
-                .bcat
-                .iter()
-                .any(|b| c == *b || c.starts_with(&format!("{b}-")))
-            {
-                return Err(Rejection::BlockedCategory(c));
+        if !self.bcat.is_empty() {
+            for c in strings(bid.rest.get("cat")) {
+                // The category and its tier-1 parent (`IAB25-3` → `IAB25`).
+                let parent = c.split_once('-').map(|(p, _)| p);
+                if self.bcat.contains(&c) || parent.is_some_and(|p| self.bcat.contains(p)) {
+                    return Err(Rejection::BlockedCategory(c));
+                }
             }
         }
         let mtype = match bid.rest.get("mtype").and_then(Value::as_u64) {

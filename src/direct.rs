@@ -49,7 +49,13 @@ pub fn rank(tier: &str) -> Option<u8> {
 }
 
 /// Internal demand's answer to `request` (imps not `offered` are skipped; empty = all).
-pub fn answer(d: &Direct, request: &BidRequest, offered: &[bool], now_unix: u64) -> Outcome {
+pub fn answer(
+    d: &Direct,
+    request: &BidRequest,
+    offered: &[bool],
+    now_unix: u64,
+    currency: &str,
+) -> Outcome {
     let mut rng = fastrand::Rng::new();
     let r = &request.rest;
     let get = |path: &[&str]| -> Option<&Value> {
@@ -162,7 +168,8 @@ pub fn answer(d: &Direct, request: &BidRequest, offered: &[bool], now_unix: u64)
             rest: Default::default(),
         }],
         bidid: None,
-        cur: None, // the catalog's CPMs are in the auction currency
+        // The catalog's CPMs are in the auction currency (an absent `cur` would mean USD).
+        cur: Some(currency.to_string()),
         nbr: None,
         ext: None,
         rest: Default::default(),

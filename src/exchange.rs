@@ -153,10 +153,10 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
             min_to_win: None,
         };
         for key in ["adm", "burl"] {
-            let replaced = match bid
-                .str_field(key)
-                .map(|t| crate::macros::substitute(t, &values))
-            {
+            let replaced = match bid.str_field(key).map(|t| match key {
+                "burl" => crate::macros::substitute_url(t, &values),
+                _ => crate::macros::substitute(t, &values),
+            }) {
                 Some(std::borrow::Cow::Owned(r)) => r,
                 _ => continue,
             };
@@ -366,13 +366,17 @@ async fn fetch_missing_markup(
                 min_to_win: None,
             };
             let url =
-                crate::macros::substitute(w.bid.str_field("nurl").unwrap_or_default(), &values)
+                crate::macros::substitute_url(w.bid.str_field("nurl").unwrap_or_default(), &values)
                     .into_owned();
             async move {
+                // The answer still has to be built after this: stop with the processing
+                // reserve left, as the fan-out does.
+                let until = deadline.at()
+                    - std::time::Duration::from_millis(gw.config.auction.processing_reserve_ms);
                 let markup = crate::notices::fetch_markup(
                     &gw.events.notifier,
                     &url,
-                    deadline.at(),
+                    until,
                     partner.max_response_bytes,
                     partner.notices.allow_private,
                 )
@@ -435,6 +439,20 @@ fn offers<'a>(
     let mut offers = Vec::new();
     let restricted = eligible.iter().any(Option::is_some);
     let base = gw.rates.base.as_str();
+    // Imp ids to indices: a scan for the usual handful, a map for many.
+    let by_id: Option<std::collections::HashMap<&str, usize>> =
+        (request.imp.len() > 16).then(|| {
+            request
+                .imp
+                .iter()
+                .enumerate()
+                .map(|(i, imp)| (imp.id.as_str(), i))
+                .collect()
+        });
+    let find_imp = |id: &str| match &by_id {
+        Some(map) => map.get(id).copied(),
+        None => request.imp.iter().position(|imp| imp.id == id),
+    };
     for (p, c) in called.iter().enumerate() {
         let Outcome::Bid(resp) = &c.outcome else {
             continue;
@@ -444,7 +462,7 @@ fn offers<'a>(
         let bid_currency = resp.cur.as_deref().unwrap_or("USD");
         for (s, seat) in resp.seatbid.iter().enumerate() {
             for (b, bid) in seat.bid.iter().enumerate() {
-                let imp = request.imp.iter().position(|imp| imp.id == bid.impid);
+                let imp = find_imp(&bid.impid);
                 let mut price = Micros::from_f64(bid.price);
                 // Converted when a rate is known; otherwise the auction reports the currency.
                 let mut currency = bid_currency;

@@ -31,13 +31,26 @@ pub(super) fn fire(
             _ => None,
         }
     };
-    // Per imp: the winning offer's index, rank and clearing price (first win of a pod).
-    let winner_of = |impid: &str| {
-        let i = request.imp.iter().position(|imp| imp.id == impid)?;
-        let w = outcome.wins.iter().find(|w| w.imp == i)?;
-        let rank = offers.iter().find(|o| o.key == w.key).map_or(0, |o| o.rank);
-        Some((rank, w.clearing))
-    };
+    // Looked up per offer, so built once (requests can carry thousands of imps and bids):
+    // imp id → (winner's rank, clearing price) for the first win of each imp; offer index →
+    // its rejection; winning keys → clearing price.
+    let rank_of: std::collections::HashMap<_, u8> =
+        offers.iter().map(|o| (o.key, o.rank)).collect();
+    let mut winner_of: std::collections::HashMap<&str, (u8, Micros)> =
+        std::collections::HashMap::new();
+    let mut won: std::collections::HashMap<_, Micros> = std::collections::HashMap::new();
+    for w in &outcome.wins {
+        let rank = rank_of.get(&w.key).copied().unwrap_or(1);
+        winner_of
+            .entry(request.imp[w.imp].id.as_str())
+            .or_insert((rank, w.clearing));
+        won.insert(w.key, w.clearing);
+    }
+    let rejected: std::collections::HashMap<usize, u32> = outcome
+        .rejected
+        .iter()
+        .map(|(n, r)| (*n, r.loss_reason()))
+        .collect();
     for (n, offer) in offers.iter().enumerate() {
         let Some((bid, bidid)) = bid(offer) else {
             continue;
@@ -55,13 +68,13 @@ pub(super) fn fire(
                 loss,
                 min_to_win,
             };
-        if let Some(win) = outcome.wins.iter().find(|w| w.key == offer.key) {
+        if let Some(&clearing) = won.get(&offer.key) {
             // A win notice that delivered the markup has been called already.
             if partner.notices.win
                 && bid.str_field("adm").is_some_and(|a| !a.is_empty())
                 && let Some(nurl) = bid.str_field("nurl")
             {
-                let url = macros::substitute(nurl, &values(Some(win.clearing), None, None));
+                let url = macros::substitute_url(nurl, &values(Some(clearing), None, None));
                 gw.events.notifier.fire(
                     Kind::Win,
                     partner.id.as_str(),
@@ -77,13 +90,13 @@ pub(super) fn fire(
         let Some(lurl) = bid.str_field("lurl") else {
             continue;
         };
-        let winner = winner_of(&bid.impid);
-        let loss = match outcome.rejected.iter().find(|(r, _)| *r == n) {
-            Some((_, rejection)) => rejection.loss_reason(),
+        let winner = winner_of.get(bid.impid.as_str()).copied();
+        let loss = match rejected.get(&n) {
+            Some(&reason) => reason,
             None if winner.is_some_and(|(rank, _)| rank > offer.rank) => LOST_TO_DEAL,
             None => LOST_TO_HIGHER_BID,
         };
-        let url = macros::substitute(lurl, &values(None, Some(loss), winner.map(|(_, p)| p)));
+        let url = macros::substitute_url(lurl, &values(None, Some(loss), winner.map(|(_, p)| p)));
         gw.events.notifier.fire(
             Kind::Loss,
             partner.id.as_str(),

@@ -102,7 +102,7 @@ pub async fn run(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             request.tmax = Some(budget.tmax_ms as i64);
-            let outcome = crate::direct::answer(direct, request, &imps, now_unix);
+            let outcome = crate::direct::answer(direct, request, &imps, now_unix, &cfg.currency);
             results.push(Called {
                 partner: i,
                 outcome,

@@ -118,7 +118,12 @@ impl Gateway {
                 .filter_map(|(code, r)| Some((code.clone(), crate::currency::Rate::from_f64(*r)?)))
                 .collect();
             let rates = crate::currency::Rates::new(&config.auction.currency, configured);
-            if let Some(g) = previous {
+            // The file's last rates carry over only while they still mean the same thing:
+            // same file, same auction currency (the watcher re-reads the file right away).
+            if let Some(g) = previous.filter(|g| {
+                g.config.currency.rates_file == config.currency.rates_file
+                    && g.config.auction.currency == config.auction.currency
+            }) {
                 rates.set_file_rates(g.rates.file_rates());
             }
             Arc::new(rates)

@@ -24,8 +24,30 @@ pub struct Values<'a> {
     pub min_to_win: Option<Micros>,
 }
 
-/// `text` with every known macro replaced; borrowed when there is none.
+/// `text` with every known macro replaced; borrowed when there is none. For markup (`adm`).
 pub fn substitute<'t>(text: &'t str, v: &Values<'_>) -> Cow<'t, str> {
+    replace(text, v, false)
+}
+
+/// The same for notice URLs (`nurl`, `burl`, `lurl`): values are percent-encoded, because
+/// some come from the client (imp and auction ids) and must not add query parameters
+/// (`imp=x&price=0.01`) to a URL that bills.
+pub fn substitute_url<'t>(text: &'t str, v: &Values<'_>) -> Cow<'t, str> {
+    replace(text, v, true)
+}
+
+/// RFC 3986 unreserved characters pass; everything else is `%XX`.
+fn percent_encode(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+fn replace<'t>(text: &'t str, v: &Values<'_>, encode: bool) -> Cow<'t, str> {
     if !text.contains("${") {
         return Cow::Borrowed(text);
     }
@@ -40,6 +62,7 @@ pub fn substitute<'t>(text: &'t str, v: &Values<'_>) -> Cow<'t, str> {
         };
         let name = &after[..end];
         match value(name, v) {
+            Some(val) if encode => percent_encode(&val, &mut out),
             Some(val) => out.push_str(&val),
             None => out.push_str(&rest[start..start + 2 + end + 1]),
         }
@@ -88,5 +111,24 @@ mod tests {
             "https://x/b?p=2.5&c=USD&a=a1&i=slot-1&s=dsp-a&b=r9&ad=&l=&own=${PARTNER_THING}&open=${AUCTION"
         );
         assert!(matches!(substitute("no macros", &v), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn values_in_urls_cannot_add_parameters() {
+        let v = Values {
+            auction_id: "a1",
+            imp_id: "s&p=0.000001#",
+            price: Some(Micros(2_500_000)),
+            currency: "USD",
+            ..Values::default()
+        };
+        assert_eq!(
+            substitute_url("https://x/b?imp=${AUCTION_IMP_ID}&p=${AUCTION_PRICE}", &v),
+            "https://x/b?imp=s%26p%3D0.000001%23&p=2.5"
+        );
+        assert_eq!(
+            substitute("<i>${AUCTION_IMP_ID}</i>", &v),
+            "<i>s&p=0.000001#</i>"
+        );
     }
 }

@@ -62,13 +62,33 @@ pub fn is_public(ip: std::net::IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b))) // CGNAT 100.64/10
+                || a >= 240 // reserved 240/4 (and broadcast)
+                || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+                || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18/15
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)) // IETF 192.0.0/24
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            // Addresses that carry an IPv4 address and reach it: NAT64 (64:ff9b::/96 and the
+            // local-use 64:ff9b:1::/48), 6to4 (2002::/16), IPv4-compatible (::a.b.c.d).
+            if (s[0] == 0x64 && s[1] == 0xff9b) || s[..6].iter().all(|&x| x == 0) {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
+            let first = s[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -158,6 +178,8 @@ impl reqwest::dns::Resolve for PublicOnly {
 pub fn guarded_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(PublicOnly))
+        // A proxy would resolve names itself, past the resolver's check.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
@@ -253,6 +275,12 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

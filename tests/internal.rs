@@ -232,3 +232,31 @@ fn the_readme_example_line_item_loads() {
         .unwrap_or_else(|p| panic!("{p:?}"));
     assert_eq!(catalog.line_items().len(), 1);
 }
+
+/// With an auction currency other than USD, the catalog's CPMs are in that currency (not
+/// read as USD and refused or converted).
+#[tokio::test]
+async fn internal_prices_are_in_the_auction_currency() {
+    let file = ConfigFile::new("internal-eur", "");
+    let catalog = file.0.parent().unwrap().join("catalog.toml");
+    std::fs::write(&catalog, CATALOG).unwrap();
+    let external = mock_partner(Reply::NoBid);
+    let cfg = config(
+        "pricing = \"first_price\"\ncurrency = \"EUR\"",
+        &[("external", external.endpoint(), 200)],
+    ) + &format!(
+        "\n[internal]\ncatalog = \"{}\"\n{PLACEMENTS}",
+        catalog.display()
+    );
+    let app = spawn_app(&cfg).await;
+    let req = json!({"id": "r", "imp": [
+        {"id": "a", "tagid": "sponsored", "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30, "feed": 1}}],
+        "app": {"bundle": "b"}, "device": {"geo": {"country": "SWE"}}, "user": {"id": "u"}});
+    let body = app.auction_json(&req).await;
+    assert_eq!(
+        winners(&body),
+        [("direct".into(), "a".into(), 1.0)],
+        "{body}"
+    );
+    assert_eq!(body["cur"], "EUR");
+}

@@ -182,7 +182,7 @@ fn ad(
         expires: ctx.expires,
         burl: bid
             .str_field("burl")
-            .map(|u| macros::substitute(u, &values).into_owned()),
+            .map(|u| macros::substitute_url(u, &values).into_owned()),
         user_key: internal.then(|| ctx.user_key.map(String::from)).flatten(),
     };
     let token = ctx.signer.sign(&claims);

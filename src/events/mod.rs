@@ -64,7 +64,8 @@ pub struct Events {
     /// (kind, token id) of every event counted, for the token's lifetime plus an hour: a
     /// replay (an app retrying, a proxy duplicating) is recognised and not billed again.
     dedup: Cache<(Kind, TokenId), ()>,
-    pub notifier: Notifier,
+    /// Kept across reloads while its limits are unchanged, so the in-flight bound holds.
+    pub notifier: std::sync::Arc<Notifier>,
     /// The pooled clients notices use (kept across reloads): open, and public-only.
     pub client: reqwest::Client,
     pub guarded: reqwest::Client,
@@ -92,7 +93,11 @@ impl Events {
             {
                 p.dedup.clone()
             }
+            // LRU, not moka's default TinyLFU: TinyLFU admits a new key only if it is seen
+            // more often than the entry it would evict, and every token is seen about once —
+            // a full cache would forget new impressions at once and bill their replays.
             _ => Cache::builder()
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .max_capacity(cfg.dedup_capacity)
                 .time_to_live(Duration::from_secs(cfg.token_ttl_s) + DEDUP_SLACK)
                 .build(),
@@ -102,12 +107,20 @@ impl Events {
             dedup,
             client: client.clone(),
             guarded: guarded.clone(),
-            notifier: Notifier::new(
-                client,
-                guarded,
-                cfg.notice_concurrency,
-                Duration::from_millis(cfg.notice_timeout_ms),
-            ),
+            notifier: match previous {
+                Some(p)
+                    if p.cfg.notice_concurrency == cfg.notice_concurrency
+                        && p.cfg.notice_timeout_ms == cfg.notice_timeout_ms =>
+                {
+                    p.notifier.clone()
+                }
+                _ => std::sync::Arc::new(Notifier::new(
+                    client,
+                    guarded,
+                    cfg.notice_concurrency,
+                    Duration::from_millis(cfg.notice_timeout_ms),
+                )),
+            },
             cfg: cfg.clone(),
         }
     }
@@ -124,5 +137,33 @@ impl Events {
     /// Events remembered now (approximate), for the cache-size gauge.
     pub fn remembered(&self) -> u64 {
         self.dedup.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full cache must still remember the newest events: with moka's default (TinyLFU)
+    /// admission, keys seen once are dropped when the cache is full, and a replayed
+    /// impression would be billed again.
+    #[test]
+    fn a_full_dedup_memory_still_remembers_the_newest_events() {
+        let cfg = EventsConfig {
+            dedup_capacity: 100,
+            ..EventsConfig::default()
+        };
+        let client = reqwest::Client::new();
+        let events = Events::new(&cfg, client.clone(), client, None);
+        for id in 0..1000u128 {
+            assert!(events.first_time(Kind::Impression, id));
+        }
+        events.dedup.run_pending_tasks();
+        for id in 950..1000u128 {
+            assert!(
+                !events.first_time(Kind::Impression, id),
+                "replay of {id} counted as new"
+            );
+        }
     }
 }

@@ -176,13 +176,41 @@ pub(super) async fn intake(
         .await;
         return Err(AuctionError::Overloaded(shed));
     }
-    // `Content-Encoding: gzip` bodies are decompressed as they stream in; the size cap
-    // applies to the decompressed bytes (a gzip bomb stops at the cap).
-    let body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let body = read_body(req, body, cfg.server.max_request_bytes, read_until).await?;
+    let limit = cfg.server.max_request_bytes;
+    let body = read_body(req, payload.into_inner(), limit, read_until).await?;
+    let body = decode(req, body, limit)?;
     // The slot is taken once the body is in: slow uploads do not hold auction slots.
     let slot = gw.admit().map_err(AuctionError::Overloaded)?;
     Ok((body, slot))
+}
+
+/// `Content-Encoding: gzip` bodies are inflated here, after the (capped) compressed body is
+/// in, into at most `limit` bytes: a gzip bomb costs `limit` bytes of memory and stops there
+/// (a streaming decoder would inflate whole network chunks, ~1000× their size, before any cap).
+fn decode(req: &HttpRequest, body: Bytes, limit: usize) -> Result<Bytes, AuctionError> {
+    use std::io::Read;
+    let encoding = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("identity") | Some("") => Ok(body),
+        Some("gzip") | Some("x-gzip") => {
+            let mut out = Vec::with_capacity((body.len() * 4).min(limit));
+            flate2::read::GzDecoder::new(&body[..])
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| AuctionError::Body(format!("gzip body does not decompress: {e}")))?;
+            if out.len() > limit {
+                return Err(AuctionError::TooLarge(limit));
+            }
+            Ok(Bytes::from(out))
+        }
+        Some(other) => Err(AuctionError::Body(format!(
+            "Content-Encoding `{other}` is not supported (use gzip or none)"
+        ))),
+    }
 }
 
 /// The per-client inbound limit, keyed by API key, app bundle or peer IP.

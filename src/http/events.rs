@@ -48,6 +48,20 @@ pub async fn handle(
     let pixel = query.as_ref().and_then(|q| q.pixel.as_deref()) == Some("1");
     let token = query.as_ref().and_then(|q| q.t.as_deref()).unwrap_or("");
     let gw = live.current();
+    // The same per-client limit as ad requests (an unauthenticated endpoint that writes).
+    if let Some(limiter) = &gw.client_limiter {
+        let api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+        let key = limiter.key_of(api_key, None, req.peer_addr().map(|a| a.ip()));
+        if let Err(wait) = limiter.check(key) {
+            crate::telemetry::rate_limited("client");
+            counter!("bidgate_events_total", "kind" => kind.name(), "result" => "rate_limited")
+                .increment(1);
+            let secs = wait.as_millis().div_ceil(1000).max(1);
+            return HttpResponse::TooManyRequests()
+                .insert_header(("retry-after", secs.to_string()))
+                .finish();
+        }
+    }
     let now_ms = record::now_ms();
     let mut rec = EventRecord {
         ts_ms: now_ms,
@@ -114,8 +128,13 @@ pub async fn handle(
     counter!("bidgate_events_total", "kind" => kind.name(), "result" => result).increment(1);
     rec.result = result.into();
     if let Some(log) = live.event_log() {
-        // Acknowledged means written: the answer waits for the log (bounded).
-        let _ = tokio::time::timeout(LOG_WAIT, log.append_durable(&Record::Event(rec))).await;
+        if status == StatusCode::NO_CONTENT {
+            // Acknowledged means written: the answer waits for the log (bounded).
+            let _ = tokio::time::timeout(LOG_WAIT, log.append_durable(&Record::Event(rec))).await;
+        } else {
+            // A refused event is recorded, but nobody waits on a forger's line.
+            log.append(&Record::Event(rec));
+        }
     }
     if status == StatusCode::NO_CONTENT && pixel {
         return HttpResponse::Ok()
