@@ -93,13 +93,26 @@ pub fn auction(endpoint: &'static str, outcome: &'static str, elapsed: Duration)
 }
 
 /// An answer that was ready only after tmax + 5 ms: the one thing bidgate promises not to do.
+/// Counted every time; logged at most once a second (with how many since the last line), so
+/// that an overload does not also become a log flood.
 pub fn late_answer(endpoint: &'static str, late_by: Duration) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
     counter!("bidgate_auctions_late_total", "endpoint" => endpoint).increment(1);
-    tracing::warn!(
-        endpoint,
-        late_by_ms = late_by.as_millis() as u64,
-        "answer later than tmax + 5 ms"
-    );
+    let unsaid = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST_SECOND.swap(second, Ordering::Relaxed) != second {
+        SINCE.fetch_sub(unsaid, Ordering::Relaxed);
+        tracing::warn!(
+            endpoint,
+            late_by_ms = late_by.as_millis() as u64,
+            late_answers = unsaid,
+            "answers later than tmax + 5 ms (count since the last such line)"
+        );
+    }
 }
 
 /// A request refused by a limit (`scope`: which one).
@@ -131,4 +144,41 @@ pub fn breaker_transition(partner: &str, state: &crate::breaker::State) {
     metrics::gauge!("bidgate_partner_circuit_state", "partner" => partner.to_string()).set(level);
     counter!("bidgate_circuit_transitions_total", "partner" => partner.to_string(), "to" => state_name(state))
         .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn late_answers_are_logged_at_most_once_a_second() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..500 {
+                super::late_answer("test", std::time::Duration::from_millis(9));
+            }
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines = text.lines().count();
+        // One line, or two if the loop crossed a second boundary: never 500.
+        assert!((1..=2).contains(&lines), "{lines} lines:\n{text}");
+    }
 }
