@@ -99,6 +99,8 @@ pub enum Rejection {
     SeatBlocked(String),
     /// A private auction takes deal bids only.
     NotADeal,
+    /// Audio/video markup that cannot be played (`/v1/ads`).
+    Unplayable(String),
 }
 
 impl Rejection {
@@ -118,6 +120,7 @@ impl Rejection {
             Rejection::BelowDealFloor { .. } => 315,
             Rejection::SeatBlocked(_) => 316,
             Rejection::NotADeal => 317,
+            Rejection::Unplayable(_) => 307,
         }
     }
 
@@ -127,7 +130,10 @@ impl Rejection {
             Rejection::BelowFloor { .. } => 100,
             Rejection::BelowDealFloor { .. } => 101,
             Rejection::SeatBlocked(_) => 104,
-            Rejection::MediaType(_) | Rejection::Duration(_) | Rejection::PodDuration(_) => 204,
+            Rejection::MediaType(_)
+            | Rejection::Duration(_)
+            | Rejection::PodDuration(_)
+            | Rejection::Unplayable(_) => 204,
             Rejection::BlockedAdvertiser(_) => 205,
             Rejection::BlockedCategory(_) => 209,
             Rejection::UnknownDeal(_) | Rejection::NotADeal => 4,
@@ -181,6 +187,7 @@ impl Rejection {
             Rejection::NotADeal => {
                 format!("bid {bid_id}: the imp is a private auction and the bid names no deal")
             }
+            Rejection::Unplayable(why) => format!("bid {bid_id}: markup cannot be played: {why}"),
         }
     }
 }

@@ -70,6 +70,10 @@ pub struct ImpSpec {
     pub pod: Option<auction::Pod>,
     /// Partners (indices into `Gateway::partners`) allowed to bid; `None` = all.
     pub partners: Option<Vec<usize>>,
+    /// The answer must carry playable markup (`/v1/ads` audio and video): a bid whose `adm`
+    /// is neither readable VAST nor a media URL with `dur` is refused before the auction
+    /// (307), so the next best bid wins instead of the slot going empty.
+    pub playable: bool,
 }
 
 /// A winning bid, as the partner sent it (macros not yet substituted).
@@ -253,7 +257,8 @@ pub async fn settle(
         })
         .collect();
     let checks = crate::bidcheck::RequestRules::of(&request, &gw.rates);
-    let offers = offers(gw, &called, &request, &eligible, &checks);
+    let playable: Vec<bool> = specs.iter().map(|s| s.playable).collect();
+    let offers = offers(gw, &called, &request, &eligible, &checks, &playable);
     let rules = Rules {
         currency,
         pricing: gw.pricing,
@@ -330,6 +335,25 @@ pub async fn settle(
         ext,
         outcomes,
     }
+}
+
+/// Whether an audio/video bid's markup can be played: readable VAST, or a bare media URL
+/// with its duration. No `adm` is fine when a `nurl` can deliver it (fetched if it wins).
+fn playable_markup(bid: &Bid) -> Result<(), String> {
+    let adm = match bid.str_field("adm").map(str::trim) {
+        Some(a) if !a.is_empty() => a,
+        _ if bid.str_field("nurl").is_some() => return Ok(()),
+        _ => return Err("no adm and no nurl".into()),
+    };
+    if crate::vast::is_vast(adm) {
+        return crate::vast::summary(adm)
+            .map(|_| ())
+            .map_err(|e| format!("VAST does not read: {e}"));
+    }
+    if (adm.starts_with("https://") || adm.starts_with("http://")) && bid.dur().is_some() {
+        return Ok(());
+    }
+    Err("adm is neither VAST nor a media URL with dur".into())
 }
 
 /// A winning bid without `adm` gets its markup from its win notice (`nurl`), fetched within
@@ -435,6 +459,7 @@ fn offers<'a>(
     request: &BidRequest,
     eligible: &[Option<Vec<usize>>],
     checks: &crate::bidcheck::RequestRules,
+    playable: &[bool],
 ) -> Vec<Offer<'a>> {
     let mut offers = Vec::new();
     let restricted = eligible.iter().any(Option::is_some);
@@ -485,6 +510,10 @@ fn offers<'a>(
                             .is_none_or(|ps| ps.contains(&c.partner));
                     if !offered {
                         refused = Some(crate::auction::Rejection::UnknownImp(bid.impid.clone()));
+                    } else if playable.get(i).copied().unwrap_or(false)
+                        && let Err(why) = playable_markup(bid)
+                    {
+                        refused = Some(crate::auction::Rejection::Unplayable(why));
                     } else {
                         match checks.check(i, bid, seat.seat.as_deref()) {
                             Ok(a) => accepted = Some(a),

@@ -517,3 +517,36 @@ async fn the_demo_fills_its_audio_break() {
         "{out}"
     );
 }
+
+/// Markup that cannot be played is refused before the auction, so the next best bid fills
+/// the slot instead of the app getting nothing.
+#[tokio::test]
+async fn a_bid_with_unplayable_markup_loses_to_the_next_best() {
+    let broken = mock_partner(Reply::Json(
+        json!({"id": "x", "cur": "USD", "seatbid": [{"bid": [
+            {"id": "bad", "impid": "s", "price": 9.0, "adomain": ["broken.example"], "adm": "<VAST version=\"4.2\"><Ad><InLine>"}
+        ]}]}),
+    ));
+    let good = bidding(&[("s", 2.0, "good.example", 30)]);
+    let placements = "[[placements]]\nid = \"a\"\nformat = \"audio\"\n";
+    let app = spawn_app(&gateway_config(
+        &[("unplayable", &broken), ("playable", &good)],
+        placements,
+    ))
+    .await;
+    let out: Value = ads(&app, &ad_request(json!([{"id": "s", "placement": "a"}])))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["slots"][0]["ads"][0]["seat"], "playable", "{out}");
+    let m = app.metrics().await;
+    assert_eq!(
+        metric(
+            &m,
+            r#"bidgate_bids_rejected_total{partner="unplayable",code="307"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+}

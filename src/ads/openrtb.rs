@@ -64,6 +64,7 @@ pub fn to_openrtb<'a>(
                     .filter_map(|id| partner_index(id))
                     .collect()
             }),
+            playable: matches!(p.format, AdFormat::Audio | AdFormat::Video),
         });
         chosen.push(p);
     }
