@@ -96,11 +96,21 @@ impl Events {
             // LRU, not moka's default TinyLFU: TinyLFU admits a new key only if it is seen
             // more often than the entry it would evict, and every token is seen about once —
             // a full cache would forget new impressions at once and bill their replays.
-            _ => Cache::builder()
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .max_capacity(cfg.dedup_capacity)
-                .time_to_live(Duration::from_secs(cfg.token_ttl_s) + DEDUP_SLACK)
-                .build(),
+            _ => {
+                let fresh = Cache::builder()
+                    .eviction_policy(moka::policy::EvictionPolicy::lru())
+                    .max_capacity(cfg.dedup_capacity)
+                    .time_to_live(Duration::from_secs(cfg.token_ttl_s) + DEDUP_SLACK)
+                    .build();
+                // New limits, same memory: what was counted before the reload stays
+                // counted (its time to live restarts, which only errs on the safe side).
+                if let Some(p) = previous {
+                    for (key, ()) in p.dedup.iter() {
+                        fresh.insert(*key, ());
+                    }
+                }
+                fresh
+            }
         };
         Self {
             signer,
@@ -165,5 +175,28 @@ mod tests {
                 "replay of {id} counted as new"
             );
         }
+    }
+
+    #[test]
+    fn a_reload_with_new_dedup_limits_keeps_what_was_counted() {
+        let client = reqwest::Client::new();
+        let before = Events::new(
+            &EventsConfig::default(),
+            client.clone(),
+            client.clone(),
+            None,
+        );
+        assert!(before.first_time(Kind::Impression, 7));
+        let cfg = EventsConfig {
+            dedup_capacity: 10_000,
+            token_ttl_s: 600,
+            ..EventsConfig::default()
+        };
+        let after = Events::new(&cfg, client.clone(), client, Some(&before));
+        assert!(
+            !after.first_time(Kind::Impression, 7),
+            "billed once, even across the reload"
+        );
+        assert!(after.first_time(Kind::Impression, 8));
     }
 }
