@@ -89,6 +89,28 @@ pub struct Won {
     pub clearing: Micros,
 }
 
+impl Won {
+    /// The OpenRTB macro values (§4.4) of this win, for its markup and notice URLs.
+    pub fn macros<'a>(
+        &'a self,
+        auction_id: &'a str,
+        seat: &'a str,
+        currency: &'a str,
+    ) -> crate::macros::Values<'a> {
+        crate::macros::Values {
+            auction_id,
+            bid_id: self.bidid.as_deref(),
+            imp_id: &self.bid.impid,
+            seat_id: seat,
+            ad_id: self.bid.str_field("adid"),
+            price: Some(self.clearing),
+            currency,
+            loss: None,
+            min_to_win: None,
+        }
+    }
+}
+
 /// An auction's result: the request as sent, the winners in imp order (a pod's highest price
 /// first), and the diagnostics (`ext`, written only when something won).
 #[derive(Debug)]
@@ -108,24 +130,6 @@ pub fn clip(s: &str) -> String {
     }
 }
 
-/// Runs the auction for the OpenRTB endpoint. `None` means nothing won (the endpoint
-/// answers 204).
-pub async fn run(
-    gw: &Gateway,
-    request: BidRequest,
-    floors: &[Micros],
-    deadline: &Deadline,
-) -> Option<BidResponse> {
-    let specs: Vec<ImpSpec> = floors
-        .iter()
-        .map(|&floor| ImpSpec {
-            floor,
-            ..ImpSpec::default()
-        })
-        .collect();
-    bid_response(gw, settle(gw, request, &specs, deadline).await)
-}
-
 /// The OpenRTB answer to a settled auction; `None` when nothing won.
 pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
     if settled.wins.is_empty() {
@@ -136,35 +140,37 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
     let mut seatbid: Vec<SeatBid> = Vec::new();
     let mut seat_of: Vec<Option<usize>> = vec![None; gw.partners.len()];
     for won in settled.wins {
+        // Markup and the billing notice (fired by whoever sees the impression) get the
+        // auction's macros.
+        let replaced: Vec<(&str, String)> = {
+            let values = won.macros(
+                &settled.request.id,
+                gw.partners[won.partner].id.as_str(),
+                currency,
+            );
+            let adm = won
+                .bid
+                .str_field("adm")
+                .map(|t| crate::macros::substitute(t, &values));
+            let burl = won
+                .bid
+                .str_field("burl")
+                .map(|t| crate::macros::substitute_url(t, &values));
+            [("adm", adm), ("burl", burl)]
+                .into_iter()
+                .filter_map(|(key, text)| match text {
+                    Some(std::borrow::Cow::Owned(r)) => Some((key, r)),
+                    _ => None,
+                })
+                .collect()
+        };
         let mut bid = won.bid;
         bid.price = won.clearing.to_f64();
         // bidgate fired the win and loss notices itself: the client must not fire them again.
-        // Markup and the billing notice (fired by whoever sees the impression) get the
-        // auction's macros.
         bid.rest.remove("nurl");
         bid.rest.remove("lurl");
-        let adid = bid.str_field("adid").map(String::from);
-        let impid = bid.impid.clone();
-        let values = crate::macros::Values {
-            auction_id: &settled.request.id,
-            bid_id: won.bidid.as_deref(),
-            imp_id: &impid,
-            seat_id: gw.partners[won.partner].id.as_str(),
-            ad_id: adid.as_deref(),
-            price: Some(won.clearing),
-            currency,
-            loss: None,
-            min_to_win: None,
-        };
-        for key in ["adm", "burl"] {
-            let replaced = match bid.str_field(key).map(|t| match key {
-                "burl" => crate::macros::substitute_url(t, &values),
-                _ => crate::macros::substitute(t, &values),
-            }) {
-                Some(std::borrow::Cow::Owned(r)) => r,
-                _ => continue,
-            };
-            bid.rest.insert(key.into(), replaced.into());
+        for (key, text) in replaced {
+            bid.rest.insert(key.into(), text.into());
         }
         let s = *seat_of[won.partner].get_or_insert_with(|| {
             seatbid.push(SeatBid {
@@ -257,8 +263,7 @@ pub async fn settle(
         })
         .collect();
     let checks = crate::bidcheck::RequestRules::of(&request, &gw.rates);
-    let playable: Vec<bool> = specs.iter().map(|s| s.playable).collect();
-    let offers = offers(gw, &called, &request, &eligible, &checks, &playable);
+    let offers = offers(gw, &called, &request, specs, &checks);
     let rules = Rules {
         currency,
         pricing: gw.pricing,
@@ -378,17 +383,7 @@ async fn fetch_missing_markup(
         .filter(|(_, w)| needs(w))
         .map(|(i, w)| {
             let partner = &gw.partners[w.partner];
-            let values = crate::macros::Values {
-                auction_id,
-                bid_id: w.bidid.as_deref(),
-                imp_id: &w.bid.impid,
-                seat_id: partner.id.as_str(),
-                ad_id: w.bid.str_field("adid"),
-                price: Some(w.clearing),
-                currency,
-                loss: None,
-                min_to_win: None,
-            };
+            let values = w.macros(auction_id, partner.id.as_str(), currency);
             let url =
                 crate::macros::substitute_url(w.bid.str_field("nurl").unwrap_or_default(), &values)
                     .into_owned();
@@ -457,12 +452,11 @@ fn offers<'a>(
     gw: &'a Gateway,
     called: &'a [Called],
     request: &BidRequest,
-    eligible: &[Option<Vec<usize>>],
+    specs: &[ImpSpec],
     checks: &crate::bidcheck::RequestRules,
-    playable: &[bool],
 ) -> Vec<Offer<'a>> {
     let mut offers = Vec::new();
-    let restricted = eligible.iter().any(Option::is_some);
+    let restricted = specs.iter().any(|s| s.partners.is_some());
     let base = gw.rates.base.as_str();
     // Imp ids to indices: a scan for the usual handful, a map for many.
     let by_id: Option<std::collections::HashMap<&str, usize>> =
@@ -505,12 +499,13 @@ fn offers<'a>(
                 if let Some(i) = imp {
                     // A bid for an imp its partner was not offered is a bid for an unknown imp.
                     let offered = !restricted
-                        || eligible[i]
+                        || specs[i]
+                            .partners
                             .as_ref()
                             .is_none_or(|ps| ps.contains(&c.partner));
                     if !offered {
                         refused = Some(crate::auction::Rejection::UnknownImp(bid.impid.clone()));
-                    } else if playable.get(i).copied().unwrap_or(false)
+                    } else if specs.get(i).is_some_and(|s| s.playable)
                         && let Err(why) = playable_markup(bid)
                     {
                         refused = Some(crate::auction::Rejection::Unplayable(why));

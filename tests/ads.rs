@@ -550,3 +550,21 @@ async fn a_bid_with_unplayable_markup_loses_to_the_next_best() {
         "{m}"
     );
 }
+
+/// `/v1/events` writes to the event log without authentication: it shares the per-client
+/// rate limit, keyed by API key or IP.
+#[tokio::test]
+async fn tracking_events_are_under_the_client_rate_limit() {
+    let p = mock_partner(Reply::NoBid);
+    let placements = "[[placements]]\nid = \"a\"\nformat = \"audio\"\n\n[client_rate_limit]\nrequests_per_second = 1\nburst = 1\n";
+    let app = spawn_app(&gateway_config(&[("events-limit", &p)], placements)).await;
+    let url = app.url("/v1/events/impression?t=garbage");
+    assert_eq!(
+        app.client.get(&url).send().await.unwrap().status(),
+        400,
+        "within the limit: judged"
+    );
+    let limited = app.client.get(&url).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+}

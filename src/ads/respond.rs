@@ -6,7 +6,7 @@ use crate::config::AdFormat;
 use crate::events::Kind;
 use crate::events::token::{Claims, Signer};
 use crate::exchange::{Settled, Won};
-use crate::macros::{self, Values};
+use crate::macros;
 use crate::vast::{self, Event};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -156,21 +156,12 @@ fn ad(
     let seat = ctx.partner_ids[won.partner];
     let internal = seat == crate::direct::PARTNER_ID;
     let bid = &won.bid;
-    let values = Values {
-        auction_id,
-        bid_id: won.bidid.as_deref(),
-        imp_id,
-        seat_id: seat,
-        ad_id: bid.str_field("adid"),
-        price: Some(won.clearing),
-        currency: ctx.currency,
-        loss: None,
-        min_to_win: None,
-    };
+    // The imp id is the slot id (`ads::to_openrtb` makes them so).
+    let values = won.macros(auction_id, seat, ctx.currency);
     let adm = bid
         .str_field("adm")
         .filter(|a| !a.trim().is_empty())
-        .ok_or("the winning bid has no adm (fetching markup from nurl is not supported)")?;
+        .ok_or("the winning bid has no adm (nor markup from its nurl)")?;
     let adm = macros::substitute(adm, &values);
     let claims = Claims {
         auction: auction_id.to_string(),

@@ -49,18 +49,11 @@ pub async fn handle(
     let token = query.as_ref().and_then(|q| q.t.as_deref()).unwrap_or("");
     let gw = live.current();
     // The same per-client limit as ad requests (an unauthenticated endpoint that writes).
-    if let Some(limiter) = &gw.client_limiter {
-        let api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
-        let key = limiter.key_of(api_key, None, req.peer_addr().map(|a| a.ip()));
-        if let Err(wait) = limiter.check(key) {
-            crate::telemetry::rate_limited("client");
-            counter!("bidgate_events_total", "kind" => kind.name(), "result" => "rate_limited")
-                .increment(1);
-            let secs = wait.as_millis().div_ceil(1000).max(1);
-            return HttpResponse::TooManyRequests()
-                .insert_header(("retry-after", secs.to_string()))
-                .finish();
-        }
+    if let Err(limited) = super::auction::rate_limit(&gw, &req, None) {
+        crate::telemetry::rate_limited("client");
+        counter!("bidgate_events_total", "kind" => kind.name(), "result" => "rate_limited")
+            .increment(1);
+        return actix_web::ResponseError::error_response(&limited);
     }
     let now_ms = record::now_ms();
     let mut rec = EventRecord {
