@@ -1,6 +1,6 @@
 //! The shipped Grafana dashboard (`ops/grafana-dashboard.json`) only queries metrics that
-//! bidgate really exports and README documents: after a few auctions, every metric a panel
-//! uses is present in `/metrics` (so the dashboard cannot drift from the code).
+//! bidgate really exports and `docs/operations.md` documents: after a few auctions, every
+//! metric a panel uses is present in `/metrics` (so the dashboard cannot drift from the code).
 
 mod common;
 
@@ -37,7 +37,8 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
     let names = dashboard_metrics();
     assert!(names.len() >= 12, "{names:?}");
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
+            .unwrap();
 
     // Make every family appear: bids, a dropped bid, a win, a breaker change, a limit, a reload.
     let good = mock_partner(Reply::Bids(vec![("1", 1.0), ("x", 1.0)]));
@@ -83,7 +84,7 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
     for name in &names {
         assert!(
             readme.contains(&format!("`{name}`")),
-            "{name} is not documented in README"
+            "{name} is not documented in docs/operations.md"
         );
         // A late answer is the one thing that should never happen: documented, but absent.
         if name == "bidgate_auctions_late_total" {

@@ -217,11 +217,14 @@ async fn the_catalog_reloads_when_its_file_changes() {
     let _ = child.wait();
 }
 
-/// The README's line item example is a valid catalog entry.
+/// The line item example in `docs/internal-demand.md` is a valid catalog entry.
 #[test]
 fn the_readme_example_line_item_loads() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/internal-demand.md"
+    ))
+    .unwrap();
     let start = readme.find("```toml\n[[line_items]]").expect("the example") + "```toml\n".len();
     let end = start + readme[start..].find("```").unwrap();
     let text = format!(
