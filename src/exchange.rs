@@ -279,10 +279,12 @@ pub async fn settle(
     for c in &called {
         let partner = &gw.partners[c.partner];
         let id = partner.id.as_str();
-        telemetry::partner_outcome(id, &c.outcome, c.elapsed);
+        partner.metrics.outcome(&c.outcome, c.elapsed);
         partner.stats.record(now, &c.outcome, c.elapsed);
         if let Outcome::Bid(resp) = &c.outcome {
-            telemetry::bids(id, resp.seatbid.iter().map(|s| s.bid.len()).sum());
+            partner
+                .metrics
+                .bids(resp.seatbid.iter().map(|s| s.bid.len()).sum());
         }
         if !answering {
             continue;
@@ -319,7 +321,7 @@ pub async fn settle(
             Outcome::Bid(resp) => resp.bidid.clone(),
             _ => None,
         };
-        telemetry::win(gw.partners[partner].id.as_str(), currency, win.clearing);
+        gw.partners[partner].metrics.win(win.clearing);
         gw.partners[partner].stats.win(now);
         wins.push(Won {
             imp: win.imp,

@@ -44,9 +44,12 @@ pub async fn run(
     let now = Instant::now();
     let mut results = Vec::with_capacity(gw.partners.len());
     let mut pending = FuturesUnordered::new();
-    // Partners told the same tmax, offered the same imps and under the same privacy
-    // decision share one serialised body.
+    // The request is serialised once per view (the imps offered, the privacy decision),
+    // without `tmax`; each partner's `tmax` is then spliced in front (`with_tmax`), so
+    // partners with different timeouts do not cost a serialisation each.
+    let mut views: Vec<(Vec<bool>, bool, Bytes)> = Vec::new();
     let mut bodies: Vec<(u64, Vec<bool>, bool, Bytes)> = Vec::new();
+    request.tmax = None;
     // The request's privacy signals, read once; per partner, its consent decides whether it
     // gets personal identifiers (`privacy::strip`) — nothing leaves before this is applied.
     let signals = crate::privacy::Signals::of(&request.rest);
@@ -103,6 +106,7 @@ pub async fn run(
                 .map_or(0, |d| d.as_secs());
             request.tmax = Some(budget.tmax_ms as i64);
             let outcome = crate::direct::answer(direct, request, &imps, now_unix, &cfg.currency);
+            request.tmax = None;
             results.push(Called {
                 partner: i,
                 outcome,
@@ -114,7 +118,7 @@ pub async fn run(
             (true, _) | (_, crate::privacy::Decision::Allow) => false,
             (false, crate::privacy::Decision::Strip(reason)) => {
                 metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason.as_str())
-                    .increment(1);
+                    .increment(1); // rare enough for a lookup
                 true
             }
         };
@@ -124,8 +128,15 @@ pub async fn run(
         {
             Some((_, _, _, b)) => b.clone(),
             None => {
-                request.tmax = Some(budget.tmax_ms as i64);
-                let b = body(request, &imps, strip);
+                let view = match views.iter().find(|(m, s, _)| *m == imps && *s == strip) {
+                    Some((_, _, v)) => v.clone(),
+                    None => {
+                        let v = body(request, &imps, strip);
+                        views.push((imps.clone(), strip, v.clone()));
+                        v
+                    }
+                };
+                let b = with_tmax(&view, budget.tmax_ms);
                 bodies.push((budget.tmax_ms, imps, strip, b.clone()));
                 b
             }
@@ -145,7 +156,12 @@ pub async fn run(
                     budget.wait_until.saturating_duration_since(started),
                     budget.own_timeout,
                 );
-                record_breaker(partner, &outcome, fair, probe);
+                // Judged now, as the call ends: was the slowness ours?
+                let ours = self_inflicted(
+                    Instant::now().saturating_duration_since(budget.wait_until),
+                    gw.behind(),
+                );
+                record_breaker(partner, &outcome, fair, ours, probe);
                 Called {
                     partner: i,
                     outcome,
@@ -155,10 +171,27 @@ pub async fn run(
             span,
         ));
     }
+    // The caller's request keeps the tmax the (last) partner was told, as before.
+    if let Some((tmax, ..)) = bodies.last() {
+        request.tmax = Some(*tmax as i64);
+    }
     while let Some(called) = pending.next().await {
         results.push(called);
     }
     results
+}
+
+/// `body` (a serialised JSON object without `tmax`) with `"tmax":N` as its first member.
+fn with_tmax(body: &[u8], tmax_ms: u64) -> Bytes {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    out.extend_from_slice(b"{\"tmax\":");
+    out.extend_from_slice(tmax_ms.to_string().as_bytes());
+    let rest = &body[1..]; // after the opening brace
+    if rest.first() != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Bytes::from(out)
 }
 
 /// Which imps partner `p` is offered.
@@ -172,7 +205,7 @@ fn offered(eligible: &Eligible, p: usize, imps: usize) -> Vec<bool> {
 }
 
 /// The serialised request with only the offered imps (`imps` empty: all of them), and
-/// without personal identifiers when `strip`.
+/// without personal identifiers when `strip`. Always a JSON object (`{…}`).
 fn body(request: &BidRequest, imps: &[bool], strip: bool) -> Bytes {
     // Serialising maps with string keys and finite numbers cannot fail.
     if imps.iter().all(|x| *x) && !strip {
@@ -199,13 +232,34 @@ fn body(request: &BidRequest, imps: &[bool], strip: bool) -> Bytes {
     Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
 }
 
-/// A timeout counts against the partner only when the wait was fair to it (see
-/// `Breaker::timeout_is_failure`); otherwise it is neither a success nor a failure.
-fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool, probe: bool) {
-    let success = match outcome.breaker_success() {
-        Some(_) if matches!(outcome, Outcome::Timeout(_)) && !fair_wait => None,
+/// How late a timer may fire before the lateness is ours: tokio's timers have 1 ms
+/// resolution, so a healthy worker fires within about that.
+const TIMER_SLACK: Duration = Duration::from_millis(3);
+
+/// Whether a call's failure to answer in time may be bidgate's own doing: its deadline timer
+/// fired `overshoot` late (the worker was busy elsewhere, so the answer may be sitting
+/// unread in a socket), or the process was behind (`Gateway::behind`: worker lag, in-flight
+/// near the cap). Then the partner is not judged by this call: a gateway that is behind
+/// must shed requests, not partners.
+pub fn self_inflicted(overshoot: Duration, behind: bool) -> bool {
+    overshoot > TIMER_SLACK || behind
+}
+
+/// What a call says about its partner for the breaker: `Some(true)` healthy, `Some(false)`
+/// failing, `None` nothing. A timeout counts against the partner only when the wait was fair
+/// to it (see `Breaker::timeout_is_failure`), and a timeout or a transport failure only when
+/// bidgate was not itself behind at that moment (`ours`). Answers that are wrong (status,
+/// body) are the partner's whatever our state.
+pub fn judge(outcome: &Outcome, fair_wait: bool, ours: bool) -> Option<bool> {
+    match outcome.breaker_success() {
+        Some(false) if matches!(outcome, Outcome::Timeout(_)) && (!fair_wait || ours) => None,
+        Some(false) if matches!(outcome, Outcome::Transport(_)) && ours => None,
         s => s,
-    };
+    }
+}
+
+fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool, ours: bool, probe: bool) {
+    let success = judge(outcome, fair_wait, ours);
     let Some(success) = success else {
         if probe {
             partner.breaker.release_probe();

@@ -4,7 +4,7 @@
 //! one (`Gateway::inherit`) and swaps it in whole (`reload`), so a running auction never sees
 //! half a config.
 
-use crate::config::{Config, HttpClientConfig, Pricing};
+use crate::config::{Config, Pricing};
 use crate::limits::{self, Shed};
 use crate::money::Micros;
 use crate::partners::{self, Partner};
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// One admitted auction; dropping it frees the slot (also when the request is dropped).
-pub struct InFlight(Arc<AtomicUsize>);
+pub struct InFlight(Arc<AtomicUsize>, Option<limits::Local>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -51,28 +51,11 @@ impl Gateway {
     }
 
     fn build(config: Config, previous: Option<&Gateway>) -> Result<Self, String> {
-        // One client (one connection pool) per distinct HTTP settings, shared by partners.
-        let mut clients: Vec<(HttpClientConfig, reqwest::Client)> = previous
-            .map(|g| {
-                g.partners
-                    .iter()
-                    .map(|p| (p.http.clone(), p.client.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
         let mut partners = Vec::new();
         for p in config.partners.iter().filter(|p| p.enabled) {
-            let client = match clients.iter().find(|(c, _)| same_pool(c, &p.http_client)) {
-                Some((_, client)) => client.clone(),
-                None => {
-                    let client = partners::client(&p.http_client).map_err(|e| e.to_string())?;
-                    clients.push((p.http_client.clone(), client.clone()));
-                    client
-                }
-            };
             let before =
                 previous.and_then(|g| g.partners.iter().find(|old| old.id.as_str() == p.id));
-            partners.push(Partner::from_config(p, client, before)?);
+            partners.push(Partner::from_config(p, &config.auction.currency, before)?);
         }
         if let Some(path) = &config.internal.catalog {
             partners.push(internal_partner(&config, path, previous)?);
@@ -150,16 +133,51 @@ impl Gateway {
         Ok(())
     }
 
-    /// A slot for one more auction, or `Shed::InFlight` past `max_in_flight` running ones:
-    /// more would queue past their deadlines, so the excess is refused at once (503).
+    /// A slot for one more auction, or `Shed::InFlight` past `max_in_flight` running ones,
+    /// or `Shed::Adaptive` past this worker's adaptive limit (`limits::Aimd`): more would
+    /// queue past their deadlines, so the excess is refused at once (503).
     pub fn admit(&self) -> Result<InFlight, Shed> {
-        let max = self.config.server.max_in_flight;
+        let server = &self.config.server;
+        let max = server.max_in_flight;
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let permit = InFlight(self.in_flight.clone());
+        let mut permit = InFlight(self.in_flight.clone(), None);
         if max > 0 && before >= max {
             return Err(Shed::InFlight(max)); // dropping `permit` gives the slot back
         }
+        let target = Duration::from_millis(server.target_worker_lag_ms);
+        permit.1 = Some(limits::admit_local(target, max)?);
         Ok(permit)
+    }
+
+    /// Whether this process is itself behind: its worker lags, or it runs close to its
+    /// in-flight cap. Then a partner's slowness may be ours, and is not held against it.
+    pub fn behind(&self) -> bool {
+        let server = &self.config.server;
+        let lag = limits::worker_lag();
+        let slack = Duration::from_millis(server.target_worker_lag_ms.max(1) * 2);
+        let max = server.max_in_flight;
+        lag > slack || (max > 0 && self.in_flight() * 10 >= max * 9)
+    }
+
+    /// Opens warm connections to every partner whose pool is new compared with `previous`
+    /// (all of them at start), at most `connect_timeout_ms` (of the slowest setting, plus
+    /// a little) from now. Returns the connections opened.
+    pub async fn warm(&self, previous: Option<&Gateway>) -> usize {
+        let longest = self
+            .partners
+            .iter()
+            .map(|p| p.http.connect_timeout_ms)
+            .max()
+            .unwrap_or(0);
+        let until = tokio::time::Instant::now() + Duration::from_millis(longest + 100);
+        let warming = self.partners.iter().filter(|p| {
+            let before = previous.and_then(|g| g.partners.iter().find(|o| o.id == p.id));
+            p.pool_is_new(before)
+        });
+        futures_util::future::join_all(warming.map(|p| p.warm(until)))
+            .await
+            .into_iter()
+            .sum()
     }
 
     /// The index in `partners` of the enabled partner with this id.
@@ -226,26 +244,12 @@ fn internal_partner(
         vendor_id: None,
         notices: Default::default(),
     };
-    let client = before.map_or_else(
-        || partners::client(&config.http_client).map_err(|e| e.to_string()),
-        |p| Ok(p.client.clone()),
-    )?;
-    let mut partner = Partner::from_config(&pc, client, before)?;
+    let mut partner = Partner::from_config(&pc, &config.auction.currency, before)?;
     partner.direct = Some(Arc::new(Direct {
         index: Index::build(catalog),
         store,
     }));
     Ok(partner)
-}
-
-/// Whether two partners' settings can share a client: all but the body cap, which is
-/// enforced per call.
-fn same_pool(a: &HttpClientConfig, b: &HttpClientConfig) -> bool {
-    let strip = |c: &HttpClientConfig| HttpClientConfig {
-        max_response_bytes: 0,
-        ..c.clone()
-    };
-    strip(a) == strip(b)
 }
 
 #[cfg(test)]

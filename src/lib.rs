@@ -75,6 +75,16 @@ impl Application {
     /// accepting and lets in-flight requests finish (at most `shutdown_timeout_s`).
     /// Built with a config file, it also reloads that file on SIGHUP and when it changes.
     pub async fn run(self) -> std::io::Result<()> {
+        // Partner connections are opened before /readyz says 200 (bounded by the connect
+        // timeout): the first burst of traffic finds warm pools, not a connect storm.
+        let warming = {
+            let live = self.live.clone();
+            tokio::spawn(async move {
+                let opened = live.current().warm(None).await;
+                tracing::info!(connections = opened, "partner connections warmed");
+                live.set_warm();
+            })
+        };
         let watcher = self.live.clone().watch(self.watch_every);
         let rates = self.live.clone().watch_rates();
         let (live, handle) = (self.live.clone(), self.server.handle());
@@ -91,6 +101,7 @@ impl Application {
             (handle, tokio::spawn(server))
         });
         let result = self.server.await;
+        warming.abort();
         drain.abort();
         watcher.abort();
         rates.abort();
@@ -155,6 +166,7 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
         None => None,
     };
     let separate_admin = admin_listener.is_some();
+    let gzip_responses = config.server.gzip_responses;
     let event_log = match &config.event_log.dir {
         Some(dir) => Some(eventlog::EventLog::start(dir, &config.event_log)?),
         None => None,
@@ -169,8 +181,12 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
             .app_data(shared.clone())
             .app_data(metrics.clone())
             .wrap_fn(http::count_requests)
-            // Gzip answers for clients that accept them (Accept-Encoding).
-            .wrap(actix_web::middleware::Compress::default())
+            // Gzip answers for clients that accept them (Accept-Encoding), when configured:
+            // deflating every answer costs more CPU than most networks save.
+            .wrap(actix_web::middleware::Condition::new(
+                gzip_responses,
+                actix_web::middleware::Compress::default(),
+            ))
             .configure(http::public_routes)
             .configure(|cfg| {
                 if !separate_admin {

@@ -1,16 +1,26 @@
 //! Load shedding: refuse an auction at once (503) when it could not finish in time anyway.
 //!
-//! Two signals. Concurrency (`server.max_in_flight`) bounds the work admitted. Worker lag
-//! catches what concurrency cannot see: when both cores are saturated, requests wait in
-//! socket buffers and run queues *before* their handler starts, where the deadline clock has
-//! not started yet. A worker whose timers fire late is a worker whose requests waited that
-//! long unseen: their arrival is backdated by the lag (so the deadline still holds for the
-//! client), and past `server.max_worker_lag_ms` the worker stops admitting until it catches up.
+//! Three signals. Worker lag is the one that sees CPU starvation: when the cores are
+//! saturated, requests wait in socket buffers and run queues *before* their handler starts,
+//! where the deadline clock has not started yet, and partner answers wait unread. A worker
+//! whose timers fire late is a worker whose requests waited that long unseen: their arrival
+//! is backdated by the lag (so the deadline still holds for the client), and past
+//! `server.max_worker_lag_ms` the worker stops admitting until it catches up.
+//!
+//! Lag alone reacts too late: an admitted auction's CPU work mostly comes ~20 ms later, when
+//! its partners' answers arrive to be parsed, so by the time the lag shows, a backlog of
+//! work is already committed. Each worker therefore also keeps an adaptive limit on the
+//! auctions it runs at once ([`Aimd`]): additive increase while its lag stays under
+//! `server.target_worker_lag_ms` and the limit is being used, multiplicative decrease when
+//! the lag stays above it for a whole interval (CoDel's standing-queue test: the *minimum*
+//! lag over the interval, so that a single burst does not count). The limit settles where
+//! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
+//! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
 
 use crate::config::{ClientKey, ClientRateLimitConfig};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,7 +36,20 @@ thread_local! {
     /// requests being polled right now have suffered, before the ticker can report it.
     static DUE: Cell<Option<Instant>> = const { Cell::new(None) };
     static TICKING: Cell<bool> = const { Cell::new(false) };
+    /// This worker's adaptive concurrency limit and the auctions it runs now.
+    static ADMISSION: RefCell<Aimd> = RefCell::new(Aimd::new(INITIAL_LIMIT));
+    static ACTIVE: Cell<usize> = const { Cell::new(0) };
+    /// This worker's number, for the `worker` label of the limit gauge.
+    static WORKER: Cell<usize> = const { Cell::new(0) };
 }
+
+/// Each worker starts by admitting this many auctions at once, then adapts.
+pub const INITIAL_LIMIT: usize = 64;
+/// The adaptive limit never goes below this: a worker that lags for reasons of its own
+/// (another process on the core) still serves a little.
+pub const MIN_LIMIT: usize = 4;
+/// Ticks per control interval (5 ms each): decisions are made every 50 ms.
+const INTERVAL_TICKS: u32 = 10;
 
 /// Starts the lag ticker on the current worker thread, once per thread. Called from the
 /// per-worker app factory, so each actix worker measures its own event loop.
@@ -34,15 +57,135 @@ pub fn start_worker_ticker() {
     if TICKING.with(|t| t.replace(true)) {
         return;
     }
-    tokio::task::spawn_local(async {
+    static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let worker = WORKERS.fetch_add(1, Ordering::Relaxed);
+    WORKER.with(|w| w.set(worker));
+    tokio::task::spawn_local(async move {
+        let gauge = metrics::gauge!("bidgate_admission_limit", "worker" => worker.to_string());
+        let mut last = usize::MAX;
         loop {
             let due = Instant::now() + TICK;
             DUE.with(|d| d.set(Some(due)));
             tokio::time::sleep_until(due).await;
             let lag = due.elapsed();
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
+            let limit = ADMISSION.with(|a| a.borrow_mut().tick(lag, ACTIVE.with(Cell::get)));
+            if limit != last {
+                gauge.set(limit as f64);
+                last = limit;
+            }
         }
     });
+}
+
+/// One admitted auction on this worker; dropping it frees the slot. Not `Send`: it is
+/// taken and dropped on the worker whose count it is.
+pub struct Local(std::marker::PhantomData<*const ()>);
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(a.get().saturating_sub(1)));
+    }
+}
+
+/// A slot under this worker's adaptive limit, or `Shed::Adaptive` with the limit.
+/// `target` is `server.target_worker_lag_ms`; zero turns the limit off.
+pub fn admit_local(target: Duration, max: usize) -> Result<Local, Shed> {
+    let active = ACTIVE.with(Cell::get);
+    if !target.is_zero() {
+        let admitted = ADMISSION.with(|a| {
+            let mut a = a.borrow_mut();
+            a.configure(target, max);
+            a.admit(active)
+        });
+        if let Err(limit) = admitted {
+            return Err(Shed::Adaptive(limit));
+        }
+    }
+    ACTIVE.with(|a| a.set(active + 1));
+    Ok(Local(std::marker::PhantomData))
+}
+
+/// This worker's adaptive limit now (for the status page).
+pub fn local_limit() -> usize {
+    ADMISSION.with(|a| a.borrow().limit())
+}
+
+/// An additive-increase, multiplicative-decrease concurrency limit driven by event-loop
+/// lag. Pure: lag samples and admission attempts come in as arguments.
+#[derive(Debug, Clone)]
+pub struct Aimd {
+    limit: f64,
+    max: f64,
+    target: Duration,
+    ticks: u32,
+    min_lag: Duration,
+    max_lag: Duration,
+    /// Whether the limit was reached (or refused someone) during this interval.
+    used: bool,
+    /// Whether any auction ran during this interval: lag with nothing running is not ours
+    /// to cure.
+    busy: bool,
+}
+
+impl Aimd {
+    pub fn new(initial: usize) -> Self {
+        Self {
+            limit: initial as f64,
+            max: f64::MAX,
+            target: Duration::from_millis(3),
+            ticks: 0,
+            min_lag: Duration::MAX,
+            max_lag: Duration::ZERO,
+            used: false,
+            busy: false,
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit as usize
+    }
+
+    /// The current settings (from the running config; cheap to repeat on every admission).
+    pub fn configure(&mut self, target: Duration, max: usize) {
+        self.target = target;
+        self.max = if max == 0 { f64::MAX } else { max as f64 };
+        self.limit = self.limit.min(self.max);
+    }
+
+    /// One more auction, with `active` running now: `Err(limit)` when the limit is reached.
+    pub fn admit(&mut self, active: usize) -> Result<(), usize> {
+        if active + 1 >= self.limit() {
+            self.used = true;
+        }
+        if active >= self.limit() {
+            return Err(self.limit());
+        }
+        Ok(())
+    }
+
+    /// One lag sample (every tick), with `active` auctions running; returns the limit.
+    pub fn tick(&mut self, lag: Duration, active: usize) -> usize {
+        self.min_lag = self.min_lag.min(lag);
+        self.max_lag = self.max_lag.max(lag);
+        self.busy |= active > 0;
+        self.ticks += 1;
+        if self.ticks >= INTERVAL_TICKS {
+            if self.min_lag > self.target && self.busy {
+                // Behind for the whole interval: a standing queue. Cut hard.
+                self.limit = (self.limit * 0.75).max(MIN_LIMIT as f64);
+            } else if self.max_lag <= self.target && self.used {
+                // Keeping up and the limit is what binds: probe upwards.
+                self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
+            }
+            self.ticks = 0;
+            self.min_lag = Duration::MAX;
+            self.max_lag = Duration::ZERO;
+            self.used = false;
+            self.busy = false;
+        }
+        self.limit()
+    }
 }
 
 /// The calling worker's current lag: the last measured one, or how overdue the ticker is
@@ -113,6 +256,8 @@ impl ClientLimiter {
 pub enum Shed {
     InFlight(usize),
     WorkerLag(Duration),
+    /// This worker's adaptive limit (see [`Aimd`]) is reached.
+    Adaptive(usize),
 }
 
 impl Shed {
@@ -121,6 +266,7 @@ impl Shed {
         match self {
             Shed::InFlight(_) => "in_flight",
             Shed::WorkerLag(_) => "worker_lag",
+            Shed::Adaptive(_) => "adaptive",
         }
     }
 }
@@ -130,6 +276,7 @@ impl std::fmt::Display for Shed {
         match self {
             Shed::InFlight(n) => write!(f, "{n} auctions in flight"),
             Shed::WorkerLag(d) => write!(f, "worker running {} ms behind", d.as_millis()),
+            Shed::Adaptive(n) => write!(f, "{n} auctions running on this worker, its limit now"),
         }
     }
 }
@@ -137,4 +284,81 @@ impl std::fmt::Display for Shed {
 #[cfg(test)]
 pub(crate) fn set_worker_lag_for_test(lag: Duration) {
     LAG_US.with(|l| l.set(lag.as_micros() as u64));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn interval(a: &mut Aimd, lag: Duration, active: usize) -> usize {
+        (0..INTERVAL_TICKS)
+            .map(|_| a.tick(lag, active))
+            .last()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_standing_lag_cuts_the_limit_and_a_burst_does_not() {
+        let mut a = Aimd::new(64);
+        a.configure(3 * MS, 1024);
+        // One slow tick in an interval is a burst, not a queue.
+        for i in 0..INTERVAL_TICKS {
+            a.tick(if i == 3 { 40 * MS } else { MS }, 10);
+        }
+        assert_eq!(a.limit(), 64);
+        assert_eq!(interval(&mut a, 8 * MS, 10), 48);
+        assert_eq!(interval(&mut a, 8 * MS, 10), 36);
+        for _ in 0..50 {
+            interval(&mut a, 8 * MS, 10);
+        }
+        assert_eq!(a.limit(), MIN_LIMIT, "never below the floor");
+    }
+
+    #[test]
+    fn lag_with_nothing_running_is_not_ours() {
+        let mut a = Aimd::new(64);
+        a.configure(3 * MS, 1024);
+        assert_eq!(interval(&mut a, 20 * MS, 0), 64);
+    }
+
+    #[test]
+    fn grows_only_while_used_and_keeping_up() {
+        let mut a = Aimd::new(8);
+        a.configure(3 * MS, 20);
+        assert_eq!(interval(&mut a, MS, 2), 8, "not used: stays");
+        for active in 0..8 {
+            assert!(a.admit(active).is_ok());
+        }
+        assert_eq!(a.admit(8), Err(8), "the limit binds");
+        assert_eq!(interval(&mut a, MS, 8), 9, "used and keeping up: +1");
+        for _ in 0..100 {
+            a.admit(100).ok();
+            interval(&mut a, MS, 20);
+        }
+        assert_eq!(a.limit(), 20, "capped by max_in_flight");
+        a.admit(100).ok();
+        assert_eq!(interval(&mut a, 3 * MS, 20), 20, "at the target: hold");
+    }
+
+    #[test]
+    fn admission_counts_slots_per_worker() {
+        let target = 3 * MS;
+        let before = ACTIVE.with(Cell::get);
+        let a = admit_local(target, 0).unwrap();
+        let b = admit_local(target, 0).unwrap();
+        assert_eq!(ACTIVE.with(Cell::get), before + 2);
+        drop((a, b));
+        assert_eq!(ACTIVE.with(Cell::get), before);
+        ADMISSION.with(|a| *a.borrow_mut() = Aimd::new(2));
+        let held: Vec<_> = (0..2).map(|_| admit_local(target, 0).unwrap()).collect();
+        assert_eq!(admit_local(target, 0).err(), Some(Shed::Adaptive(2)));
+        assert!(
+            admit_local(Duration::ZERO, 0).is_ok(),
+            "target 0 turns it off"
+        );
+        drop(held);
+        ADMISSION.with(|a| *a.borrow_mut() = Aimd::new(INITIAL_LIMIT));
+    }
 }

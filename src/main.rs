@@ -1,6 +1,12 @@
 //! The `bidgate` command line: serve, demo, check-config. All logic lives in the library.
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc's malloc: an auction allocates and frees thousands of small
+/// JSON values across two threads' worth of workers, where glibc spent ~15% of the CPU
+/// (loadtest `report --perf`); see loadtest/README.md for the measurement.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

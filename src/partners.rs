@@ -37,9 +37,11 @@ pub struct Partner {
     pub endpoint: reqwest::Url,
     pub timeout_ms: u64,
     pub max_response_bytes: usize,
-    /// Shared with every partner that has the same `http_client` settings (one pool).
+    /// This partner's own pooled client: its keep-alive connections, its bound on
+    /// connection attempts (`http_client.max_connecting`). Kept across reloads while the
+    /// settings and the endpoint's origin are unchanged, so the pool stays warm.
     pub client: reqwest::Client,
-    /// The settings `client` was built with (a reload reuses the pool when they are equal).
+    /// The settings `client` was built with.
     pub http: HttpClientConfig,
     /// Shared with this partner's successor after a reload, so its state survives.
     pub breaker: Arc<Breaker>,
@@ -48,6 +50,8 @@ pub struct Partner {
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     /// The last minute of this partner's traffic, for the admin API; kept across reloads.
     pub stats: Arc<crate::stats::PartnerStats>,
+    /// Its metric handles, registered once.
+    pub metrics: Arc<crate::telemetry::PartnerMetrics>,
     /// `bid_adjustment` as nano-units (10⁹ = 1.0): prices are scaled in integers.
     pub bid_adjustment_nanos: i64,
     pub vendor_id: Option<u16>,
@@ -56,15 +60,23 @@ pub struct Partner {
     pub direct: Option<Arc<crate::direct::Direct>>,
 }
 
+impl fmt::Debug for crate::telemetry::PartnerMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PartnerMetrics")
+    }
+}
+
 impl Partner {
-    /// Config is validated before this is called, so the URL parses.
+    /// Config is validated before this is called, so the URL parses. `currency` is the
+    /// auction currency (a label of the revenue metric).
     /// `previous` is the partner with the same id in the gateway this one replaces: its
-    /// breaker and limiter carry over when their settings did not change.
+    /// breaker, limiter and pool carry over when their settings did not change.
     pub fn from_config(
         c: &PartnerConfig,
-        client: reqwest::Client,
+        currency: &str,
         previous: Option<&Partner>,
     ) -> Result<Self, String> {
+        let endpoint = reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?;
         let breaker = previous
             .filter(|old| old.breaker.config() == &c.circuit_breaker)
             .map(|old| old.breaker.clone())
@@ -76,9 +88,19 @@ impl Partner {
                 .and_then(NonZeroU32::new)
                 .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
         };
+        let client = match previous
+            .filter(|old| old.http == c.http_client && old.endpoint.origin() == endpoint.origin())
+        {
+            Some(old) => old.client.clone(),
+            None => client(&c.http_client).map_err(|e| e.to_string())?,
+        };
+        let metrics = match previous {
+            Some(old) => old.metrics.clone(),
+            None => Arc::new(crate::telemetry::PartnerMetrics::new(&c.id, currency)),
+        };
         Ok(Self {
             id: PartnerId(c.id.as_str().into()),
-            endpoint: reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?,
+            endpoint,
             timeout_ms: c.timeout_ms,
             max_response_bytes: c.http_client.max_response_bytes,
             client,
@@ -87,11 +109,53 @@ impl Partner {
             qps_limit: c.qps_limit,
             limiter,
             stats: previous.map(|old| old.stats.clone()).unwrap_or_default(),
+            metrics,
             bid_adjustment_nanos: (c.bid_adjustment * 1e9).round() as i64,
             vendor_id: c.vendor_id,
             notices: c.notices,
             direct: None,
         })
+    }
+
+    /// Whether this partner's pool is new (not carried over from `previous`): it needs
+    /// warming.
+    pub fn pool_is_new(&self, previous: Option<&Partner>) -> bool {
+        previous.is_none_or(|old| {
+            old.http != self.http || old.endpoint.origin() != self.endpoint.origin()
+        })
+    }
+
+    /// Opens up to `http_client.warm_connections` keep-alive connections by sending that
+    /// many `HEAD` requests at once (whatever the status, the connection returns to the
+    /// pool). Bounded by `until`; failures are only counted: a partner that is down is
+    /// the breaker's business, not a reason to stay unready.
+    pub async fn warm(&self, until: tokio::time::Instant) -> usize {
+        if self.direct.is_some() || self.http.warm_connections == 0 {
+            return 0;
+        }
+        let heads = (0..self.http.warm_connections).map(|_| async {
+            let sent = self
+                .client
+                .head(self.endpoint.clone())
+                .header(VERSION_HEADER.0, VERSION_HEADER.1)
+                .send();
+            match tokio::time::timeout_at(until, sent).await {
+                Ok(Ok(resp)) => {
+                    // Reading to the end hands the connection back to the pool.
+                    let _ = tokio::time::timeout_at(until, resp.bytes()).await;
+                    true
+                }
+                _ => false,
+            }
+        });
+        let opened = futures_util::future::join_all(heads)
+            .await
+            .into_iter()
+            .filter(|ok| *ok)
+            .count();
+        metrics::counter!("bidgate_partner_warm_connections_total", "partner" => self.id.to_string())
+            .increment(opened as u64);
+        opened
     }
 
     /// The seat its winning bids carry in answers: its id, or `direct` for internal demand.
@@ -207,8 +271,11 @@ impl Outcome {
     }
 }
 
-/// A pooled, keep-alive client. Built once per distinct `http_client` settings, never per
-/// request. Redirects are not followed: a partner answering 3xx is a bad response.
+/// A pooled, keep-alive client for one partner. Built once per partner (and kept across
+/// reloads), never per request. Redirects are not followed: a partner answering 3xx is a bad
+/// response. At most `max_connecting` connection attempts run at once: during a burst
+/// (a cold start, a pool drained by a partner's restart) requests wait for a connection
+/// to come free or for an attempt slot, instead of opening hundreds of sockets at once.
 pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .pool_max_idle_per_host(c.pool_max_idle_per_host)
@@ -216,8 +283,12 @@ pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
         .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
         .tcp_nodelay(true)
         .tcp_keepalive(Duration::from_secs(30))
-        .gzip(true)
+        .gzip(c.gzip)
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none());
+    if c.max_connecting > 0 {
+        b = b.connector_layer(tower::limit::ConcurrencyLimitLayer::new(c.max_connecting));
+    }
     if c.http2_prior_knowledge {
         b = b.http2_prior_knowledge();
     }

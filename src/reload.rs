@@ -23,6 +23,9 @@ pub struct Live {
     reloading: Mutex<()>,
     /// Set on SIGTERM/SIGINT: `/readyz` says 503 while in-flight work finishes.
     draining: AtomicBool,
+    /// Set once the partner connections opened at start are up (or given up on):
+    /// `/readyz` says 503 before.
+    warm: AtomicBool,
     /// The event log, opened at start (`event_log.dir`); a reload does not reopen it.
     event_log: Option<crate::eventlog::EventLog>,
 }
@@ -38,6 +41,7 @@ impl Live {
             path,
             reloading: Mutex::new(()),
             draining: AtomicBool::new(false),
+            warm: AtomicBool::new(false),
             event_log,
         }
     }
@@ -48,6 +52,15 @@ impl Live {
 
     pub fn begin_drain(&self) {
         self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_warm(&self) {
+        self.warm.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the partner connections opened at start are up.
+    pub fn warm(&self) -> bool {
+        self.warm.load(Ordering::Relaxed)
     }
 
     pub fn draining(&self) -> bool {
@@ -108,7 +121,16 @@ impl Live {
             }]
         })?;
         let partners = next.partners.len();
-        self.current.store(Arc::new(next));
+        let next = Arc::new(next);
+        self.current.store(next.clone());
+        // New and changed partners get their connections opened now, in the background
+        // (readiness is unchanged: the others are warm, and the new ones are warm within
+        // a connect timeout).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                next.warm(Some(&previous)).await;
+            });
+        }
         Ok(partners)
     }
 

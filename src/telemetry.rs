@@ -4,7 +4,7 @@
 //! from config, outcomes and routes from fixed sets; never a request id.
 
 use crate::money::Micros;
-use metrics::{counter, histogram};
+use metrics::{Counter, Histogram, counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -56,34 +56,82 @@ pub fn init_logging(cfg: &crate::config::LogConfig) {
     };
 }
 
-/// One partner call (or skip). Skipped partners were not called: no latency to record.
-pub fn partner_outcome(partner: &str, outcome: &crate::partners::Outcome, elapsed: Duration) {
-    use crate::partners::Outcome;
-    let p = partner.to_string();
-    counter!("bidgate_partner_requests_total", "partner" => p.clone(), "outcome" => outcome.label())
-        .increment(1);
-    if let Some(kind) = outcome.error_kind() {
-        counter!("bidgate_partner_errors_total", "partner" => p.clone(), "kind" => kind)
-            .increment(1);
-    }
-    if !matches!(outcome, Outcome::Throttled(_)) {
-        histogram!("bidgate_partner_latency_seconds", "partner" => p).record(elapsed.as_secs_f64());
-    }
+/// One partner's metric handles, registered once when its `Partner` is built: the hot path
+/// then increments handles, with no label formatting or registry lookup per call.
+pub struct PartnerMetrics {
+    /// One per `Outcome::label` value, in `OUTCOME_LABELS` order.
+    outcomes: [Counter; OUTCOME_LABELS.len()],
+    /// One per `Outcome::error_kind` value, in `ERROR_KINDS` order.
+    errors: [Counter; ERROR_KINDS.len()],
+    latency: Histogram,
+    bids: Counter,
+    wins: Counter,
+    revenue: Counter,
 }
 
-pub fn bids(partner: &str, n: usize) {
-    counter!("bidgate_partner_bids_total", "partner" => partner.to_string()).increment(n as u64);
+/// Every value of the `outcome` label of `bidgate_partner_requests_total`.
+pub const OUTCOME_LABELS: [&str; 7] = [
+    "bid",
+    "nobid",
+    "timeout",
+    "late",
+    "error",
+    "throttled",
+    "circuit_open",
+];
+/// Every value of the `kind` label of `bidgate_partner_errors_total`.
+pub const ERROR_KINDS: [&str; 4] = ["transport", "status", "body", "too_large"];
+
+impl PartnerMetrics {
+    /// `currency`: the auction currency, the `currency` label of revenue.
+    pub fn new(partner: &str, currency: &str) -> Self {
+        // Handles taken before the recorder is installed would be no-ops.
+        let _ = metrics();
+        let p = partner.to_string();
+        Self {
+            outcomes: OUTCOME_LABELS.map(|o| {
+                counter!("bidgate_partner_requests_total", "partner" => p.clone(), "outcome" => o)
+            }),
+            errors: ERROR_KINDS.map(|k| {
+                counter!("bidgate_partner_errors_total", "partner" => p.clone(), "kind" => k)
+            }),
+            latency: histogram!("bidgate_partner_latency_seconds", "partner" => p.clone()),
+            bids: counter!("bidgate_partner_bids_total", "partner" => p.clone()),
+            wins: counter!("bidgate_wins_total", "partner" => p.clone()),
+            revenue: counter!("bidgate_revenue_micros_total", "partner" => p, "currency" => currency.to_string()),
+        }
+    }
+
+    /// One partner call (or skip). Skipped partners were not called: no latency to record.
+    pub fn outcome(&self, outcome: &crate::partners::Outcome, elapsed: Duration) {
+        use crate::partners::Outcome;
+        let label = outcome.label();
+        if let Some(i) = OUTCOME_LABELS.iter().position(|l| *l == label) {
+            self.outcomes[i].increment(1);
+        }
+        if let Some(kind) = outcome.error_kind()
+            && let Some(i) = ERROR_KINDS.iter().position(|k| *k == kind)
+        {
+            self.errors[i].increment(1);
+        }
+        if !matches!(outcome, Outcome::Throttled(_)) {
+            self.latency.record(elapsed.as_secs_f64());
+        }
+    }
+
+    pub fn bids(&self, n: usize) {
+        self.bids.increment(n as u64);
+    }
+
+    pub fn win(&self, clearing: Micros) {
+        self.wins.increment(1);
+        self.revenue.increment(clearing.0.max(0) as u64);
+    }
 }
 
 pub fn bids_rejected(partner: &str, code: u32, n: u64) {
     counter!("bidgate_bids_rejected_total", "partner" => partner.to_string(), "code" => code.to_string())
         .increment(n);
-}
-
-pub fn win(partner: &str, currency: &str, clearing: Micros) {
-    counter!("bidgate_wins_total", "partner" => partner.to_string()).increment(1);
-    counter!("bidgate_revenue_micros_total", "partner" => partner.to_string(), "currency" => currency.to_string())
-        .increment(clearing.0.max(0) as u64);
 }
 
 pub fn auction(endpoint: &'static str, outcome: &'static str, elapsed: Duration) {
@@ -180,5 +228,32 @@ mod tests {
         let lines = text.lines().count();
         // One line, or two if the loop crossed a second boundary: never 500.
         assert!((1..=2).contains(&lines), "{lines} lines:\n{text}");
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use crate::partners::{BadResponse, Cut, Outcome, Skip};
+
+    #[test]
+    fn every_outcome_has_a_registered_label() {
+        let outcomes = [
+            Outcome::NoBid,
+            Outcome::Timeout(Cut::OwnTimeout),
+            Outcome::Timeout(Cut::Deadline),
+            Outcome::Transport(String::new()),
+            Outcome::BadResponse(BadResponse::Status(500)),
+            Outcome::BadResponse(BadResponse::Body(String::new())),
+            Outcome::BadResponse(BadResponse::TooLarge(1)),
+            Outcome::Throttled(Skip::NoTime),
+            Outcome::Throttled(Skip::CircuitOpen),
+            Outcome::Throttled(Skip::Qps),
+        ];
+        for o in &outcomes {
+            assert!(super::OUTCOME_LABELS.contains(&o.label()), "{o:?}");
+            if let Some(k) = o.error_kind() {
+                assert!(super::ERROR_KINDS.contains(&k), "{o:?}");
+            }
+        }
     }
 }

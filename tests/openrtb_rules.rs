@@ -301,11 +301,10 @@ async fn markup_comes_from_the_win_notice_when_adm_is_absent() {
 #[tokio::test]
 async fn gzip_request_bodies_are_read_and_answers_gzipped_on_request() {
     let p = mock_partner(Reply::Bids(vec![("1", 1.0)]));
-    let app = spawn_app(&config(
-        "pricing = \"first_price\"",
-        &[("gz", p.endpoint(), 200)],
-    ))
-    .await;
+    // Answers are gzipped only when configured (deflating costs CPU).
+    let cfg = config("pricing = \"first_price\"", &[("gz", p.endpoint(), 200)])
+        .replace("workers = 2", "workers = 2\ngzip_responses = true");
+    let app = spawn_app(&cfg).await;
     let req = serde_json::to_vec(&request(300, &[("1", 0.0)])).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&req).unwrap();

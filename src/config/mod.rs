@@ -85,6 +85,17 @@ pub struct ServerConfig {
     /// worker's lag.) 0 = off.
     #[serde(default = "defaults::max_worker_lag_ms")]
     pub max_worker_lag_ms: u64,
+    /// Each worker adapts how many auctions it runs at once so that its event loop stays
+    /// within this many ms of schedule: a standing lag above it shrinks the limit, spare
+    /// time grows it back; requests over the limit get an immediate 503. 0 = off (only
+    /// `max_in_flight` and `max_worker_lag_ms` apply).
+    #[serde(default = "defaults::target_worker_lag_ms")]
+    pub target_worker_lag_ms: u64,
+    /// Gzip answers for clients that send `Accept-Encoding: gzip`. Off by default: most
+    /// deployments sit behind a load balancer on a fast network, where deflating every
+    /// answer costs more CPU than it saves.
+    #[serde(default)]
+    pub gzip_responses: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -148,6 +159,19 @@ pub struct HttpClientConfig {
     /// negotiate HTTP/2 by ALPN whenever the partner offers it, whatever this says.
     #[serde(default)]
     pub http2_prior_knowledge: bool,
+    /// Connections opened to each partner at start (before `/readyz` answers 200) and to
+    /// new or changed partners after a reload, so that the first burst of auctions does not
+    /// pay for connection set-up. 0 = none.
+    #[serde(default = "defaults::warm_connections")]
+    pub warm_connections: usize,
+    /// At most this many connection attempts to one partner at a time: a burst waits for a
+    /// pooled connection instead of becoming a connect storm. 0 = no bound.
+    #[serde(default = "defaults::max_connecting")]
+    pub max_connecting: usize,
+    /// Ask partners for gzip-compressed answers (`Accept-Encoding: gzip`). Off by default:
+    /// on loopback or a fast link, inflating costs more CPU than the bytes save.
+    #[serde(default)]
+    pub gzip: bool,
 }
 
 /// Inbound rate limit per client: over it, 429 with `Retry-After`.
@@ -365,6 +389,9 @@ mod defaults {
     pub fn max_worker_lag_ms() -> u64 {
         50
     }
+    pub fn target_worker_lag_ms() -> u64 {
+        3
+    }
     pub fn default_tmax_ms() -> u64 {
         300
     }
@@ -391,6 +418,12 @@ mod defaults {
     }
     pub fn connect_timeout_ms() -> u64 {
         200
+    }
+    pub fn warm_connections() -> usize {
+        4
+    }
+    pub fn max_connecting() -> usize {
+        8
     }
     pub fn max_response_bytes() -> usize {
         1024 * 1024
@@ -438,6 +471,8 @@ impl Default for ServerConfig {
             drain_delay_ms: 0,
             max_in_flight: defaults::max_in_flight(),
             max_worker_lag_ms: defaults::max_worker_lag_ms(),
+            target_worker_lag_ms: defaults::target_worker_lag_ms(),
+            gzip_responses: false,
         }
     }
 }
@@ -466,6 +501,9 @@ impl Default for HttpClientConfig {
             connect_timeout_ms: defaults::connect_timeout_ms(),
             max_response_bytes: defaults::max_response_bytes(),
             http2_prior_knowledge: false,
+            warm_connections: defaults::warm_connections(),
+            max_connecting: defaults::max_connecting(),
+            gzip: false,
         }
     }
 }

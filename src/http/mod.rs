@@ -61,12 +61,18 @@ where
 }
 
 /// Ready for traffic: the config is loaded and the listener is up (or this would not answer),
-/// and the process is not draining towards a stop.
+/// the partner connections opened at start are up (or were given up on after the connect
+/// timeout), and the process is not draining towards a stop.
 async fn readyz(live: web::Data<crate::reload::Live>) -> HttpResponse {
     if live.draining() {
         return HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
             .body("draining\n");
+    }
+    if !live.warm() {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("warming partner connections\n");
     }
     HttpResponse::Ok()
         .content_type("text/plain")

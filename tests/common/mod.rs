@@ -83,10 +83,11 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// Config text with the given `[auction]` body and partners (id, endpoint, timeout_ms).
 pub fn config(auction: &str, partners: &[(&str, String, u64)]) -> String {
-    // Worker-lag shedding off: tests share two cores with each other, and a stalled worker
-    // must not turn a functional test into a 503 (shedding has its own tests).
+    // Worker-lag shedding and the adaptive limit off: tests share two cores with each
+    // other, and a stalled worker must not turn a functional test into a 503 (shedding has
+    // its own tests).
     let mut s = format!(
-        "[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\nmax_worker_lag_ms = 0\n\n[auction]\n{auction}\n"
+        "[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nworkers = 2\nmax_worker_lag_ms = 0\ntarget_worker_lag_ms = 0\n\n[auction]\n{auction}\n"
     );
     for (id, endpoint, timeout) in partners {
         s.push_str(&format!(
@@ -144,9 +145,15 @@ pub struct MockPartner {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
     reply: Arc<Mutex<Reply>>,
+    heads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl MockPartner {
+    /// `HEAD` requests received: bidgate's connection warm-up.
+    pub fn heads(&self) -> usize {
+        self.heads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}/bid", self.addr)
     }
@@ -164,6 +171,7 @@ impl MockPartner {
 struct MockState {
     reply: Arc<Mutex<Reply>>,
     received: Arc<Mutex<Vec<Received>>>,
+    heads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub fn mock_partner(reply: Reply) -> MockPartner {
@@ -171,9 +179,11 @@ pub fn mock_partner(reply: Reply) -> MockPartner {
     let addr = listener.local_addr().unwrap();
     let received = Arc::new(Mutex::new(Vec::new()));
     let reply = Arc::new(Mutex::new(reply));
+    let heads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let state = web::Data::new(MockState {
         reply: reply.clone(),
         received: received.clone(),
+        heads: heads.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -192,10 +202,19 @@ pub fn mock_partner(reply: Reply) -> MockPartner {
         addr,
         received,
         reply,
+        heads,
     }
 }
 
 async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<MockState>) -> HttpResponse {
+    // bidgate's connection warm-up (`http_client.warm_connections`): counted, not recorded,
+    // so that tests of what partners receive see bid requests and notices only.
+    if req.method() == actix_web::http::Method::HEAD {
+        state
+            .heads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        return HttpResponse::Ok().finish();
+    }
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.received.lock().unwrap().push(Received {
         method: req.method().to_string(),
