@@ -2,9 +2,7 @@
 //! bidgate really exports and README documents: after a few auctions, every metric a panel
 //! uses is present in `/metrics` (so the dashboard cannot drift from the code).
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 

@@ -2,9 +2,7 @@
 //! durations, seats, deals), currencies, bid adjustments, macros, win/loss notices with the
 //! SSRF guard, markup from the win notice, and gzip both ways.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::Duration;

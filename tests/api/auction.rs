@@ -1,8 +1,6 @@
 //! The auction endpoint end to end: real gateway, real mock partners, real sockets.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

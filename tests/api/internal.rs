@@ -3,9 +3,7 @@
 //! metrics and `ext.responsetimemillis`, its frequency cap counts impression events (not
 //! wins), and the catalog reloads when its file changes.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 

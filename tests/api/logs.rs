@@ -2,9 +2,7 @@
 //! a JSON object, and an event inside an auction carries the auction's span (its id) and the
 //! partner call's span (the partner id).
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 use std::io::BufRead;
 use std::time::{Duration, Instant};

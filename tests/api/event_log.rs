@@ -2,9 +2,7 @@
 //! events that were acknowledged, and with `fsync = "always"` even a killed process has
 //! written every event it answered.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::path::Path;
 

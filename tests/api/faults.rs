@@ -3,10 +3,8 @@
 //! (plus a margin generous enough for a loaded CI machine), the fault must be reported with
 //! its code, and bidgate must not keep the bad partner's connection open afterwards.
 
-mod common;
-
-use common::raw::{self, Fault};
-use common::*;
+use crate::helpers::raw::{self, Fault};
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 

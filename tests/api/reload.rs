@@ -1,8 +1,6 @@
 //! Config reload without a restart: swapped whole, under load, refused whole when invalid.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,9 +1,7 @@
 //! The client ad API over real sockets: `/v1/ads` mapped to OpenRTB and answered with VAST and
 //! signed tracking URLs; `/v1/events` verifying, deduplicating and billing.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 

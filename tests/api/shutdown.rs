@@ -2,9 +2,7 @@
 //! answering 503) it stops accepting, lets the in-flight auction finish (it is bounded by its
 //! tmax), then exits cleanly.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use std::time::{Duration, Instant};
 
 #[tokio::test]

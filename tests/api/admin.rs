@@ -2,9 +2,7 @@
 //! renders it as a page with one row per partner, browsers can log in with Basic auth, and
 //! `admin.listen` moves the admin surface off the public listener.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 
 /// Three partners that behave differently, and `n` auctions through them.
