@@ -347,7 +347,7 @@ async fn oversized_bodies_are_413() {
 #[tokio::test]
 async fn health_and_metrics_endpoints() {
     let app = spawn_app(&config(FIRST, &[])).await;
-    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let r = app.get("/healthz").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         app.auction(&request(300, &[("1", 0.0)])).await.status(),
@@ -511,7 +511,7 @@ async fn the_admin_api_needs_its_bearer_token() {
         status(app.admin(reqwest::Method::GET, "/admin/status")).await,
         200
     );
-    let r = app.client.get(&url).send().await.unwrap();
+    let r = app.get(&url).await;
     assert!(
         r.headers()["www-authenticate"]
             .to_str()

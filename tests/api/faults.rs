@@ -285,18 +285,7 @@ async fn circuit_breaker_skips_a_failing_partner_then_probes_and_restores_it() {
         assert_eq!(timed, codes != [7], "{}", body["ext"]);
         codes
     };
-    let status = || async {
-        let s: Value = app.admin_status().await;
-        s["partners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == "flaky")
-            .unwrap()["circuit"]["state"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let status = || async { app.partner_status("flaky").await["circuit"]["state"].clone() };
     for _ in 0..3 {
         assert_eq!(auction().await, [3]);
     }

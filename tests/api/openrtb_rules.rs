@@ -15,10 +15,6 @@ fn audio_imp(id: &str) -> Value {
     json!({"id": id, "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}})
 }
 
-async fn auction(app: &TestApp, request: &Value) -> Value {
-    app.auction_json(request).await
-}
-
 #[tokio::test]
 async fn bids_breaking_the_requests_rules_are_dropped_with_their_codes() {
     let bad = mock_partner(bids_reply(
@@ -43,7 +39,7 @@ async fn bids_breaking_the_requests_rules_are_dropped_with_their_codes() {
     );
     let app = spawn_app(&cfg).await;
     let req = json!({"id": "r", "tmax": 300, "imp": [audio_imp("1")], "badv": ["blocked.com"], "bcat": ["IAB25"], "app": {"bundle": "b"}});
-    let body = auction(&app, &req).await;
+    let body = app.auction_json(&req).await;
     assert_eq!(winners(&body), [("rules-good".into(), "1".into(), 1.0)]);
     assert_eq!(
         error_codes(&body, "rules-bad"),
@@ -77,11 +73,9 @@ async fn other_currencies_are_converted_and_unknown_ones_refused() {
     let mut imp = audio_imp("1");
     imp["bidfloor"] = json!(1.5);
     imp["bidfloorcur"] = json!("EUR");
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(winners(&body), [("cur-eur".into(), "1".into(), 3.0)]);
     assert_eq!(body["cur"], "USD");
     assert_eq!(error_codes(&body, "cur-gbp"), [305]);
@@ -112,11 +106,9 @@ async fn private_auctions_take_deal_bids_only_at_the_deals_own_floor() {
     let app = spawn_app(&cfg).await;
     let mut imp = audio_imp("1");
     imp["pmp"] = json!({"private_auction": 1, "deals": [{"id": "d1", "bidfloor": 2.0, "bidfloorcur": "EUR"}]});
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(winners(&body), [("pmp-deal".into(), "1".into(), 3.5)]);
     assert_eq!(error_codes(&body, "pmp-open"), [317]);
     assert_eq!(error_codes(&body, "pmp-low"), [315], "2.50 < 2 EUR = 3.00");
@@ -153,11 +145,9 @@ async fn prefer_deals_and_bid_adjustment_change_who_wins() {
     let app = spawn_app(&cfg).await;
     let mut imp = audio_imp("1");
     imp["pmp"] = json!({"deals": [{"id": "d1"}]});
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp.clone()], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp.clone()], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(
         winners(&body),
         [("pref-deal".into(), "1".into(), 2.0)],
@@ -165,29 +155,19 @@ async fn prefer_deals_and_bid_adjustment_change_who_wins() {
     );
     // Without the deal bid: 6.00 × 0.5 = 3.00 loses to 5.00.
     deal.set_reply(Reply::NoBid);
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(winners(&body), [("pref-open".into(), "1".into(), 5.0)]);
-}
-
-fn notice_paths(p: &MockPartner, prefix: &str) -> Vec<String> {
-    p.requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with(prefix))
-        .map(|r| r.path)
-        .collect()
 }
 
 async fn wait_for(p: &MockPartner, prefix: &str, n: usize) -> Vec<String> {
     let started = std::time::Instant::now();
-    while notice_paths(p, prefix).len() < n && started.elapsed() < Duration::from_secs(5) {
+    while p.paths(prefix).len() < n && started.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    notice_paths(p, prefix)
+    p.paths(prefix)
 }
 
 #[tokio::test]
@@ -234,7 +214,7 @@ async fn win_and_loss_notices_carry_the_macros_and_loss_reasons() {
     );
     let cfg = with_partner_lines(cfg, &loser.endpoint(), "notices = { allow_private = true }");
     let app = spawn_app(&cfg).await;
-    let body = auction(&app, &json!({"id": "auc-9", "imp": [audio_imp("1")], "badv": ["blocked.com"], "app": {"bundle": "b"}})).await;
+    let body = app.auction_json(&json!({"id": "auc-9", "imp": [audio_imp("1")], "badv": ["blocked.com"], "app": {"bundle": "b"}})).await;
     let bid = &body["seatbid"][0]["bid"][0];
     assert_eq!(bid["price"], 3.01, "second price");
     assert_eq!(bid["adm"], "<VAST>3.01</VAST>", "macros in adm");
@@ -251,7 +231,7 @@ async fn win_and_loss_notices_carry_the_macros_and_loss_reasons() {
     assert_eq!(losses, ["/loss?r=102&m=3.01", "/loss?r=205&m=3.01"]);
     // The third partner's notice URLs point at loopback and it is not allowed private ones.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(notice_paths(&guarded, "/loss").is_empty(), "SSRF guard");
+    assert!(guarded.paths("/loss").is_empty(), "SSRF guard");
     let m = app.metrics().await;
     assert!(
         metric(
@@ -279,18 +259,18 @@ async fn markup_comes_from_the_win_notice_when_adm_is_absent() {
     );
     let cfg = with_partner_lines(cfg, &p.endpoint(), "notices = { allow_private = true }");
     let app = spawn_app(&cfg).await;
-    let body = auction(
-        &app,
-        &json!({"id": "r", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(
+            &json!({"id": "r", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
+        )
+        .await;
     let adm = body["seatbid"][0]["bid"][0]["adm"]
         .as_str()
         .expect("markup fetched");
     assert!(adm.contains("\"seatbid\""), "{adm}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        notice_paths(&p, "/markup"),
+        p.paths("/markup"),
         ["/markup?p=2"],
         "fetched once, not fired again"
     );
