@@ -161,13 +161,14 @@ async fn prefer_deals_and_bid_adjustment_change_who_wins() {
     assert_eq!(winners(&body), [("pref-open".into(), "1".into(), 5.0)]);
 }
 
-async fn wait_for(p: &MockPartner, prefix: &str, n: usize) -> Vec<String> {
-    let started = std::time::Instant::now();
-    while p.paths(prefix).len() < n && started.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    p.paths(prefix)
+/// Waits until the notifier has counted `n` notices of `kind` to `partner` with `result`.
+/// It counts a notice it sent once the partner has answered it (`ok`), and one it refuses
+/// when it refuses it. An auction's notices are all fired before the auction is answered, so
+/// once the ones expected are counted, the mocks hold every notice of it they will ever get.
+async fn notices_counted(app: &TestApp, kind: &str, partner: &str, result: &str, n: f64) {
+    let series =
+        format!(r#"bidgate_notices_total{{kind="{kind}",partner="{partner}",result="{result}"}}"#);
+    app.wait_for_metric(&series, |v| v >= n).await;
 }
 
 #[tokio::test]
@@ -222,25 +223,16 @@ async fn win_and_loss_notices_carry_the_macros_and_loss_reasons() {
         bid.get("nurl").is_none() && bid.get("lurl").is_none(),
         "fired by bidgate, not left to the client"
     );
-    assert_eq!(
-        wait_for(&winner, "/win", 1).await,
-        ["/win?p=3.01&a=auc-9&i=1"]
-    );
-    let mut losses = wait_for(&loser, "/loss", 2).await;
+    notices_counted(&app, "win", "n-win", "ok", 1.0).await;
+    notices_counted(&app, "loss", "n-lose", "ok", 2.0).await;
+    // The third partner's notice URLs point at loopback and it is not allowed private ones:
+    // its loss notice is refused (and counted so), not sent.
+    notices_counted(&app, "loss", "n-guard", "refused", 1.0).await;
+    assert_eq!(winner.paths("/win"), ["/win?p=3.01&a=auc-9&i=1"]);
+    let mut losses = loser.paths("/loss");
     losses.sort();
     assert_eq!(losses, ["/loss?r=102&m=3.01", "/loss?r=205&m=3.01"]);
-    // The third partner's notice URLs point at loopback and it is not allowed private ones.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(guarded.paths("/loss").is_empty(), "SSRF guard");
-    let m = app.metrics().await;
-    assert!(
-        metric(
-            &m,
-            r#"bidgate_notices_total{kind="loss",partner="n-guard",result="refused"}"#
-        )
-        .is_some(),
-        "{m}"
-    );
 }
 
 #[tokio::test]
@@ -268,11 +260,30 @@ async fn markup_comes_from_the_win_notice_when_adm_is_absent() {
         .as_str()
         .expect("markup fetched");
     assert!(adm.contains("\"seatbid\""), "{adm}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A later auction, whose bid has its markup, fires its win notice (at /win). Once that
+    // notice has been answered, a win notice fired after the first auction (before its
+    // answer, so before this one) would have been too: the nurl was called once.
+    p.set_reply(bids_reply(
+        "USD",
+        json!([{"id": "w2", "impid": "1", "price": 2.0, "adm": "x",
+        "nurl": format!("http://{}/win?p=${{AUCTION_PRICE}}", p.addr)}]),
+    ));
+    app.auction_json(
+        &json!({"id": "r2", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
+    )
+    .await;
+    notices_counted(&app, "win", "nurl-only", "ok", 1.0).await;
+    assert_eq!(p.paths("/win"), ["/win?p=2"]);
     assert_eq!(
         p.paths("/markup"),
         ["/markup?p=2"],
         "fetched once, not fired again"
+    );
+    let wins = r#"bidgate_notices_total{kind="win",partner="nurl-only",result="ok"}"#;
+    assert_eq!(
+        app.metric(wins).await,
+        Some(1.0),
+        "one win notice: the second auction's"
     );
 }
 
@@ -364,9 +375,12 @@ async fn the_rates_file_is_reread_and_overrides_the_config() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A broken file keeps the last good rates.
+    // A broken file keeps the last good rates: once the gateway has read it (a failed read
+    // is counted), the price is still the one of the last good file.
+    let failed = r#"bidgate_rates_refreshes_total{result="error"}"#;
+    let failed_before = app.metric(failed).await.unwrap_or(0.0);
     std::fs::write(&rates, "not json").unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_for_metric(failed, |n| n > failed_before).await;
     assert_eq!(price().await, 6.0);
 }
 

@@ -1,7 +1,7 @@
 //! Config reload without a restart: swapped whole, under load, refused whole when invalid.
 
 use crate::helpers::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -78,16 +78,25 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
     );
 
     // With no auction in flight under the old config, a removed partner is never called.
-    // (Give requests that auctions gave up on a moment to reach the partner anyway.)
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The auction after the reload has an id of its own, so that requests of earlier
+    // auctions reaching `a` late (ones that were given up on) do not count against it.
     file.write(&only_b);
     assert_eq!(app.reload().await.0, 200);
-    let seen_by_a = a.requests().len();
-    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
+    let mut after = request(300, &[("1", 0.0)]);
+    after["id"] = json!("after-removal");
+    let body: Value = app.auction_json(&after).await;
     assert_eq!(winners(&body), [("b".into(), "1".into(), 2.0)]);
-    assert_eq!(
-        a.requests().len(),
-        seen_by_a,
+    // The answer comes once every partner the auction called has answered or been given up
+    // on, and it times each of them: only `b` was called.
+    let called: Vec<&String> = body["ext"]["responsetimemillis"]
+        .as_object()
+        .expect("response times")
+        .keys()
+        .collect();
+    assert_eq!(called, ["b"], "{}", body["ext"]);
+    assert!(b.request_ids().contains(&"after-removal".to_string()));
+    assert!(
+        !a.request_ids().contains(&"after-removal".to_string()),
         "a removed partner is not called"
     );
 }

@@ -283,11 +283,11 @@ impl MockPartner {
             .collect()
     }
 
-    /// The bid requests received whose `id` is `id`.
-    pub fn requests_with_id(&self, id: &str) -> Vec<Received> {
+    /// The `id`s of the bid requests received, in order of arrival.
+    pub fn request_ids(&self) -> Vec<String> {
         self.requests()
-            .into_iter()
-            .filter(|r| r.body["id"] == id)
+            .iter()
+            .map(|r| r.body["id"].as_str().unwrap_or_default().to_string())
             .collect()
     }
 
