@@ -125,24 +125,24 @@ async fn partner_errors_are_reported_and_do_not_spoil_the_auction() {
     let cfg = config(
         FIRST,
         &[
-            ("good", good.endpoint(), 150),
-            ("broken", broken.endpoint(), 150),
-            ("garbage", garbage.endpoint(), 150),
+            ("errs-good", good.endpoint(), 150),
+            ("errs-broken", broken.endpoint(), 150),
+            ("errs-garbage", garbage.endpoint(), 150),
         ],
     );
     let app = spawn_app(&cfg).await;
     let body = json_of(app.auction(&request(300, &[("1", 0.0)])).await).await;
-    assert_eq!(winners(&body), [("good".into(), "1".into(), 0.90)]);
-    assert_eq!(error_codes(&body, "broken"), [3]);
-    assert_eq!(error_codes(&body, "garbage"), [4]);
-    assert_eq!(error_codes(&body, "good"), Vec::<u64>::new());
+    assert_eq!(winners(&body), [("errs-good".into(), "1".into(), 0.90)]);
+    assert_eq!(error_codes(&body, "errs-broken"), [3]);
+    assert_eq!(error_codes(&body, "errs-garbage"), [4]);
+    assert_eq!(error_codes(&body, "errs-good"), Vec::<u64>::new());
     let metrics = app.metrics().await;
     for series in [
-        r#"bidgate_partner_requests_total{partner="broken",outcome="error"}"#,
-        r#"bidgate_partner_requests_total{partner="garbage",outcome="error"}"#,
-        r#"bidgate_partner_requests_total{partner="good",outcome="bid"}"#,
-        r#"bidgate_wins_total{partner="good"}"#,
-        r#"bidgate_revenue_micros_total{partner="good",currency="USD"}"#,
+        r#"bidgate_partner_requests_total{partner="errs-broken",outcome="error"}"#,
+        r#"bidgate_partner_requests_total{partner="errs-garbage",outcome="error"}"#,
+        r#"bidgate_partner_requests_total{partner="errs-good",outcome="bid"}"#,
+        r#"bidgate_wins_total{partner="errs-good"}"#,
+        r#"bidgate_revenue_micros_total{partner="errs-good",currency="USD"}"#,
     ] {
         let want = if series.contains("revenue") {
             900_000.0

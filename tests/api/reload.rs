@@ -141,7 +141,7 @@ async fn breaker_state_survives_a_reload() {
         FIRST,
         &[
             ("good", good.endpoint(), 150),
-            ("flaky", flaky.endpoint(), 150),
+            ("reload-flaky", flaky.endpoint(), 150),
         ],
     ) + "\n[circuit_breaker]\nfailure_threshold = 2\ncooloff_ms = 60000\n";
     let file = ConfigFile::new("breaker", &text);
@@ -153,7 +153,7 @@ async fn breaker_state_survives_a_reload() {
     assert_eq!(app.reload().await.0, 200);
     let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
-        error_codes(&body, "flaky"),
+        error_codes(&body, "reload-flaky"),
         [7],
         "still open after the reload"
     );
