@@ -1,7 +1,7 @@
 //! The complete OpenRTB 2.6 model (`bidgate::openrtb_model`): real documents round-trip through
 //! it unchanged, unknown fields survive at every depth, and the published JSON Schemas are the
-//! types' own (`schema.rs`). `BIDGATE_BLESS=1 cargo test --test openrtb_model` rewrites the
-//! schemas.
+//! types' own (`schema.rs`). `BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date`
+//! rewrites the schemas.
 
 mod schema;
 
@@ -174,7 +174,7 @@ fn check_schema(file: &str, schema: Value) {
     assert!(
         committed(file) == schema,
         "{} is out of date with the openrtb_model types; run \
-         `BIDGATE_BLESS=1 cargo test --test openrtb_model` and commit the result",
+         `BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date` and commit the result",
         path.display()
     );
 }

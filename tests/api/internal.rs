@@ -3,9 +3,7 @@
 //! metrics and `ext.responsetimemillis`, its frequency cap counts impression events (not
 //! wins), and the catalog reloads when its file changes.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -92,22 +90,14 @@ async fn setup(name: &str) -> (TestApp, MockPartner, ConfigFile) {
     (spawn_app(&cfg).await, external, file)
 }
 
-fn ad_request() -> Value {
-    json!({"app": {"bundle": "com.example.music"}, "user": {"id": "listener-9"},
-           "context": {"content": "music", "country": "SWE"},
-           "slots": [{"id": "a", "placement": "sponsored"}, {"id": "b", "placement": "open"}]})
-}
-
+/// An ad request for both placements from one listener (music, Sweden), without a GDPR
+/// consent object: the listener's id is what frequency caps count.
 async fn ads(app: &TestApp) -> Value {
-    let resp = app
-        .client
-        .post(app.url("/v1/ads"))
-        .json(&ad_request())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    let mut body = ad_request(
+        json!([{"id": "a", "placement": "sponsored"}, {"id": "b", "placement": "open"}]),
+    );
+    body["user"] = json!({"id": "listener-9"});
+    app.ads_json(&body).await
 }
 
 #[tokio::test]
@@ -168,7 +158,7 @@ async fn the_frequency_cap_counts_impressions_not_wins() {
     assert_eq!(ad["seat"], "direct", "a win is not an impression");
     // The listener hears it: from now on the sponsorship is capped for them.
     let imp = ad["tracking"]["impression"].as_str().unwrap();
-    assert_eq!(app.client.get(imp).send().await.unwrap().status(), 204);
+    assert_eq!(app.get(imp).await.status(), 204);
     let third = ads(&app).await;
     assert_eq!(third["slots"][0]["ads"][0]["seat"], "external", "{third}");
 }

@@ -595,14 +595,14 @@ fn json_schema_is_up_to_date() {
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (run `BIDGATE_BLESS=1 cargo test --test config` to create it)",
+            "{}: {e} (run `BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date` to create it)",
             path.display()
         )
     });
     let committed: Value = serde_json::from_str(&committed).expect("committed schema is JSON");
     assert!(
         committed == schema,
-        "{} is out of date with the Config struct; run `BIDGATE_BLESS=1 cargo test --test config` and commit the result",
+        "{} is out of date with the Config struct; run `BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date` and commit the result",
         path.display()
     );
 }

@@ -10,14 +10,35 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A gateway listening on `addr`, and a client for it. The requests tests make of it are its
+/// methods.
+#[derive(Clone)]
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
 }
 
 impl TestApp {
+    /// A handle on a gateway already listening at `addr`.
+    pub fn at(addr: SocketAddr) -> Self {
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// GETs a path of the gateway (`/healthz`) or a URL it handed out (a tracking URL).
+    pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_string()
+        } else {
+            self.url(path_or_url)
+        };
+        self.client.get(url).send().await.expect("gateway answers")
     }
 
     /// POSTs a JSON body to the auction endpoint.
@@ -42,6 +63,23 @@ impl TestApp {
         resp.json().await.expect("a JSON BidResponse")
     }
 
+    /// POSTs a client ad request (`ad_request`) to `/v1/ads`.
+    pub async fn ads(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/ads"))
+            .json(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+
+    /// POSTs a client ad request and returns the JSON body of the answer (a 200 is expected).
+    pub async fn ads_json(&self, body: &Value) -> Value {
+        let resp = self.ads(body).await;
+        assert_eq!(resp.status(), 200, "expected an ad response");
+        resp.json().await.expect("a JSON ad response")
+    }
+
     /// `GET /admin/status` with the test token, as JSON.
     pub async fn admin_status(&self) -> Value {
         let resp = self
@@ -59,9 +97,84 @@ impl TestApp {
             .bearer_auth(ADMIN_TOKEN)
     }
 
+    /// The entry of partner `id` in `/admin/status`.
+    pub async fn partner_status(&self, id: &str) -> Value {
+        partner_in(&self.admin_status().await, id).clone()
+    }
+
+    /// The ids of the partners in `/admin/status`, in its order.
+    pub async fn partner_ids(&self) -> Vec<String> {
+        self.admin_status().await["partners"]
+            .as_array()
+            .expect("partners in the status")
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// `POST /admin/reload` with the test token: status and body text.
+    pub async fn reload(&self) -> (u16, String) {
+        let r = self
+            .admin(reqwest::Method::POST, "/admin/reload")
+            .send()
+            .await
+            .expect("gateway answers");
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> String {
-        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
-        r.text().await.unwrap()
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
+    /// The value of one series (`name{labels}`) of `/metrics` now.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        metric(&self.metrics().await, series)
+    }
+
+    /// Polls `/metrics` until `series` has a value that `wanted` accepts; returns that value.
+    /// For a counter that moves when background work is done: the positive signal a test
+    /// waits for before it asserts that something else did not happen.
+    pub async fn wait_for_metric(&self, series: &str, wanted: impl Fn(f64) -> bool) -> f64 {
+        let wanted = &wanted;
+        eventually(&format!("{series} in /metrics"), || async move {
+            self.metric(series).await.filter(|v| wanted(*v))
+        })
+        .await
+    }
+}
+
+/// The entry of partner `id` in an `/admin/status` document.
+pub fn partner_in<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["partners"]
+        .as_array()
+        .expect("partners in the status")
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {status}"))
+}
+
+/// How long a test waits for something that must happen: generous, because tests share two
+/// cores with each other and with builds. Waiting is not measuring: no test asserts on it.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `probe` every 20 ms until it returns `Some`, and returns that; fails the test naming
+/// `what` after `PATIENCE`.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "waited {PATIENCE:?} for {what}, in vain"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -72,10 +185,15 @@ pub async fn spawn_app(config_toml: &str) -> TestApp {
     let app = bidgate::build(config).expect("gateway builds");
     let addr = app.addr();
     tokio::spawn(app.run());
-    TestApp {
-        addr,
-        client: reqwest::Client::new(),
-    }
+    TestApp::at(addr)
+}
+
+/// Starts the gateway from a config file, as the binary does (so `/admin/reload` rereads it).
+pub async fn spawn_app_from_file(file: &ConfigFile) -> TestApp {
+    let app = bidgate::build_from_file(&file.0).expect("valid config");
+    let addr = app.addr();
+    tokio::spawn(app.run());
+    TestApp::at(addr)
 }
 
 /// The admin token every test config carries.
@@ -160,6 +278,24 @@ impl MockPartner {
 
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// The paths (with their queries) of the requests received under `prefix`, in order of
+    /// arrival: the notices fired at this partner (`/win`, `/loss`, `/bill`…).
+    pub fn paths(&self, prefix: &str) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .map(|r| r.path)
+            .collect()
+    }
+
+    /// The `id`s of the bid requests received, in order of arrival.
+    pub fn request_ids(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| r.body["id"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Changes what the partner answers from now on.
@@ -280,6 +416,23 @@ pub fn request(tmax: u64, imps: &[(&str, f64)]) -> Value {
     json!({"id": "req-1", "tmax": tmax, "imp": imps, "app": {"bundle": "com.example.music"}})
 }
 
+/// A published TCF v2 string (LiveRamp/iabconsent fixtures): purposes 1, 3, 4, 7; vendors
+/// 2, 37 and 61 consented.
+pub const TCF: &str = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA";
+
+/// A `/v1/ads` request from a Swedish listener of the example music app, who gave GDPR
+/// consent (`TCF`), for the given slots (`[{"id", "placement"}]`).
+pub fn ad_request(slots: Value) -> Value {
+    json!({
+        "id": "app-req-1",
+        "app": {"bundle": "com.example.music", "name": "Example Music"},
+        "device": {"os": "ios", "type": "phone", "ifa": "AAAA-BBBB", "ip": "203.0.113.77"},
+        "user": {"id": "listener-1", "yob": 1995, "consent": {"gdpr": true, "tcf": TCF}},
+        "context": {"content": "music", "genre": "hip-hop", "country": "SWE", "language": "sv"},
+        "slots": slots
+    })
+}
+
 /// The winning bids of a response body: (seat, impid, price).
 pub fn winners(body: &Value) -> Vec<(String, String, f64)> {
     let mut out = Vec::new();
@@ -372,11 +525,7 @@ fn serve_binary_with(
         .unwrap()
         .parse()
         .unwrap();
-    let app = TestApp {
-        addr,
-        client: reqwest::Client::new(),
-    };
-    (child, app)
+    (child, TestApp::at(addr))
 }
 
 /// Sends `signal` (`TERM`, `HUP`…) with the shell's builtin kill: no procps needed.

@@ -2,9 +2,7 @@
 //! answering 503) it stops accepting, lets the in-flight auction finish (it is bounded by its
 //! tmax), then exits cleanly.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -23,10 +21,7 @@ async fn sigterm_finishes_in_flight_auctions_then_exits() {
     let (mut child, app) = serve_binary(&file);
 
     let in_flight = tokio::spawn({
-        let app = TestApp {
-            addr: app.addr,
-            client: app.client.clone(),
-        };
+        let app = app.clone();
         async move {
             let resp = app.auction(&request(1000, &[("1", 0.0)])).await;
             (resp.status(), resp.text().await.unwrap())
@@ -73,19 +68,13 @@ async fn sigterm_drains_with_readyz_503_then_stops() {
     let (mut child, app) = serve_binary(&file);
     let get = |path: &'static str| {
         let app = &app;
-        async move {
-            app.client
-                .get(app.url(path))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }
+        async move { app.get(path).await.status().as_u16() }
     };
-    assert_eq!(get("/readyz").await.unwrap(), 200);
+    assert_eq!(get("/readyz").await, 200);
 
     let term = Instant::now();
     send_signal(&child, "TERM");
-    while get("/readyz").await.unwrap() != 503 {
+    while get("/readyz").await != 503 {
         assert!(
             term.elapsed() < Duration::from_secs(1),
             "readyz never turned 503"
@@ -93,7 +82,7 @@ async fn sigterm_drains_with_readyz_503_then_stops() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Still alive and serving while the load balancer notices.
-    assert_eq!(get("/healthz").await.unwrap(), 200);
+    assert_eq!(get("/healthz").await, 200);
     assert_eq!(
         app.auction(&request(300, &[("1", 0.0)])).await.status(),
         204

@@ -2,9 +2,7 @@
 //! bidgate really exports and `docs/operations.md` documents: after a few auctions, every
 //! metric a panel uses is present in `/metrics` (so the dashboard cannot drift from the code).
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -68,17 +66,9 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
                 burl: None,
                 user_key: None,
             });
-    let event = app
-        .client
-        .get(app.url(&format!("/v1/events/impression?t={token}")))
-        .send()
-        .await
-        .unwrap();
+    let event = app.get(&format!("/v1/events/impression?t={token}")).await;
     assert_eq!(event.status(), 204);
-    app.admin(reqwest::Method::POST, "/admin/reload")
-        .send()
-        .await
-        .unwrap(); // not from a file: refused, counted
+    app.reload().await; // not from a file: refused, counted
     let exported = app.metrics().await;
 
     for name in &names {

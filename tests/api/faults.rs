@@ -3,10 +3,8 @@
 //! (plus a margin generous enough for a loaded CI machine), the fault must be reported with
 //! its code, and bidgate must not keep the bad partner's connection open afterwards.
 
-mod common;
-
-use common::raw::{self, Fault};
-use common::*;
+use crate::helpers::raw::{self, Fault};
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -293,18 +291,7 @@ async fn circuit_breaker_skips_a_failing_partner_then_probes_and_restores_it() {
         assert_eq!(timed, codes != [7], "{}", body["ext"]);
         codes
     };
-    let status = || async {
-        let s: Value = app.admin_status().await;
-        s["partners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == "flaky")
-            .unwrap()["circuit"]["state"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let status = || async { app.partner_status("flaky").await["circuit"]["state"].clone() };
     for _ in 0..3 {
         assert_eq!(auction().await, [3]);
     }

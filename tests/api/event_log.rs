@@ -2,9 +2,7 @@
 //! events that were acknowledged, and with `fsync = "always"` even a killed process has
 //! written every event it answered.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -49,19 +47,11 @@ fn records(dir: &Path) -> Vec<Value> {
     out
 }
 
+/// The tracking URLs of the ad that fills slot `s`.
 async fn tracking(app: &TestApp) -> Value {
-    let body =
-        json!({"app": {"bundle": "com.example.music"}, "slots": [{"id": "s", "placement": "a"}]});
-    let out: Value = app
-        .client
-        .post(app.url("/v1/ads"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let out = app
+        .ads_json(&ad_request(json!([{"id": "s", "placement": "a"}])))
+        .await;
     out["slots"][0]["ads"][0]["tracking"].clone()
 }
 
@@ -80,12 +70,12 @@ async fn after_a_clean_stop_the_log_holds_exactly_what_was_acknowledged() {
         "impression",
     ] {
         let url = t[kind].as_str().unwrap_or_else(|| panic!("{kind} in {t}"));
-        assert_eq!(app.client.get(url).send().await.unwrap().status(), 204);
+        assert_eq!(app.get(url).await.status(), 204);
         sent.push(kind);
     }
     let forged =
         app.url("/v1/events/click?t=bm90LmEudG9rZW4.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-    assert_eq!(app.client.get(&forged).send().await.unwrap().status(), 403);
+    assert_eq!(app.get(&forged).await.status(), 403);
     send_signal(&child, "TERM");
     assert!(child.wait().unwrap().success());
 
@@ -121,15 +111,7 @@ async fn with_fsync_always_a_killed_process_has_logged_every_answered_event() {
     let (mut child, app) = serve_binary(&file);
     let t = tracking(&app).await;
     for kind in ["impression", "start", "complete"] {
-        assert_eq!(
-            app.client
-                .get(t[kind].as_str().unwrap())
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            204
-        );
+        assert_eq!(app.get(t[kind].as_str().unwrap()).await.status(), 204);
     }
     send_signal(&child, "KILL");
     let _ = child.wait();

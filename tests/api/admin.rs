@@ -2,9 +2,7 @@
 //! renders it as a page with one row per partner, browsers can log in with Basic auth, and
 //! `admin.listen` moves the admin surface off the public listener.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 
 /// Three partners that behave differently, and `n` auctions through them.
@@ -38,15 +36,6 @@ async fn busy_gateway(n: usize) -> (TestApp, [MockPartner; 3], [String; 3]) {
     (app, partners, ids)
 }
 
-fn partner<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["partners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {status}"))
-}
-
 #[tokio::test]
 async fn status_json_carries_each_partners_last_minute() {
     let (app, _partners, ids) = busy_gateway(5).await;
@@ -54,7 +43,7 @@ async fn status_json_carries_each_partners_last_minute() {
     assert_eq!(status["draining"], false, "{status}");
     assert_eq!(status["in_flight"], 0);
 
-    let bidder = partner(&status, &ids[0]);
+    let bidder = partner_in(&status, &ids[0]);
     let m = &bidder["last_minute"];
     assert_eq!(m["requests_sent"], 5, "{bidder}");
     assert_eq!(m["bid_rate"], 1.0);
@@ -65,7 +54,7 @@ async fn status_json_carries_each_partners_last_minute() {
     assert_eq!(bidder["qps"]["limit"], 1000);
     assert!(bidder["qps"]["headroom"].as_u64().unwrap() >= 995);
 
-    let silent = &partner(&status, &ids[1])["last_minute"];
+    let silent = &partner_in(&status, &ids[1])["last_minute"];
     assert_eq!(
         (
             silent["requests_sent"].as_u64(),
@@ -79,7 +68,7 @@ async fn status_json_carries_each_partners_last_minute() {
         "no bids: no win rate, not 0%"
     );
 
-    let broken = partner(&status, &ids[2]);
+    let broken = partner_in(&status, &ids[2]);
     assert_eq!(broken["last_minute"]["error_rate"], 1.0, "{broken}");
     assert_eq!(broken["circuit"]["state"], "closed");
     assert!(broken.get("qps").is_none(), "no cap configured");
@@ -123,7 +112,7 @@ async fn the_admin_page_has_a_row_per_partner_and_refreshes_itself() {
 #[tokio::test]
 async fn the_admin_page_wants_the_token_and_browsers_give_it_as_basic_auth() {
     let (app, _partners, _ids) = busy_gateway(0).await;
-    let anonymous = app.client.get(app.url("/admin")).send().await.unwrap();
+    let anonymous = app.get("/admin").await;
     assert_eq!(anonymous.status(), 401);
     let challenges: Vec<_> = anonymous
         .headers()
@@ -135,22 +124,14 @@ async fn the_admin_page_wants_the_token_and_browsers_give_it_as_basic_auth() {
         challenges.iter().any(|c| c.starts_with("Basic")),
         "{challenges:?}"
     );
-    let wrong = app
-        .client
-        .get(app.url("/admin"))
-        .basic_auth("ops", Some("not-the-token-at-all"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let right = app
-        .client
-        .get(app.url("/admin"))
-        .basic_auth("ops", Some(ADMIN_TOKEN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(right.status(), 200);
+    let basic = |password: &str| {
+        app.client
+            .get(app.url("/admin"))
+            .basic_auth("ops", Some(password))
+            .send()
+    };
+    assert_eq!(basic("not-the-token-at-all").await.unwrap().status(), 401);
+    assert_eq!(basic(ADMIN_TOKEN).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -166,40 +147,26 @@ async fn admin_listen_moves_the_admin_surface_off_the_public_port() {
     let (public, admin) = (app.addr(), app.admin_addr().expect("an admin listener"));
     assert_ne!(public, admin);
     tokio::spawn(app.run());
-    let client = reqwest::Client::new();
-    let get = |addr: std::net::SocketAddr, path: &'static str| {
-        client
-            .get(format!("http://{addr}{path}"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-    };
+    let (public, admin) = (TestApp::at(public), TestApp::at(admin));
+    // With the token, as an operator would ask.
+    let get = |app: &TestApp, path: &str| app.admin(reqwest::Method::GET, path).send();
     for path in ["/admin", "/admin/status", "/metrics"] {
         assert_eq!(
-            get(public, path).await.unwrap().status(),
+            get(&public, path).await.unwrap().status(),
             404,
             "{path} on the public port"
         );
         assert_eq!(
-            get(admin, path).await.unwrap().status(),
+            get(&admin, path).await.unwrap().status(),
             200,
             "{path} on the admin port"
         );
     }
     for path in ["/healthz", "/readyz"] {
-        assert_eq!(get(public, path).await.unwrap().status(), 200, "{path}");
-        assert_eq!(get(admin, path).await.unwrap().status(), 200, "{path}");
+        assert_eq!(get(&public, path).await.unwrap().status(), 200, "{path}");
+        assert_eq!(get(&admin, path).await.unwrap().status(), 200, "{path}");
     }
-    let test_app = TestApp {
-        addr: public,
-        client: client.clone(),
-    };
-    let body = test_app.auction_json(&request(300, &[("1", 0.1)])).await;
+    let body = public.auction_json(&request(300, &[("1", 0.1)])).await;
     assert_eq!(winners(&body).len(), 1);
-    let reload = client
-        .post(format!("http://{public}/admin/reload"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reload.status(), 404);
+    assert_eq!(public.reload().await.0, 404);
 }

@@ -2,9 +2,7 @@
 //! durations, seats, deals), currencies, bid adjustments, macros, win/loss notices with the
 //! SSRF guard, markup from the win notice, and gzip both ways.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::Duration;
@@ -15,10 +13,6 @@ fn bids_reply(cur: &str, bids: Value) -> Reply {
 
 fn audio_imp(id: &str) -> Value {
     json!({"id": id, "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}})
-}
-
-async fn auction(app: &TestApp, request: &Value) -> Value {
-    app.auction_json(request).await
 }
 
 #[tokio::test]
@@ -45,7 +39,7 @@ async fn bids_breaking_the_requests_rules_are_dropped_with_their_codes() {
     );
     let app = spawn_app(&cfg).await;
     let req = json!({"id": "r", "tmax": 300, "imp": [audio_imp("1")], "badv": ["blocked.com"], "bcat": ["IAB25"], "app": {"bundle": "b"}});
-    let body = auction(&app, &req).await;
+    let body = app.auction_json(&req).await;
     assert_eq!(winners(&body), [("rules-good".into(), "1".into(), 1.0)]);
     assert_eq!(
         error_codes(&body, "rules-bad"),
@@ -79,11 +73,9 @@ async fn other_currencies_are_converted_and_unknown_ones_refused() {
     let mut imp = audio_imp("1");
     imp["bidfloor"] = json!(1.5);
     imp["bidfloorcur"] = json!("EUR");
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(winners(&body), [("cur-eur".into(), "1".into(), 3.0)]);
     assert_eq!(body["cur"], "USD");
     assert_eq!(error_codes(&body, "cur-gbp"), [305]);
@@ -114,11 +106,9 @@ async fn private_auctions_take_deal_bids_only_at_the_deals_own_floor() {
     let app = spawn_app(&cfg).await;
     let mut imp = audio_imp("1");
     imp["pmp"] = json!({"private_auction": 1, "deals": [{"id": "d1", "bidfloor": 2.0, "bidfloorcur": "EUR"}]});
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(winners(&body), [("pmp-deal".into(), "1".into(), 3.5)]);
     assert_eq!(error_codes(&body, "pmp-open"), [317]);
     assert_eq!(error_codes(&body, "pmp-low"), [315], "2.50 < 2 EUR = 3.00");
@@ -155,11 +145,9 @@ async fn prefer_deals_and_bid_adjustment_change_who_wins() {
     let app = spawn_app(&cfg).await;
     let mut imp = audio_imp("1");
     imp["pmp"] = json!({"deals": [{"id": "d1"}]});
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp.clone()], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp.clone()], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(
         winners(&body),
         [("pref-deal".into(), "1".into(), 2.0)],
@@ -167,29 +155,20 @@ async fn prefer_deals_and_bid_adjustment_change_who_wins() {
     );
     // Without the deal bid: 6.00 × 0.5 = 3.00 loses to 5.00.
     deal.set_reply(Reply::NoBid);
-    let body = auction(
-        &app,
-        &json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
     assert_eq!(winners(&body), [("pref-open".into(), "1".into(), 5.0)]);
 }
 
-fn notice_paths(p: &MockPartner, prefix: &str) -> Vec<String> {
-    p.requests()
-        .into_iter()
-        .filter(|r| r.path.starts_with(prefix))
-        .map(|r| r.path)
-        .collect()
-}
-
-async fn wait_for(p: &MockPartner, prefix: &str, n: usize) -> Vec<String> {
-    let started = std::time::Instant::now();
-    while notice_paths(p, prefix).len() < n && started.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    notice_paths(p, prefix)
+/// Waits until the notifier has counted `n` notices of `kind` to `partner` with `result`.
+/// It counts a notice it sent once the partner has answered it (`ok`), and one it refuses
+/// when it refuses it. An auction's notices are all fired before the auction is answered, so
+/// once the ones expected are counted, the mocks hold every notice of it they will ever get.
+async fn notices_counted(app: &TestApp, kind: &str, partner: &str, result: &str, n: f64) {
+    let series =
+        format!(r#"bidgate_notices_total{{kind="{kind}",partner="{partner}",result="{result}"}}"#);
+    app.wait_for_metric(&series, |v| v >= n).await;
 }
 
 #[tokio::test]
@@ -236,7 +215,7 @@ async fn win_and_loss_notices_carry_the_macros_and_loss_reasons() {
     );
     let cfg = with_partner_lines(cfg, &loser.endpoint(), "notices = { allow_private = true }");
     let app = spawn_app(&cfg).await;
-    let body = auction(&app, &json!({"id": "auc-9", "imp": [audio_imp("1")], "badv": ["blocked.com"], "app": {"bundle": "b"}})).await;
+    let body = app.auction_json(&json!({"id": "auc-9", "imp": [audio_imp("1")], "badv": ["blocked.com"], "app": {"bundle": "b"}})).await;
     let bid = &body["seatbid"][0]["bid"][0];
     assert_eq!(bid["price"], 3.01, "second price");
     assert_eq!(bid["adm"], "<VAST>3.01</VAST>", "macros in adm");
@@ -244,25 +223,16 @@ async fn win_and_loss_notices_carry_the_macros_and_loss_reasons() {
         bid.get("nurl").is_none() && bid.get("lurl").is_none(),
         "fired by bidgate, not left to the client"
     );
-    assert_eq!(
-        wait_for(&winner, "/win", 1).await,
-        ["/win?p=3.01&a=auc-9&i=1"]
-    );
-    let mut losses = wait_for(&loser, "/loss", 2).await;
+    notices_counted(&app, "win", "n-win", "ok", 1.0).await;
+    notices_counted(&app, "loss", "n-lose", "ok", 2.0).await;
+    // The third partner's notice URLs point at loopback and it is not allowed private ones:
+    // its loss notice is refused (and counted so), not sent.
+    notices_counted(&app, "loss", "n-guard", "refused", 1.0).await;
+    assert_eq!(winner.paths("/win"), ["/win?p=3.01&a=auc-9&i=1"]);
+    let mut losses = loser.paths("/loss");
     losses.sort();
     assert_eq!(losses, ["/loss?r=102&m=3.01", "/loss?r=205&m=3.01"]);
-    // The third partner's notice URLs point at loopback and it is not allowed private ones.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(notice_paths(&guarded, "/loss").is_empty(), "SSRF guard");
-    let m = app.metrics().await;
-    assert!(
-        metric(
-            &m,
-            r#"bidgate_notices_total{kind="loss",partner="n-guard",result="refused"}"#
-        )
-        .is_some(),
-        "{m}"
-    );
+    assert!(guarded.paths("/loss").is_empty(), "SSRF guard");
 }
 
 #[tokio::test]
@@ -281,20 +251,39 @@ async fn markup_comes_from_the_win_notice_when_adm_is_absent() {
     );
     let cfg = with_partner_lines(cfg, &p.endpoint(), "notices = { allow_private = true }");
     let app = spawn_app(&cfg).await;
-    let body = auction(
-        &app,
-        &json!({"id": "r", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
-    )
-    .await;
+    let body = app
+        .auction_json(
+            &json!({"id": "r", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
+        )
+        .await;
     let adm = body["seatbid"][0]["bid"][0]["adm"]
         .as_str()
         .expect("markup fetched");
     assert!(adm.contains("\"seatbid\""), "{adm}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A later auction, whose bid has its markup, fires its win notice (at /win). Once that
+    // notice has been answered, a win notice fired after the first auction (before its
+    // answer, so before this one) would have been too: the nurl was called once.
+    p.set_reply(bids_reply(
+        "USD",
+        json!([{"id": "w2", "impid": "1", "price": 2.0, "adm": "x",
+        "nurl": format!("http://{}/win?p=${{AUCTION_PRICE}}", p.addr)}]),
+    ));
+    app.auction_json(
+        &json!({"id": "r2", "tmax": 400, "imp": [audio_imp("1")], "app": {"bundle": "b"}}),
+    )
+    .await;
+    notices_counted(&app, "win", "nurl-only", "ok", 1.0).await;
+    assert_eq!(p.paths("/win"), ["/win?p=2"]);
     assert_eq!(
-        notice_paths(&p, "/markup"),
+        p.paths("/markup"),
         ["/markup?p=2"],
         "fetched once, not fired again"
+    );
+    let wins = r#"bidgate_notices_total{kind="win",partner="nurl-only",result="ok"}"#;
+    assert_eq!(
+        app.metric(wins).await,
+        Some(1.0),
+        "one win notice: the second auction's"
     );
 }
 
@@ -385,9 +374,12 @@ async fn the_rates_file_is_reread_and_overrides_the_config() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A broken file keeps the last good rates.
+    // A broken file keeps the last good rates: once the gateway has read it (a failed read
+    // is counted), the price is still the one of the last good file.
+    let failed = r#"bidgate_rates_refreshes_total{result="error"}"#;
+    let failed_before = app.metric(failed).await.unwrap_or(0.0);
     std::fs::write(&rates, "not json").unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_for_metric(failed, |n| n > failed_before).await;
     assert_eq!(price().await, 6.0);
 }
 

@@ -1,31 +1,10 @@
 //! Config reload without a restart: swapped whole, under load, refused whole when invalid.
 
-mod common;
-
-use common::*;
-use serde_json::Value;
+use crate::helpers::*;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
-async fn spawn_from_file(file: &ConfigFile) -> TestApp {
-    let app = bidgate::build_from_file(&file.0).expect("valid config");
-    let addr = app.addr();
-    tokio::spawn(app.run());
-    TestApp {
-        addr,
-        client: reqwest::Client::new(),
-    }
-}
-
-async fn reload(app: &TestApp) -> (u16, String) {
-    let r = app
-        .admin(reqwest::Method::POST, "/admin/reload")
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
+use std::time::Duration;
 
 const FIRST: &str = "pricing = \"first_price\"";
 
@@ -37,7 +16,7 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
     let a_and_b = config(FIRST, &[("a", a.endpoint(), 90), ("b", b.endpoint(), 90)]);
     let only_b = config(FIRST, &[("b", b.endpoint(), 90)]);
     let file = ConfigFile::new("swap", &only_a);
-    let app = Arc::new(spawn_from_file(&file).await);
+    let app = Arc::new(spawn_app_from_file(&file).await);
 
     let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(winners(&body), [("a".into(), "1".into(), 1.0)]);
@@ -64,7 +43,7 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
         .collect();
 
     file.write(&a_and_b);
-    assert_eq!(reload(&app).await, (200, "reloaded: 2 partners\n".into()));
+    assert_eq!(app.reload().await, (200, "reloaded: 2 partners\n".into()));
     let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
         winners(&body),
@@ -79,9 +58,9 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
 
     for _ in 0..5 {
         file.write(&only_b);
-        assert_eq!(reload(&app).await.0, 200);
+        assert_eq!(app.reload().await.0, 200);
         file.write(&a_and_b);
-        assert_eq!(reload(&app).await.0, 200);
+        assert_eq!(app.reload().await.0, 200);
     }
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
@@ -99,16 +78,25 @@ async fn reload_swaps_partners_and_timeouts_under_load_without_a_failed_request(
     );
 
     // With no auction in flight under the old config, a removed partner is never called.
-    // (Give requests that auctions gave up on a moment to reach the partner anyway.)
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The auction after the reload has an id of its own, so that requests of earlier
+    // auctions reaching `a` late (ones that were given up on) do not count against it.
     file.write(&only_b);
-    assert_eq!(reload(&app).await.0, 200);
-    let seen_by_a = a.requests().len();
-    let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
+    assert_eq!(app.reload().await.0, 200);
+    let mut after = request(300, &[("1", 0.0)]);
+    after["id"] = json!("after-removal");
+    let body: Value = app.auction_json(&after).await;
     assert_eq!(winners(&body), [("b".into(), "1".into(), 2.0)]);
-    assert_eq!(
-        a.requests().len(),
-        seen_by_a,
+    // The answer comes once every partner the auction called has answered or been given up
+    // on, and it times each of them: only `b` was called.
+    let called: Vec<&String> = body["ext"]["responsetimemillis"]
+        .as_object()
+        .expect("response times")
+        .keys()
+        .collect();
+    assert_eq!(called, ["b"], "{}", body["ext"]);
+    assert!(b.request_ids().contains(&"after-removal".to_string()));
+    assert!(
+        !a.request_ids().contains(&"after-removal".to_string()),
         "a removed partner is not called"
     );
 }
@@ -118,10 +106,10 @@ async fn an_invalid_config_is_refused_whole_and_the_running_one_stays() {
     let a = mock_partner(Reply::Bids(vec![("1", 1.0)]));
     let good = config(FIRST, &[("a", a.endpoint(), 100)]);
     let file = ConfigFile::new("invalid", &good);
-    let app = spawn_from_file(&file).await;
+    let app = spawn_app_from_file(&file).await;
 
     file.write(&(good.replace("timeout_ms = 100", "timeout_ms = 0") + "\n[typo]\nx = 1\n"));
-    let (status, text) = reload(&app).await;
+    let (status, text) = app.reload().await;
     assert_eq!(status, 400);
     assert!(
         text.contains("partners[0].timeout_ms") && text.contains("typo: unknown key"),
@@ -129,7 +117,7 @@ async fn an_invalid_config_is_refused_whole_and_the_running_one_stays() {
     );
 
     file.write("this is [not toml");
-    assert_eq!(reload(&app).await.0, 400);
+    assert_eq!(app.reload().await.0, 400);
 
     let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
@@ -153,19 +141,19 @@ async fn breaker_state_survives_a_reload() {
         FIRST,
         &[
             ("good", good.endpoint(), 150),
-            ("flaky", flaky.endpoint(), 150),
+            ("reload-flaky", flaky.endpoint(), 150),
         ],
     ) + "\n[circuit_breaker]\nfailure_threshold = 2\ncooloff_ms = 60000\n";
     let file = ConfigFile::new("breaker", &text);
-    let app = spawn_from_file(&file).await;
+    let app = spawn_app_from_file(&file).await;
     for _ in 0..2 {
         app.auction(&request(300, &[("1", 0.0)])).await;
     }
     file.write(&text.replace("timeout_ms = 150", "timeout_ms = 120"));
-    assert_eq!(reload(&app).await.0, 200);
+    assert_eq!(app.reload().await.0, 200);
     let body: Value = app.auction_json(&request(300, &[("1", 0.0)])).await;
     assert_eq!(
-        error_codes(&body, "flaky"),
+        error_codes(&body, "reload-flaky"),
         [7],
         "still open after the reload"
     );
@@ -178,45 +166,28 @@ async fn the_binary_reloads_on_sighup_and_when_the_file_changes() {
     let b = mock_partner(Reply::NoBid);
     let file = ConfigFile::new("binary", &config(FIRST, &[("a", a.endpoint(), 100)]));
     let (mut child, app) = serve_binary(&file);
-    let partners = || async {
-        let s: Value = app.admin_status().await;
-        s["partners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
-    let until = |want: Vec<&'static str>| {
-        let partners = &partners;
+    let until = |want: &'static [&'static str]| {
+        let app = &app;
         async move {
-            let started = Instant::now();
-            loop {
-                let now = partners().await;
-                if now == want {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(10),
-                    "partners {now:?}, want {want:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            eventually(&format!("partners {want:?}"), || async move {
+                (app.partner_ids().await == want).then_some(())
+            })
+            .await
         }
     };
-    assert_eq!(partners().await, ["a"]);
+    assert_eq!(app.partner_ids().await, ["a"]);
 
     file.write(&config(
         FIRST,
         &[("a", a.endpoint(), 100), ("b", b.endpoint(), 100)],
     ));
     send_signal(&child, "HUP");
-    until(vec!["a", "b"]).await;
+    until(&["a", "b"]).await;
 
     // No signal this time: the watcher notices the new modification time.
     tokio::time::sleep(Duration::from_millis(1100)).await; // coarse mtime clocks
     file.write(&config(FIRST, &[("b", b.endpoint(), 100)]));
-    until(vec!["b"]).await;
+    until(&["b"]).await;
 
     assert!(
         child.try_wait().unwrap().is_none(),

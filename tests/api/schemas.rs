@@ -1,6 +1,6 @@
 //! The published JSON Schemas of the client API and the event log are generated from the
 //! types; these tests fail when a committed schema drifts from its type.
-//! `BIDGATE_BLESS=1 cargo test --test schemas` rewrites them.
+//! `BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date` rewrites them.
 
 use serde_json::Value;
 
@@ -15,14 +15,14 @@ fn check(file: &str, schema: Value) {
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
-                "{}: {e} (BIDGATE_BLESS=1 cargo test --test schemas)",
+                "{}: {e} (BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date)",
                 path.display()
             )
         }))
         .unwrap();
     assert!(
         committed == schema,
-        "{} is out of date; run `BIDGATE_BLESS=1 cargo test --test schemas` and commit it",
+        "{} is out of date; run `BIDGATE_BLESS=1 cargo test --test api schema_is_up_to_date` and commit it",
         path.display()
     );
 }

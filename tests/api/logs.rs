@@ -2,9 +2,7 @@
 //! a JSON object, and an event inside an auction carries the auction's span (its id) and the
 //! partner call's span (the partner id).
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::Value;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -54,8 +52,23 @@ async fn json_logs_carry_the_auction_and_partner_spans() {
         }
         seen.push(line);
     };
+    // Every line the process writes is in once its log has ended: after it has exited, when
+    // the reader sees the end of the pipe (and drops its sender).
     send_signal(&child, "TERM");
     let _ = child.wait();
+    let mut after = Vec::new();
+    let ended = loop {
+        match rx.recv_timeout(PATIENCE) {
+            Ok(line) => after.push(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break false,
+        }
+    };
+    assert!(ended, "the log did not end after the process exited");
+    for line in &after {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "a log line that is not JSON: {line}");
+    }
 
     assert_eq!(event["level"], "WARN", "{event}");
     let spans = event["spans"].as_array().expect("the span list");
@@ -71,10 +84,12 @@ async fn json_logs_carry_the_auction_and_partner_spans() {
             .any(|s| s["name"] == "partner" && s["partner"] == "log-broken"),
         "{event}"
     );
-    // The quiet path stays quiet: no line per auction at info level.
+    // The quiet path stays quiet: no line per auction at info level, neither before the
+    // warning nor after it (the end of the auction, the shutdown).
+    let all: Vec<&String> = seen.iter().chain(&after).collect();
     assert!(
-        seen.iter()
+        all.iter()
             .all(|l| !l.contains("auction-for-the-log") || l.contains("WARN")),
-        "{seen:#?}"
+        "{all:#?}"
     );
 }

@@ -1,0 +1,27 @@
+//! bidgate's integration tests, in one test binary: each module is what used to be a test
+//! binary of its own (`tests/<module>.rs`), and `helpers` is the shared harness (the gateway
+//! and mock partners on loopback sockets), compiled once instead of once per binary.
+//!
+//! `cargo nextest run` runs every test in a process of its own, so process-wide state (the
+//! metrics recorder) is per test there. Under plain `cargo test` the tests of this binary
+//! share one process: a test that asserts an exact metric value uses partner ids no other
+//! test uses.
+
+mod helpers;
+
+mod admin;
+mod ads;
+mod auction;
+mod cli;
+mod config;
+mod dashboard;
+mod event_log;
+mod faults;
+mod internal;
+mod logs;
+mod openrtb_fixtures;
+mod openrtb_model;
+mod openrtb_rules;
+mod reload;
+mod schemas;
+mod shutdown;
