@@ -15,6 +15,7 @@ mod auction;
 mod cli;
 mod config;
 mod dashboard;
+mod docs;
 mod event_log;
 mod faults;
 mod internal;
