@@ -45,6 +45,18 @@ impl std::str::FromStr for Latency {
     }
 }
 
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Latency::Fixed(ms) => write!(f, "{ms} ms"),
+            Latency::Uniform(lo, hi) => write!(f, "{lo}–{hi} ms (uniform)"),
+            Latency::LogNormal { median, sigma } => {
+                write!(f, "log-normal {median} ms median (sigma {sigma})")
+            }
+        }
+    }
+}
+
 impl Latency {
     fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
         let ms = match *self {
