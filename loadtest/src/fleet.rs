@@ -2,7 +2,8 @@
 //! with its own latency distribution, bid probability, price range, faults and `adm` size.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use std::fmt::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -44,6 +45,18 @@ impl std::str::FromStr for Latency {
     }
 }
 
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Latency::Fixed(ms) => write!(f, "{ms} ms"),
+            Latency::Uniform(lo, hi) => write!(f, "{lo}–{hi} ms (uniform)"),
+            Latency::LogNormal { median, sigma } => {
+                write!(f, "log-normal {median} ms median (sigma {sigma})")
+            }
+        }
+    }
+}
+
 impl Latency {
     fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
         let ms = match *self {
@@ -70,8 +83,10 @@ pub struct Profile {
     pub hang: f64,
     pub error: f64,
     pub garbage: f64,
-    /// Approximate size of the VAST document in `adm`.
+    /// Approximate size of the VAST document in `adm` (bids on audio and video imps).
     pub adm_bytes: usize,
+    /// Approximate size of the HTML snippet in `adm` (bids on banner-only imps).
+    pub banner_adm_bytes: usize,
 }
 
 impl Profile {
@@ -84,6 +99,21 @@ impl Profile {
             error: 0.0,
             garbage: 0.0,
             adm_bytes: 2048,
+            banner_adm_bytes: 512,
+        }
+    }
+
+    /// The issue's partner: log-normal latency around 20 ms, a ~4 KB VAST audio bid and a
+    /// display bid for the companion banner, about 8.4 KB per answer to the realistic request.
+    pub fn realistic() -> Self {
+        Self {
+            latency: Latency::LogNormal {
+                median: 20.0,
+                sigma: 0.3,
+            },
+            adm_bytes: 4096,
+            banner_adm_bytes: 3450,
+            ..Self::fixed(20)
         }
     }
 }
@@ -91,7 +121,148 @@ impl Profile {
 struct Partner {
     name: String,
     profile: Profile,
-    adm: String,
+    /// The markups, already JSON strings (quoted and escaped): built once, copied per bid.
+    vast: String,
+    banner: String,
+}
+
+impl Partner {
+    fn new(name: String, profile: &Profile) -> Self {
+        let json = |s: String| serde_json::to_string(&s).expect("a string serialises");
+        Self {
+            vast: json(vast(&name, profile.adm_bytes)),
+            banner: json(banner(&name, profile.banner_adm_bytes)),
+            name,
+            profile: profile.clone(),
+        }
+    }
+
+    /// The answer to `req`: one bid per imp, typed by what the imp offers, so that every bid
+    /// passes bidgate's screening (known impid, `mtype` of a media type the imp offered,
+    /// `dur` within the imp's min/max duration, price > 0).
+    fn answer(&self, req: &Req, rng: &mut fastrand::Rng) -> String {
+        let name = &self.name;
+        let mut out = String::with_capacity(
+            256 + req.imp.len() * (self.vast.len().max(self.banner.len()) + 256),
+        );
+        let _ = write!(
+            out,
+            "{{\"id\":{},\"cur\":\"USD\",\"seatbid\":[{{\"seat\":\"{name}\",\"bid\":[",
+            json_str(&req.id)
+        );
+        for (i, imp) in req.imp.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let cents = rng.i64(self.profile.price_cents.0..=self.profile.price_cents.1);
+            let _ = write!(
+                out,
+                "{{\"id\":{},\"impid\":{},\"price\":{}.{:02},\"adomain\":[\"{name}.example\"],\"cid\":\"{name}-campaign-7\",",
+                json_str(&format!("{name}-{}", imp.id)),
+                json_str(&imp.id),
+                cents / 100,
+                cents % 100
+            );
+            // Audio first: an imp that offers audio (and perhaps a banner) gets the spot.
+            let media = if imp.audio.is_some() {
+                Some(3)
+            } else if imp.video.is_some() {
+                Some(2)
+            } else {
+                None
+            };
+            match (media, &imp.banner) {
+                (Some(mtype), _) => {
+                    let dur = imp.dur();
+                    let _ = write!(
+                        out,
+                        "\"crid\":\"{name}-spot-{dur}s\",\"mtype\":{mtype},\"dur\":{dur},\"adm\":{}}}",
+                        self.vast
+                    );
+                }
+                (None, banner) => {
+                    let (w, h) = banner.as_ref().map_or((300, 250), Banner::size);
+                    let _ = write!(
+                        out,
+                        "\"crid\":\"{name}-display-{w}x{h}\",\"mtype\":1,\"w\":{w},\"h\":{h},\"adm\":{}}}",
+                        self.banner
+                    );
+                }
+            }
+        }
+        out.push_str("]}]}");
+        out
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+/// What a partner reads of the bid request: its id and each imp's id and media.
+#[derive(Deserialize)]
+struct Req {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    imp: Vec<Imp>,
+}
+
+#[derive(Deserialize)]
+struct Imp {
+    #[serde(default)]
+    id: String,
+    audio: Option<Media>,
+    video: Option<Media>,
+    banner: Option<Banner>,
+}
+
+impl Imp {
+    /// The spot's duration: 30 s, or the nearest the imp allows.
+    fn dur(&self) -> u64 {
+        let Some(m) = self.audio.as_ref().or(self.video.as_ref()) else {
+            return 30;
+        };
+        let max = m.maxduration.filter(|&d| d > 0).unwrap_or(u64::MAX);
+        30.min(max).max(m.minduration.unwrap_or(0))
+    }
+}
+
+#[derive(Deserialize)]
+struct Media {
+    minduration: Option<u64>,
+    maxduration: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Banner {
+    w: Option<u32>,
+    h: Option<u32>,
+    #[serde(default)]
+    format: Vec<Format>,
+}
+
+#[derive(Deserialize)]
+struct Format {
+    w: Option<u32>,
+    h: Option<u32>,
+}
+
+impl Banner {
+    fn size(&self) -> (u32, u32) {
+        match (self.w, self.h, self.format.first()) {
+            (Some(w), Some(h), _) => (w, h),
+            (
+                _,
+                _,
+                Some(Format {
+                    w: Some(w),
+                    h: Some(h),
+                }),
+            ) => (*w, *h),
+            _ => (300, 250),
+        }
+    }
 }
 
 /// Starts one partner per profile on consecutive ports; returns their addresses.
@@ -100,16 +271,11 @@ pub fn start(profiles: &[Profile]) -> std::io::Result<Vec<SocketAddr>> {
     let mut addrs = Vec::with_capacity(profiles.len());
     for (i, (listener, profile)) in listeners.into_iter().zip(profiles).enumerate() {
         addrs.push(listener.local_addr()?);
-        let name = format!("mock-{i}");
-        let p = web::Data::new(Partner {
-            adm: vast(&name, profile.adm_bytes),
-            name,
-            profile: profile.clone(),
-        });
+        let p = web::Data::new(Partner::new(format!("mock-{i}"), profile));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(p.clone())
-                .app_data(web::JsonConfig::default().limit(1 << 20))
+                .app_data(web::PayloadConfig::new(1 << 20))
                 .default_service(web::post().to(bid))
         })
         .workers(1)
@@ -121,6 +287,12 @@ pub fn start(profiles: &[Profile]) -> std::io::Result<Vec<SocketAddr>> {
         tokio::spawn(server);
     }
     Ok(addrs)
+}
+
+/// A bidding answer of a partner with `profile` to `request` (`None`: not a bid request).
+pub fn sample_answer(profile: &Profile, request: &[u8]) -> Option<String> {
+    let req = serde_json::from_slice::<Req>(request).ok()?;
+    Some(Partner::new("mock-0".into(), profile).answer(&req, &mut fastrand::Rng::with_seed(1)))
 }
 
 /// N listeners on consecutive ports, searched from 21000 upwards.
@@ -140,7 +312,7 @@ fn consecutive_listeners(n: usize) -> std::io::Result<Vec<TcpListener>> {
     )))
 }
 
-async fn bid(p: web::Data<Partner>, req: web::Json<Value>) -> HttpResponse {
+async fn bid(p: web::Data<Partner>, body: web::Bytes) -> HttpResponse {
     let prof = &p.profile;
     let mut rng = fastrand::Rng::new();
     let roll = rng.f64();
@@ -159,28 +331,16 @@ async fn bid(p: web::Data<Partner>, req: web::Json<Value>) -> HttpResponse {
     if rng.f64() >= prof.bid_prob {
         return HttpResponse::NoContent().finish();
     }
-    let bids: Vec<Value> = req["imp"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|imp| {
-            let cents = rng.i64(prof.price_cents.0..=prof.price_cents.1);
-            json!({
-                "id": format!("{}-{}", p.name, imp["id"].as_str().unwrap_or("")),
-                "impid": imp["id"],
-                "price": cents as f64 / 100.0,
-                "adm": p.adm,
-                "adomain": [format!("{}.example", p.name)],
-                "crid": "c-1",
-                "mtype": 3,
-            })
-        })
-        .collect();
-    HttpResponse::Ok().json(json!({"id": req["id"], "cur": "USD", "seatbid": [{"bid": bids}]}))
+    let Ok(req) = serde_json::from_slice::<Req>(&body) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(p.answer(&req, &mut rng))
 }
 
-/// A VAST 4 inline document of about `size` bytes (tracking events pad it to size).
+/// A VAST 4 inline audio document of about `size` bytes (tracking events pad it to size),
+/// 30 s long, with a 300x250 companion.
 fn vast(name: &str, size: usize) -> String {
     let head = format!(
         "<VAST version=\"4.2\"><Ad id=\"{name}-1\"><InLine><AdSystem>{name}</AdSystem><AdTitle>spot</AdTitle>\
@@ -189,9 +349,10 @@ fn vast(name: &str, size: usize) -> String {
     );
     let tail = format!(
         "</TrackingEvents><MediaFiles><MediaFile delivery=\"progressive\" type=\"audio/mpeg\" bitrate=\"128\">\
-<![CDATA[https://cdn.{name}.example/spot-30s.mp3]]></MediaFile></MediaFiles></Linear></Creative><Creative>\
-<CompanionAds><Companion width=\"640\" height=\"640\"><StaticResource creativeType=\"image/png\">\
-<![CDATA[https://cdn.{name}.example/640.png]]></StaticResource></Companion></CompanionAds></Creative>\
+<![CDATA[https://cdn.{name}.example/spot-30s.mp3]]></MediaFile><MediaFile delivery=\"progressive\" type=\"audio/mp4\" bitrate=\"96\">\
+<![CDATA[https://cdn.{name}.example/spot-30s.m4a]]></MediaFile></MediaFiles></Linear></Creative><Creative>\
+<CompanionAds><Companion width=\"300\" height=\"250\"><StaticResource creativeType=\"image/png\">\
+<![CDATA[https://cdn.{name}.example/300x250.png]]></StaticResource></Companion></CompanionAds></Creative>\
 </Creatives></InLine></Ad></VAST>"
     );
     let mut out = head;
@@ -211,6 +372,27 @@ fn vast(name: &str, size: usize) -> String {
         i += 1;
     }
     out + &tail
+}
+
+/// A display ad of about `size` bytes: a linked 300x250 image, an impression pixel and
+/// viewability pixels (which pad it to size), the kind of snippet display demand returns.
+fn banner(name: &str, size: usize) -> String {
+    let head = format!(
+        "<div class=\"ad\" id=\"{name}-300x250\" style=\"width:300px;height:250px;overflow:hidden\">\
+<a href=\"https://click.{name}.example/c?id=${{AUCTION_ID}}&amp;to=https%3A%2F%2Fadvertiser.example%2Flanding\" target=\"_blank\" rel=\"noopener\">\
+<img src=\"https://cdn.{name}.example/display/300x250.png\" width=\"300\" height=\"250\" alt=\"Advertisement\" border=\"0\"></a>\
+<img src=\"https://track.{name}.example/imp?id=${{AUCTION_ID}}&amp;p=${{AUCTION_PRICE}}\" width=\"1\" height=\"1\" style=\"display:none\" alt=\"\">"
+    );
+    let tail = "</div>";
+    let mut out = head;
+    let mut i = 0;
+    while out.len() + tail.len() < size {
+        out.push_str(&format!(
+            "<img src=\"https://px{i}.{name}.example/v?id=${{AUCTION_ID}}&amp;ev=view{i}\" width=\"1\" height=\"1\" style=\"display:none\" alt=\"\">"
+        ));
+        i += 1;
+    }
+    out + tail
 }
 
 /// A partner that accepts connections, reads, and never answers; it holds each connection

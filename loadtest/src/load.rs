@@ -30,6 +30,20 @@ pub struct Stats {
     pub late: u64,
     /// Slowest answer per HTTP status (0 = no answer), in ms: a 503 must be fast.
     pub max_ms_by_status: BTreeMap<u16, f64>,
+    /// The same by the second of the schedule in which each request was due to leave.
+    pub per_second: Vec<Second>,
+}
+
+/// One second of the schedule: the requests due to leave in it and how they ended.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Second {
+    pub sent: u64,
+    /// HTTP status → count (0 = no answer).
+    pub statuses: BTreeMap<u16, u64>,
+    /// Answers later than `late_after`.
+    pub late: u64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
 }
 
 impl Stats {
@@ -40,6 +54,11 @@ impl Stats {
             .filter(|(s, _)| !matches!(**s, 200 | 204))
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// The share of all requests sent that ended with `status`.
+    pub fn share(&self, status: u16) -> f64 {
+        self.statuses.get(&status).copied().unwrap_or(0) as f64 / self.sent.max(1) as f64
     }
 }
 
@@ -76,18 +95,27 @@ pub async fn run(
                 Ok(Ok(s)) => s,
                 _ => 0,
             };
-            let _ = tx.send((status, at.elapsed(), send_lag));
+            let _ = tx.send((i, status, at.elapsed(), send_lag));
         });
     }
     drop(tx);
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut hist = new_histogram();
     let mut statuses = BTreeMap::new();
     let mut late = 0;
     let mut max_ms_by_status: BTreeMap<u16, f64> = BTreeMap::new();
-    let mut lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut lag = new_histogram();
     let mut last_answer = start;
-    while let Some((status, latency, send_lag)) = rx.recv().await {
+    let seconds = (n as f64 / rate).ceil().max(1.0) as usize;
+    let mut per_second = vec![(Second::default(), new_histogram()); seconds];
+    while let Some((i, status, latency, send_lag)) = rx.recv().await {
         last_answer = Instant::now();
+        let (second, second_hist) = &mut per_second[((i as f64 / rate) as usize).min(seconds - 1)];
+        second.sent += 1;
+        *second.statuses.entry(status).or_insert(0) += 1;
+        if latency > late_after {
+            second.late += 1;
+        }
+        let _ = second_hist.record((latency.as_micros() as u64).max(1));
         let _ = lag.record((send_lag.as_micros() as u64).max(1));
         *statuses.entry(status).or_insert(0) += 1;
         let ms = latency.as_secs_f64() * 1000.0;
@@ -121,5 +149,18 @@ pub async fn run(
         max_ms: hist.max() as f64 / 1000.0,
         late,
         max_ms_by_status,
+        per_second: per_second
+            .into_iter()
+            .map(|(mut s, h)| {
+                s.p99_ms = h.value_at_quantile(0.99) as f64 / 1000.0;
+                s.max_ms = h.max() as f64 / 1000.0;
+                s
+            })
+            .collect(),
     }
+}
+
+/// Microseconds from 1 µs to 60 s, 3 significant digits.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }

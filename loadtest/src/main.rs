@@ -7,6 +7,7 @@ mod baseline;
 mod fleet;
 mod gateway;
 mod load;
+mod metrics;
 mod report;
 mod svg;
 
@@ -55,8 +56,12 @@ enum Cmd {
         error: f64,
         #[arg(long, default_value_t = 0.0)]
         garbage: f64,
+        /// Size of the VAST `adm` in bids on audio and video imps.
         #[arg(long, default_value_t = 2048)]
         adm_bytes: usize,
+        /// Size of the HTML `adm` in bids on banner imps.
+        #[arg(long, default_value_t = 512)]
+        banner_adm_bytes: usize,
     },
 }
 
@@ -83,6 +88,10 @@ struct FaultArgs {
     /// bidgate's `server.workers` (0 = one per core).
     #[arg(long, default_value_t = 0)]
     workers: usize,
+    /// Run this bidgate binary (an older build, say) instead of building
+    /// `target/release/bidgate`.
+    #[arg(long)]
+    bidgate: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -122,6 +131,7 @@ fn main() -> std::io::Result<()> {
             error,
             garbage,
             adm_bytes,
+            banner_adm_bytes,
         } => rt.block_on(async {
             let profile = fleet::Profile {
                 latency,
@@ -130,6 +140,7 @@ fn main() -> std::io::Result<()> {
                 error,
                 garbage,
                 adm_bytes,
+                banner_adm_bytes,
                 ..fleet::Profile::fixed(0)
             };
             for a in fleet::start(&vec![profile; partners])? {
@@ -141,7 +152,7 @@ fn main() -> std::io::Result<()> {
 }
 
 async fn faults(args: FaultArgs) -> std::io::Result<()> {
-    let binary = gateway::build_release()?;
+    let binary = gateway::bidgate_binary(args.bidgate.as_deref())?;
     let bidders = fleet::start(&vec![fleet::Profile::fixed(args.delay_ms); args.partners])?;
     let hang = fleet::hanging().await?;
     let runs = [
@@ -162,7 +173,7 @@ async fn faults(args: FaultArgs) -> std::io::Result<()> {
         let gw = gateway::Gateway::start(&binary, &config, &results.len().to_string())?;
         results.push(measure(name, &gw, &args).await);
     }
-    report(&args, &results)
+    report(&args, &binary, &results)
 }
 
 fn config_text(partners: &[SocketAddr], breaker: bool, workers: usize) -> String {
@@ -226,44 +237,28 @@ async fn measure(name: &str, gw: &gateway::Gateway, args: &FaultArgs) -> RunResu
         name: name.to_string(),
         cpu_ms_per_auction: cpu * 1000.0 / stats.sent.max(1) as f64,
         peak_rss_mib: gw.peak_rss_mib(),
-        partner_outcomes: partner_outcomes(&client, gw.addr).await,
+        partner_outcomes: partner_outcomes(gw.addr).await,
         stats,
     }
 }
 
-/// Sums `bidgate_partner_requests_total` by outcome, warm-up included.
-async fn partner_outcomes(
-    client: &reqwest::Client,
-    addr: SocketAddr,
-) -> std::collections::BTreeMap<String, f64> {
-    let mut out = std::collections::BTreeMap::new();
-    let Ok(resp) = client.get(format!("http://{addr}/metrics")).send().await else {
-        return out;
+/// Sums `bidgate_partner_requests_total` by outcome, warm-up included, with bidgate's own
+/// late-answer count and its rejected bids.
+async fn partner_outcomes(addr: SocketAddr) -> std::collections::BTreeMap<String, f64> {
+    let Some(c) = metrics::scrape(addr).await else {
+        return Default::default();
     };
-    let text = resp.text().await.unwrap_or_default();
-    let late = text
-        .lines()
-        .find_map(|l| l.strip_prefix("bidgate_auctions_late_total{endpoint=\"openrtb2\"} "))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    out.insert("(bidgate-side late answers)".to_string(), late);
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("bidgate_partner_requests_total{"))
-    {
-        let outcome = line
-            .split("outcome=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next());
-        let value = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
-        if let (Some(o), Some(v)) = (outcome, value) {
-            *out.entry(o.to_string()).or_insert(0.0) += v;
-        }
-    }
+    let mut out = c.partner_outcomes.clone();
+    out.insert("(bidgate-side late answers)".to_string(), c.late);
+    out.insert("(bids rejected)".to_string(), c.rejected());
     out
 }
 
-fn report(args: &FaultArgs, results: &[RunResult]) -> std::io::Result<()> {
+fn report(
+    args: &FaultArgs,
+    binary: &std::path::Path,
+    results: &[RunResult],
+) -> std::io::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -307,6 +302,7 @@ fn report(args: &FaultArgs, results: &[RunResult]) -> std::io::Result<()> {
         "rate": args.rate, "duration_s": args.duration, "partners": args.partners,
         "delay_ms": args.delay_ms, "tmax_ms": args.tmax_ms,
         "command": format!("cargo run --release -p loadtest -- faults --rate {} --duration {}", args.rate, args.duration),
+        "bidgate": gateway::describe_binary(binary),
         "runs": results,
     });
     std::fs::write(
