@@ -4,6 +4,13 @@
 //! Why: a partner that is down costs every auction its full timeout and a connection; a
 //! breaker turns that into an instant skip. The state machine takes the time and the random
 //! draw as arguments, so it is tested without clocks or luck.
+//!
+//! Opening takes two facts, as in Envoy's outlier detection: a run of `failure_threshold`
+//! failures, and — once the partner has `min_volume` judged calls in the last one to two
+//! seconds — a failure share of at least `failure_rate` over them. At high traffic a run
+//! of ten timeouts is a few milliseconds of a hiccup; the share says whether the partner is
+//! failing or merely had one. (What counts as a failure at all is decided by the caller,
+//! `fanout::judge`: bidgate's own lateness is never the partner's.)
 
 use crate::config::CircuitBreakerConfig;
 use std::sync::Mutex;
@@ -50,19 +57,55 @@ pub fn state_name(s: &State) -> &'static str {
 #[derive(Debug)]
 pub struct Breaker {
     cfg: CircuitBreakerConfig,
-    state: Mutex<State>,
+    state: Mutex<(State, Window)>,
+}
+
+/// Judged calls and failures in the current and the previous second.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    started: Option<Instant>,
+    calls: [u32; 2],
+    failures: [u32; 2],
+}
+
+impl Window {
+    const SPAN: Duration = Duration::from_secs(1);
+
+    fn record(&mut self, now: Instant, success: bool) {
+        let started = *self.started.get_or_insert(now);
+        let age = now.saturating_duration_since(started);
+        if age >= Self::SPAN * 2 {
+            *self = Window {
+                started: Some(now),
+                ..Default::default()
+            };
+        } else if age >= Self::SPAN {
+            self.calls = [self.calls[1], 0];
+            self.failures = [self.failures[1], 0];
+            self.started = Some(started + Self::SPAN);
+        }
+        self.calls[1] += 1;
+        self.failures[1] += u32::from(!success);
+    }
+
+    /// Whether the failure share allows opening (always, below `min_volume` calls).
+    fn failing(&self, cfg: &CircuitBreakerConfig) -> bool {
+        let calls = self.calls[0] + self.calls[1];
+        let failures = self.failures[0] + self.failures[1];
+        calls < cfg.min_volume || f64::from(failures) >= cfg.failure_rate * f64::from(calls)
+    }
 }
 
 impl Breaker {
     pub fn new(cfg: CircuitBreakerConfig) -> Self {
         Self {
             cfg,
-            state: Mutex::new(State::Closed { failures: 0 }),
+            state: Mutex::new((State::Closed { failures: 0 }, Window::default())),
         }
     }
 
     pub fn state(&self) -> State {
-        *self.lock()
+        self.lock().0
     }
 
     pub fn config(&self) -> &CircuitBreakerConfig {
@@ -77,7 +120,8 @@ impl Breaker {
 
     /// `draw` is uniform in [0, 1): the share of auctions that may probe while half-open.
     pub fn admit(&self, now: Instant, draw: f64) -> Admit {
-        let mut s = self.lock();
+        let mut guard = self.lock();
+        let s = &mut guard.0;
         match *s {
             State::Closed { .. } => Admit::Yes,
             State::Open { until } if now < until => Admit::No,
@@ -111,7 +155,7 @@ impl Breaker {
     /// A probe whose result says nothing (cut short by a client's deadline) frees the probe
     /// slot at once, instead of blocking probes for a cool-off.
     pub fn release_probe(&self) {
-        let mut s = self.lock();
+        let s = &mut self.lock().0;
         if let State::HalfOpen { successes, .. } = *s {
             *s = State::HalfOpen {
                 successes,
@@ -125,11 +169,15 @@ impl Breaker {
         if self.cfg.failure_threshold == 0 {
             return None;
         }
-        let mut s = self.lock();
+        let mut guard = self.lock();
+        let (s, window) = &mut *guard;
+        window.record(now, success);
         let before = *s;
         *s = match (before, success) {
             (State::Closed { .. }, true) => State::Closed { failures: 0 },
-            (State::Closed { failures }, false) if failures + 1 >= self.cfg.failure_threshold => {
+            (State::Closed { failures }, false)
+                if failures + 1 >= self.cfg.failure_threshold && window.failing(&self.cfg) =>
+            {
                 self.open(now)
             }
             (State::Closed { failures }, false) => State::Closed {
@@ -148,7 +196,7 @@ impl Breaker {
             // A call admitted before the circuit opened may finish while it is open.
             (State::Open { .. }, _) => before,
         };
-        (state_name(&before) != state_name(&s)).then_some(*s)
+        (state_name(&before) != state_name(s)).then_some(*s)
     }
 
     fn open(&self, now: Instant) -> State {
@@ -161,7 +209,7 @@ impl Breaker {
         Duration::from_millis(self.cfg.cooloff_ms)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (State, Window)> {
         // The state is a plain value: a panic elsewhere cannot leave it inconsistent.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -178,7 +226,36 @@ mod tests {
             probe_share: 0.25,
             probe_successes: 2,
             timeout_counts_after_ms: 100,
+            failure_rate: 0.5,
+            min_volume: 20,
         })
+    }
+
+    #[test]
+    fn a_burst_of_failures_from_a_busy_healthy_partner_does_not_open() {
+        let b = breaker(10);
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        // 200 calls a second, 90% fine; then 15 timeouts in a row within 20 ms.
+        for i in 0..200u64 {
+            b.record(t + ms(i * 5), i % 10 != 0);
+        }
+        for i in 0..15u64 {
+            assert_eq!(b.record(t + ms(1000 + i), false), None, "failure {i}");
+        }
+        assert_eq!(b.admit(t + ms(1020), 0.9), Admit::Yes);
+        // The same partner failing for real: the share climbs past half and it opens.
+        let opened = (0..400u64).find_map(|i| b.record(t + ms(1020 + i), false));
+        assert!(matches!(opened, Some(State::Open { .. })), "{opened:?}");
+    }
+
+    #[test]
+    fn a_quiet_partner_opens_on_the_run_alone() {
+        let b = breaker(3);
+        let t = Instant::now();
+        b.record(t, false);
+        b.record(t, false);
+        assert!(matches!(b.record(t, false), Some(State::Open { .. })));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! auctions it runs at once ([`Aimd`]): additive increase while its lag stays under
 //! `server.target_worker_lag_ms` and the limit is being used, multiplicative decrease when
 //! the lag stays above it for a whole interval (CoDel's standing-queue test: the *minimum*
-//! lag over the interval, so that a single burst does not count). The limit settles where
+//! lag over a 25 ms interval, so that a single burst does not count). The limit settles where
 //! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
 //! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
 
@@ -44,12 +44,13 @@ thread_local! {
 }
 
 /// Each worker starts by admitting this many auctions at once, then adapts.
-pub const INITIAL_LIMIT: usize = 64;
+pub const INITIAL_LIMIT: usize = 32;
 /// The adaptive limit never goes below this: a worker that lags for reasons of its own
 /// (another process on the core) still serves a little.
 pub const MIN_LIMIT: usize = 4;
-/// Ticks per control interval (5 ms each): decisions are made every 50 ms.
-const INTERVAL_TICKS: u32 = 10;
+/// Ticks per control interval (5 ms each): decisions are made every 25 ms, so that a
+/// standing queue is cut within a few intervals, well inside one tmax.
+const INTERVAL_TICKS: u32 = 5;
 
 /// Starts the lag ticker on the current worker thread, once per thread. Called from the
 /// per-worker app factory, so each actix worker measures its own event loop.
@@ -173,7 +174,7 @@ impl Aimd {
         if self.ticks >= INTERVAL_TICKS {
             if self.min_lag > self.target && self.busy {
                 // Behind for the whole interval: a standing queue. Cut hard.
-                self.limit = (self.limit * 0.75).max(MIN_LIMIT as f64);
+                self.limit = (self.limit * 0.7).max(MIN_LIMIT as f64);
             } else if self.max_lag <= self.target && self.used {
                 // Keeping up and the limit is what binds: probe upwards.
                 self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
@@ -308,8 +309,8 @@ mod tests {
             a.tick(if i == 3 { 40 * MS } else { MS }, 10);
         }
         assert_eq!(a.limit(), 64);
-        assert_eq!(interval(&mut a, 8 * MS, 10), 48);
-        assert_eq!(interval(&mut a, 8 * MS, 10), 36);
+        assert_eq!(interval(&mut a, 8 * MS, 10), 44);
+        assert_eq!(interval(&mut a, 8 * MS, 10), 31);
         for _ in 0..50 {
             interval(&mut a, 8 * MS, 10);
         }

@@ -455,6 +455,12 @@ fn check_http(h: &super::HttpClientConfig, at: &str, p: &mut Vec<Problem>) {
 }
 
 fn check_breaker(b: &super::CircuitBreakerConfig, at: &str, p: &mut Vec<Problem>) {
+    if !(b.failure_rate > 0.0 && b.failure_rate <= 1.0) {
+        p.push(Problem::new(
+            format!("{at}.failure_rate"),
+            "must be > 0 and <= 1 (a share of calls)",
+        ));
+    }
     if !(b.probe_share > 0.0 && b.probe_share <= 1.0) {
         p.push(Problem::new(
             format!("{at}.probe_share"),

@@ -275,6 +275,16 @@ pub struct CircuitBreakerConfig {
     /// partner that answers in 60, but a partner silent for 100 ms+ is failing.
     #[serde(default = "defaults::timeout_counts_after_ms")]
     pub timeout_counts_after_ms: u64,
+    /// Besides the run of `failure_threshold` failures, the circuit opens only when at
+    /// least this share of the partner's judged calls failed over the last one to two
+    /// seconds: a short burst of timeouts from a partner that mostly answers does not cut
+    /// it off. Applies once the window holds `min_volume` calls.
+    #[serde(default = "defaults::failure_rate")]
+    pub failure_rate: f64,
+    /// Judged calls in the window below which the run of failures alone decides (a quiet
+    /// partner has too few calls for a rate to mean anything). 0 = the run alone, always.
+    #[serde(default = "defaults::min_volume")]
+    pub min_volume: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -447,6 +457,12 @@ mod defaults {
     pub fn probe_successes() -> u32 {
         3
     }
+    pub fn failure_rate() -> f64 {
+        0.5
+    }
+    pub fn min_volume() -> u32 {
+        20
+    }
     pub fn timeout_counts_after_ms() -> u64 {
         100
     }
@@ -516,6 +532,8 @@ impl Default for CircuitBreakerConfig {
             probe_share: defaults::probe_share(),
             probe_successes: defaults::probe_successes(),
             timeout_counts_after_ms: defaults::timeout_counts_after_ms(),
+            failure_rate: defaults::failure_rate(),
+            min_volume: defaults::min_volume(),
         }
     }
 }

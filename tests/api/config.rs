@@ -244,10 +244,10 @@ fn example_config_comments_every_key() {
         }
         previous = line;
     }
-    // 9 server + 7 auction + 8 http_client + 5 circuit_breaker + 3 client_rate_limit
+    // 9 server + 7 auction + 8 http_client + 7 circuit_breaker + 3 client_rate_limit
     // + 2 log + 4 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types.
-    assert_eq!(keys_seen, 75, "number of key lines in config/example.toml");
+    assert_eq!(keys_seen, 77, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

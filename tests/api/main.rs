@@ -26,3 +26,4 @@ mod openrtb_rules;
 mod reload;
 mod schemas;
 mod shutdown;
+mod warm;

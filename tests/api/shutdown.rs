@@ -70,7 +70,11 @@ async fn sigterm_drains_with_readyz_503_then_stops() {
         let app = &app;
         async move { app.get(path).await.status().as_u16() }
     };
-    assert_eq!(get("/readyz").await, 200);
+    // Ready once the partner connections are warm (a few ms on loopback).
+    eventually("/readyz answers 200", || async {
+        (get("/readyz").await == 200).then_some(())
+    })
+    .await;
 
     let term = Instant::now();
     send_signal(&child, "TERM");
