@@ -241,7 +241,6 @@ fn bid(impid: &str, n: usize, c: &crate::internal::Candidate<'_>) -> Bid {
         ),
     };
     let mut rest = crate::openrtb::Rest::new();
-    rest.insert("adm".into(), adm.into());
     rest.insert("adomain".into(), json!([li.advertiser.domain]));
     rest.insert("crid".into(), c.creative.id().into());
     rest.insert("cid".into(), li.campaign.clone().into());
@@ -261,6 +260,7 @@ fn bid(impid: &str, n: usize, c: &crate::internal::Candidate<'_>) -> Bid {
         id: format!("{}~{n}", li.id),
         impid: impid.to_string(),
         price: price.to_f64(),
+        adm: serde_json::value::to_raw_value(&adm).ok(),
         rest,
     }
 }

@@ -142,35 +142,38 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
     for won in settled.wins {
         // Markup and the billing notice (fired by whoever sees the impression) get the
         // auction's macros.
-        let replaced: Vec<(&str, String)> = {
+        // Only a winner's markup is ever unescaped (`Bid::adm`), and written back only
+        // when a macro changed it.
+        let (adm, burl) = {
             let values = won.macros(
                 &settled.request.id,
                 gw.partners[won.partner].id.as_str(),
                 currency,
             );
+            let owned = |c: std::borrow::Cow<'_, str>| match c {
+                std::borrow::Cow::Owned(r) => Some(r),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
             let adm = won
                 .bid
-                .str_field("adm")
-                .map(|t| crate::macros::substitute(t, &values));
+                .adm()
+                .and_then(|t| owned(crate::macros::substitute(&t, &values)));
             let burl = won
                 .bid
                 .str_field("burl")
-                .map(|t| crate::macros::substitute_url(t, &values));
-            [("adm", adm), ("burl", burl)]
-                .into_iter()
-                .filter_map(|(key, text)| match text {
-                    Some(std::borrow::Cow::Owned(r)) => Some((key, r)),
-                    _ => None,
-                })
-                .collect()
+                .and_then(|t| owned(crate::macros::substitute_url(t, &values)));
+            (adm, burl)
         };
         let mut bid = won.bid;
         bid.price = won.clearing.to_f64();
         // bidgate fired the win and loss notices itself: the client must not fire them again.
         bid.rest.remove("nurl");
         bid.rest.remove("lurl");
-        for (key, text) in replaced {
-            bid.rest.insert(key.into(), text.into());
+        if let Some(adm) = adm {
+            bid.set_adm(&adm);
+        }
+        if let Some(burl) = burl {
+            bid.rest.insert("burl".into(), burl.into());
         }
         let s = *seat_of[won.partner].get_or_insert_with(|| {
             seatbid.push(SeatBid {
@@ -347,7 +350,8 @@ pub async fn settle(
 /// Whether an audio/video bid's markup can be played: readable VAST, or a bare media URL
 /// with its duration. No `adm` is fine when a `nurl` can deliver it (fetched if it wins).
 fn playable_markup(bid: &Bid) -> Result<(), String> {
-    let adm = match bid.str_field("adm").map(str::trim) {
+    let markup = bid.adm();
+    let adm = match markup.as_deref().map(str::trim) {
         Some(a) if !a.is_empty() => a,
         _ if bid.str_field("nurl").is_some() => return Ok(()),
         _ => return Err("no adm and no nurl".into()),
@@ -373,9 +377,8 @@ async fn fetch_missing_markup(
     deadline: &Deadline,
 ) {
     let currency = gw.config.auction.currency.as_str();
-    let needs = |w: &Won| {
-        w.bid.str_field("adm").is_none_or(str::is_empty) && w.bid.str_field("nurl").is_some()
-    };
+    let needs =
+        |w: &Won| w.bid.adm().is_none_or(|a| a.is_empty()) && w.bid.str_field("nurl").is_some();
     if !wins.iter().any(needs) {
         return;
     }
@@ -410,7 +413,7 @@ async fn fetch_missing_markup(
     for (i, markup) in fetched {
         match markup {
             Ok(adm) => {
-                wins[i].bid.rest.insert("adm".into(), adm.into());
+                wins[i].bid.set_adm(&adm);
             }
             Err(why) => dropped.push((i, why)),
         }

@@ -158,11 +158,11 @@ fn ad(
     let bid = &won.bid;
     // The imp id is the slot id (`ads::to_openrtb` makes them so).
     let values = won.macros(auction_id, seat, ctx.currency);
-    let adm = bid
-        .str_field("adm")
+    let markup = bid
+        .adm()
         .filter(|a| !a.trim().is_empty())
         .ok_or("the winning bid has no adm (nor markup from its nurl)")?;
-    let adm = macros::substitute(adm, &values);
+    let adm = macros::substitute(&markup, &values);
     let claims = Claims {
         auction: auction_id.to_string(),
         imp: imp_id.to_string(),
