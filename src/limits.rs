@@ -134,7 +134,7 @@ impl Aimd {
         Self {
             limit: initial as f64,
             max: f64::MAX,
-            target: Duration::from_millis(3),
+            target: Duration::from_millis(5),
             ticks: 0,
             min_lag: Duration::MAX,
             max_lag: Duration::ZERO,

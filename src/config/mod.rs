@@ -400,7 +400,7 @@ mod defaults {
         50
     }
     pub fn target_worker_lag_ms() -> u64 {
-        3
+        5
     }
     pub fn default_tmax_ms() -> u64 {
         300
