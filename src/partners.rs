@@ -50,7 +50,7 @@ pub struct Partner {
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     /// The last minute of this partner's traffic, for the admin API; kept across reloads.
     pub stats: Arc<crate::stats::PartnerStats>,
-    /// Its metric handles, registered once.
+    /// Its metric handles, registered when the partner is built (not per call).
     pub metrics: Arc<crate::telemetry::PartnerMetrics>,
     /// `bid_adjustment` as nano-units (10⁹ = 1.0): prices are scaled in integers.
     pub bid_adjustment_nanos: i64,
@@ -94,10 +94,8 @@ impl Partner {
             Some(old) => old.client.clone(),
             None => client(&c.http_client).map_err(|e| e.to_string())?,
         };
-        let metrics = match previous {
-            Some(old) => old.metrics.clone(),
-            None => Arc::new(crate::telemetry::PartnerMetrics::new(&c.id, currency)),
-        };
+        // Registered anew on a reload (cheap, and the auction currency may have changed).
+        let metrics = Arc::new(crate::telemetry::PartnerMetrics::new(&c.id, currency));
         Ok(Self {
             id: PartnerId(c.id.as_str().into()),
             endpoint,
