@@ -303,6 +303,18 @@ mod tests {
         assert!(self_inflicted(ms(0), true));
     }
 
+    #[test]
+    fn tmax_is_spliced_into_the_shared_body() {
+        let body = with_tmax(br#"{"id":"a","imp":[{"id":"1"}]}"#, 150);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"tmax": 150, "id": "a", "imp": [{"id": "1"}]})
+        );
+        let empty: serde_json::Value = serde_json::from_slice(&with_tmax(b"{}", 7)).unwrap();
+        assert_eq!(empty, serde_json::json!({"tmax": 7}));
+    }
+
     /// A partner that accepts connections and never answers.
     async fn silent_partner() -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
