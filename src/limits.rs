@@ -124,9 +124,9 @@ pub struct Aimd {
     max_lag: Duration,
     /// Whether the limit was reached (or refused someone) during this interval.
     used: bool,
-    /// Whether any auction ran during this interval: lag with nothing running is not ours
-    /// to cure.
-    busy: bool,
+    /// The most auctions running at once during this interval (0: lag with nothing
+    /// running is not ours to cure).
+    peak: usize,
 }
 
 impl Aimd {
@@ -139,7 +139,7 @@ impl Aimd {
             min_lag: Duration::MAX,
             max_lag: Duration::ZERO,
             used: false,
-            busy: false,
+            peak: 0,
         }
     }
 
@@ -169,12 +169,15 @@ impl Aimd {
     pub fn tick(&mut self, lag: Duration, active: usize) -> usize {
         self.min_lag = self.min_lag.min(lag);
         self.max_lag = self.max_lag.max(lag);
-        self.busy |= active > 0;
+        self.peak = self.peak.max(active);
         self.ticks += 1;
         if self.ticks >= INTERVAL_TICKS {
-            if self.min_lag > self.target && self.busy {
-                // Behind for the whole interval: a standing queue. Cut hard.
-                self.limit = (self.limit * 0.7).max(MIN_LIMIT as f64);
+            if self.min_lag > self.target && self.peak > 0 {
+                // Behind for the whole interval: a standing queue. Cut hard, from what was
+                // actually running: a limit that did not bind yet (the onset of a surge) would
+                // otherwise take several cuts before it sheds anything.
+                let from = self.limit.min(self.peak as f64);
+                self.limit = (from * 0.7).max(MIN_LIMIT as f64);
             } else if self.max_lag <= self.target && self.used {
                 // Keeping up and the limit is what binds: probe upwards.
                 self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
@@ -183,7 +186,7 @@ impl Aimd {
             self.min_lag = Duration::MAX;
             self.max_lag = Duration::ZERO;
             self.used = false;
-            self.busy = false;
+            self.peak = 0;
         }
         self.limit()
     }
@@ -309,12 +312,21 @@ mod tests {
             a.tick(if i == 3 { 40 * MS } else { MS }, 10);
         }
         assert_eq!(a.limit(), 64);
-        assert_eq!(interval(&mut a, 8 * MS, 10), 44);
-        assert_eq!(interval(&mut a, 8 * MS, 10), 31);
+        assert_eq!(interval(&mut a, 8 * MS, 64), 44);
+        assert_eq!(interval(&mut a, 8 * MS, 64), 31);
         for _ in 0..50 {
             interval(&mut a, 8 * MS, 10);
         }
         assert_eq!(a.limit(), MIN_LIMIT, "never below the floor");
+    }
+
+    #[test]
+    fn a_surge_is_cut_from_what_runs_not_from_an_unused_limit() {
+        let mut a = Aimd::new(64);
+        a.configure(3 * MS, 1024);
+        // 20 running, far below the limit, and the worker falls behind: the first cut
+        // already binds.
+        assert_eq!(interval(&mut a, 8 * MS, 20), 14);
     }
 
     #[test]
