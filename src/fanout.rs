@@ -157,10 +157,7 @@ pub async fn run(
                     budget.own_timeout,
                 );
                 // Judged now, as the call ends: was the slowness ours?
-                let ours = self_inflicted(
-                    Instant::now().saturating_duration_since(budget.wait_until),
-                    gw.behind(),
-                );
+                let ours = gw.behind(Instant::now().saturating_duration_since(budget.wait_until));
                 record_breaker(partner, &outcome, fair, ours, probe);
                 Called {
                     partner: i,
@@ -232,24 +229,13 @@ fn body(request: &BidRequest, imps: &[bool], strip: bool) -> Bytes {
     Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
 }
 
-/// How late a timer may fire before the lateness is ours: tokio's timers have 1 ms
-/// resolution, so a healthy worker fires within about that.
-const TIMER_SLACK: Duration = Duration::from_millis(3);
-
-/// Whether a call's failure to answer in time may be bidgate's own doing: its deadline timer
-/// fired `overshoot` late (the worker was busy elsewhere, so the answer may be sitting
-/// unread in a socket), or the process was behind (`Gateway::behind`: worker lag, in-flight
-/// near the cap). Then the partner is not judged by this call: a gateway that is behind
-/// must shed requests, not partners.
-pub fn self_inflicted(overshoot: Duration, behind: bool) -> bool {
-    overshoot > TIMER_SLACK || behind
-}
-
 /// What a call says about its partner for the breaker: `Some(true)` healthy, `Some(false)`
 /// failing, `None` nothing. A timeout counts against the partner only when the wait was fair
 /// to it (see `Breaker::timeout_is_failure`), and a timeout or a transport failure only when
-/// bidgate was not itself behind at that moment (`ours`). Answers that are wrong (status,
-/// body) are the partner's whatever our state.
+/// bidgate was not itself behind at that moment (`ours`, from `Gateway::behind`: its timer
+/// fired late, so the answer may have sat unread in a socket; its worker lags; in-flight near
+/// the cap). A gateway that is behind must shed requests, not partners. Answers that are
+/// wrong (status, body) are the partner's whatever our state.
 pub fn judge(outcome: &Outcome, fair_wait: bool, ours: bool) -> Option<bool> {
     match outcome.breaker_success() {
         Some(false) if matches!(outcome, Outcome::Timeout(_)) && (!fair_wait || ours) => None,
@@ -298,9 +284,19 @@ mod tests {
         assert_eq!(judge(&refused, true, true), None);
         let garbage = Outcome::BadResponse(BadResponse::Status(500));
         assert_eq!(judge(&garbage, true, true), Some(false), "a 500 is theirs");
-        assert!(!self_inflicted(ms(1), false), "timer on time");
-        assert!(self_inflicted(ms(12), false), "timer fired 12 ms late");
-        assert!(self_inflicted(ms(0), true));
+        let gw = Gateway::new(crate::config::from_toml_str("", Vec::new()).unwrap()).unwrap();
+        crate::limits::set_worker_lag_for_test(Duration::ZERO);
+        assert!(!gw.behind(ms(1)), "timer on time");
+        assert!(gw.behind(ms(25)), "timer fired 25 ms late");
+        crate::limits::set_worker_lag_for_test(ms(30));
+        assert!(gw.behind(ms(0)), "worker 30 ms behind");
+        crate::limits::set_worker_lag_for_test(Duration::ZERO);
+        let off = "[server]\ntarget_worker_lag_ms = 0\n";
+        let gw = Gateway::new(crate::config::from_toml_str(off, Vec::new()).unwrap()).unwrap();
+        assert!(
+            !gw.behind(ms(25)),
+            "lag-based judgement off with the adaptive limit"
+        );
     }
 
     #[test]

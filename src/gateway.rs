@@ -149,14 +149,23 @@ impl Gateway {
         Ok(permit)
     }
 
-    /// Whether this process is itself behind: its worker lags, or it runs close to its
-    /// in-flight cap. Then a partner's slowness may be ours, and is not held against it.
-    pub fn behind(&self) -> bool {
+    /// Whether this process is itself behind, as a partner call ends `overshoot` after its
+    /// deadline timer was due: the timer fired late, the worker lags, or in-flight auctions
+    /// are close to the cap. Then a partner's slowness may be ours and is not held against
+    /// it. The lag tests follow `server.target_worker_lag_ms` (slack: twice it, at least
+    /// 10 ms; timers have 1 ms resolution) and are off with it, like the other lag-based
+    /// protections.
+    pub fn behind(&self, overshoot: Duration) -> bool {
         let server = &self.config.server;
-        let lag = limits::worker_lag();
-        let slack = Duration::from_millis(server.target_worker_lag_ms.max(1) * 2);
         let max = server.max_in_flight;
-        lag > slack || (max > 0 && self.in_flight() * 10 >= max * 9)
+        if max > 0 && self.in_flight() * 10 >= max * 9 {
+            return true;
+        }
+        if server.target_worker_lag_ms == 0 {
+            return false;
+        }
+        let slack = Duration::from_millis((server.target_worker_lag_ms * 2).max(10));
+        overshoot > slack || limits::worker_lag() > slack
     }
 
     /// Opens warm connections to every partner whose pool is new compared with `previous`

@@ -75,16 +75,6 @@ impl Application {
     /// accepting and lets in-flight requests finish (at most `shutdown_timeout_s`).
     /// Built with a config file, it also reloads that file on SIGHUP and when it changes.
     pub async fn run(self) -> std::io::Result<()> {
-        // Partner connections are opened before /readyz says 200 (bounded by the connect
-        // timeout): the first burst of traffic finds warm pools, not a connect storm.
-        let warming = {
-            let live = self.live.clone();
-            tokio::spawn(async move {
-                let opened = live.current().warm(None).await;
-                tracing::info!(connections = opened, "partner connections warmed");
-                live.set_warm();
-            })
-        };
         let watcher = self.live.clone().watch(self.watch_every);
         let rates = self.live.clone().watch_rates();
         let (live, handle) = (self.live.clone(), self.server.handle());
@@ -101,7 +91,6 @@ impl Application {
             (handle, tokio::spawn(server))
         });
         let result = self.server.await;
-        warming.abort();
         drain.abort();
         watcher.abort();
         rates.abort();
@@ -173,10 +162,15 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
     };
     let gateway = gateway::Gateway::new(config).map_err(std::io::Error::other)?;
     let live = Arc::new(reload::Live::new(gateway, path, event_log));
+    // Each worker opens its own partner connections before /readyz says 200 (bounded by the
+    // connect timeout): the first burst of traffic finds warm pools, not a connect storm.
+    live.expect_warm_workers(workers);
+    let warmer = live.clone();
     let shared = web::Data::from(live.clone());
     let metrics = web::Data::new(telemetry::metrics());
     let server = HttpServer::new(move || {
         limits::start_worker_ticker();
+        actix_web::rt::spawn(warmer.clone().warm_this_worker());
         App::new()
             .app_data(shared.clone())
             .app_data(metrics.clone())

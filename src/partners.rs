@@ -14,6 +14,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+thread_local! {
+    /// This thread's pooled clients, one per partner settings identity (`Partner::http`).
+    static POOLS: std::cell::RefCell<Vec<(std::sync::Weak<HttpClientConfig>, reqwest::Client)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A partner's configured id: the seat in responses and the `partner` metrics label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PartnerId(Arc<str>);
@@ -37,12 +43,11 @@ pub struct Partner {
     pub endpoint: reqwest::Url,
     pub timeout_ms: u64,
     pub max_response_bytes: usize,
-    /// This partner's own pooled client: its keep-alive connections, its bound on
-    /// connection attempts (`http_client.max_connecting`). Kept across reloads while the
-    /// settings and the endpoint's origin are unchanged, so the pool stays warm.
-    pub client: reqwest::Client,
-    /// The settings `client` was built with.
-    pub http: HttpClientConfig,
+    /// The settings of this partner's pooled clients, and their identity: each worker
+    /// thread keeps its own client (its own keep-alive pool) per `http` (see
+    /// [`Partner::client`]). Shared with this partner's successor after a reload while the
+    /// settings and the endpoint's origin are unchanged, so the pools stay warm.
+    pub http: Arc<HttpClientConfig>,
     /// Shared with this partner's successor after a reload, so its state survives.
     pub breaker: Arc<Breaker>,
     /// The QPS cap, as configured and as enforced (shared across reloads while unchanged).
@@ -88,11 +93,15 @@ impl Partner {
                 .and_then(NonZeroU32::new)
                 .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
         };
-        let client = match previous
-            .filter(|old| old.http == c.http_client && old.endpoint.origin() == endpoint.origin())
+        let http = match previous
+            .filter(|old| *old.http == c.http_client && old.endpoint.origin() == endpoint.origin())
         {
-            Some(old) => old.client.clone(),
-            None => client(&c.http_client).map_err(|e| e.to_string())?,
+            Some(old) => old.http.clone(),
+            None => {
+                // Fail at load, not on the first call, when no client can be built.
+                client(&c.http_client).map_err(|e| e.to_string())?;
+                Arc::new(c.http_client.clone())
+            }
         };
         // Registered anew on a reload (cheap, and the auction currency may have changed).
         let metrics = Arc::new(crate::telemetry::PartnerMetrics::new(&c.id, currency));
@@ -101,8 +110,7 @@ impl Partner {
             endpoint,
             timeout_ms: c.timeout_ms,
             max_response_bytes: c.http_client.max_response_bytes,
-            client,
-            http: c.http_client.clone(),
+            http,
             breaker,
             qps_limit: c.qps_limit,
             limiter,
@@ -118,9 +126,7 @@ impl Partner {
     /// Whether this partner's pool is new (not carried over from `previous`): it needs
     /// warming.
     pub fn pool_is_new(&self, previous: Option<&Partner>) -> bool {
-        previous.is_none_or(|old| {
-            old.http != self.http || old.endpoint.origin() != self.endpoint.origin()
-        })
+        previous.is_none_or(|old| !Arc::ptr_eq(&old.http, &self.http))
     }
 
     /// Opens up to `http_client.warm_connections` keep-alive connections by sending that
@@ -131,9 +137,9 @@ impl Partner {
         if self.direct.is_some() || self.http.warm_connections == 0 {
             return 0;
         }
+        let client = self.client();
         let heads = (0..self.http.warm_connections).map(|_| async {
-            let sent = self
-                .client
+            let sent = client
                 .head(self.endpoint.clone())
                 .header(VERSION_HEADER.0, VERSION_HEADER.1)
                 .send();
@@ -163,6 +169,29 @@ impl Partner {
         } else {
             self.id.as_str()
         }
+    }
+
+    /// This worker thread's client for this partner, built on first use. Why per thread:
+    /// a connection's I/O task runs on the runtime that opened it, so a pool shared by all
+    /// workers makes every call on another worker's connection a cross-thread wake-up
+    /// (an eventfd write and a context switch each way); per-thread pools keep each call on
+    /// its worker.
+    pub fn client(&self) -> reqwest::Client {
+        POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if let Some((_, c)) = pools
+                .iter()
+                .find(|(spec, _)| std::ptr::eq(spec.as_ptr(), Arc::as_ptr(&self.http)))
+            {
+                return c.clone();
+            }
+            // Settings replaced by a reload leave their pools behind: drop those now.
+            pools.retain(|(spec, _)| spec.strong_count() > 0);
+            // Checked when the partner was built: building cannot fail now.
+            let c = client(&self.http).unwrap_or_default();
+            pools.push((Arc::downgrade(&self.http), c.clone()));
+            c
+        })
     }
 
     /// Takes one request from the partner's QPS allowance; `false` when it is used up.
@@ -298,7 +327,7 @@ pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
 pub async fn call(partner: &Partner, body: Bytes) -> Outcome {
     let max_bytes = partner.max_response_bytes;
     let sent = partner
-        .client
+        .client()
         .post(partner.endpoint.clone())
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
         .header(VERSION_HEADER.0, VERSION_HEADER.1)

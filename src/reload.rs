@@ -11,7 +11,7 @@ use crate::gateway::Gateway;
 use crate::telemetry;
 use arc_swap::ArcSwap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -23,9 +23,10 @@ pub struct Live {
     reloading: Mutex<()>,
     /// Set on SIGTERM/SIGINT: `/readyz` says 503 while in-flight work finishes.
     draining: AtomicBool,
-    /// Set once the partner connections opened at start are up (or given up on):
-    /// `/readyz` says 503 before.
-    warm: AtomicBool,
+    /// Workers whose partner connections are not warm yet: `/readyz` says 503 until none.
+    cold_workers: AtomicUsize,
+    /// Bumped on every reload, so that each worker warms the pools a reload adds.
+    generation: tokio::sync::watch::Sender<u64>,
     /// The event log, opened at start (`event_log.dir`); a reload does not reopen it.
     event_log: Option<crate::eventlog::EventLog>,
 }
@@ -41,7 +42,8 @@ impl Live {
             path,
             reloading: Mutex::new(()),
             draining: AtomicBool::new(false),
-            warm: AtomicBool::new(false),
+            cold_workers: AtomicUsize::new(0),
+            generation: tokio::sync::watch::Sender::new(0),
             event_log,
         }
     }
@@ -54,13 +56,32 @@ impl Live {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    pub fn set_warm(&self) {
-        self.warm.store(true, Ordering::Relaxed);
+    /// `/readyz` waits for this many workers to open their partner connections.
+    pub fn expect_warm_workers(&self, n: usize) {
+        self.cold_workers.store(n, Ordering::Relaxed);
     }
 
-    /// Whether the partner connections opened at start are up.
+    /// Whether every worker has opened its partner connections (or given up on them).
     pub fn warm(&self) -> bool {
-        self.warm.load(Ordering::Relaxed)
+        self.cold_workers.load(Ordering::Relaxed) == 0
+    }
+
+    /// Runs on each worker thread for its life: opens this worker's connections to every
+    /// partner (then counts it warm), and after each reload to the partners whose pools
+    /// the reload made new. Connections belong to the thread that opens them
+    /// (`Partner::client`), so each worker warms its own.
+    pub async fn warm_this_worker(self: Arc<Self>) {
+        let mut reloads = self.generation.subscribe();
+        let mut warmed = self.current();
+        warmed.warm(None).await;
+        let _ = self
+            .cold_workers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        while reloads.changed().await.is_ok() {
+            let next = self.current();
+            next.warm(Some(&warmed)).await;
+            warmed = next;
+        }
     }
 
     pub fn draining(&self) -> bool {
@@ -121,16 +142,10 @@ impl Live {
             }]
         })?;
         let partners = next.partners.len();
-        let next = Arc::new(next);
-        self.current.store(next.clone());
-        // New and changed partners get their connections opened now, in the background
-        // (readiness is unchanged: the others are warm, and the new ones are warm within
-        // a connect timeout).
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                next.warm(Some(&previous)).await;
-            });
-        }
+        self.current.store(Arc::new(next));
+        // Each worker now opens connections to the partners whose pools are new
+        // (`warm_this_worker`); readiness is unchanged meanwhile.
+        self.generation.send_modify(|g| *g += 1);
         Ok(partners)
     }
 

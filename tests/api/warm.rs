@@ -1,5 +1,5 @@
-//! Warm partner connections: opened at start before `/readyz` turns 200, and for a partner
-//! a reload adds; a partner that is down does not keep the gateway unready.
+//! Warm partner connections: opened by every worker at start before `/readyz` turns 200, and
+//! for a partner a reload adds; a partner that is down does not keep the gateway unready.
 
 use crate::helpers::*;
 
@@ -25,9 +25,10 @@ async fn connections_are_warmed_before_ready_and_for_partners_a_reload_adds() {
         (app.get("/readyz").await.status() == 200).then_some(())
     })
     .await;
+    // Each of the 2 workers (the test config's `workers = 2`) opens its own 3.
     assert_eq!(
         a.heads(),
-        3,
+        6,
         "every warm-up request was sent before readiness"
     );
     assert!(a.requests().is_empty(), "warming sends no bid request");
@@ -39,9 +40,9 @@ async fn connections_are_warmed_before_ready_and_for_partners_a_reload_adds() {
     ));
     assert_eq!(app.reload().await.0, 200);
     eventually("the added partner is warmed", || async {
-        (b.heads() == 3).then_some(())
+        (b.heads() == 6).then_some(())
     })
     .await;
-    assert_eq!(a.heads(), 3, "an unchanged partner is not warmed again");
+    assert_eq!(a.heads(), 6, "an unchanged partner is not warmed again");
     assert_eq!(app.get("/readyz").await.status(), 200);
 }
