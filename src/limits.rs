@@ -39,8 +39,6 @@ thread_local! {
     /// This worker's adaptive concurrency limit and the auctions it runs now.
     static ADMISSION: RefCell<Aimd> = RefCell::new(Aimd::new(INITIAL_LIMIT));
     static ACTIVE: Cell<usize> = const { Cell::new(0) };
-    /// This worker's number, for the `worker` label of the limit gauge.
-    static WORKER: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Each worker starts by admitting this many auctions at once, then adapts.
@@ -58,9 +56,9 @@ pub fn start_worker_ticker() {
     if TICKING.with(|t| t.replace(true)) {
         return;
     }
+    // Numbers the workers for the `worker` label of the limit gauge.
     static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let worker = WORKERS.fetch_add(1, Ordering::Relaxed);
-    WORKER.with(|w| w.set(worker));
     tokio::task::spawn_local(async move {
         let gauge = metrics::gauge!("bidgate_admission_limit", "worker" => worker.to_string());
         let mut last = usize::MAX;
