@@ -7,6 +7,10 @@ use crate::config::AuctionConfig;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How far past its tmax an answer may be before it counts as late
+/// (`bidgate_auctions_late_total`): the promise is tmax + 5 ms.
+pub const LATE_GRACE: Duration = Duration::from_millis(5);
+
 /// The answer to one client request must be written by `at()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {

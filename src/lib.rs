@@ -30,6 +30,7 @@ pub mod privacy;
 pub mod reload;
 pub mod stats;
 pub mod telemetry;
+pub mod text;
 pub mod validation;
 pub mod vast;
 

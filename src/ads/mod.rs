@@ -225,7 +225,7 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
         if !placements.iter().any(|p| p.id == slot.placement) {
             return Err(format!(
                 "request.slots[{i}].placement: unknown placement `{}`",
-                crate::exchange::clip(&slot.placement)
+                crate::text::clip(&slot.placement)
             ));
         }
     }

@@ -11,13 +11,12 @@ use crate::reload::Live;
 use crate::telemetry;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
-use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 const ENDPOINT: &str = "ads";
 /// ext.errors-style code for a winning bid whose markup could not be used (README).
-const UNUSABLE_MARKUP: u32 = 307;
+const UNUSABLE_MARKUP: u32 = crate::auction::UNPLAYABLE_CODE;
 
 pub async fn handle(
     live: web::Data<Live>,
@@ -119,7 +118,7 @@ async fn serve(
         log.append(&Record::Auction(record));
     }
     let late_by = Instant::now().saturating_duration_since(deadline.at());
-    if late_by > Duration::from_millis(5) {
+    if late_by > crate::deadline::LATE_GRACE {
         span.in_scope(|| telemetry::late_answer(ENDPOINT, late_by));
     }
     let json = serde_json::to_vec(&response).expect("AdResponse serialises");

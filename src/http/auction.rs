@@ -1,6 +1,7 @@
 //! `POST /openrtb2/auction`: an OpenRTB 2.6 BidRequest in, the winners' BidResponse out.
 
 use crate::deadline::Deadline;
+use crate::deadline::LATE_GRACE;
 use crate::gateway::Gateway;
 use crate::limits::{self, Shed};
 use crate::reload::Live;
@@ -15,8 +16,6 @@ use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
 
 const ENDPOINT: &str = "openrtb2";
-/// How far past its tmax an answer may be before it counts as late.
-const LATE_GRACE: Duration = Duration::from_millis(5);
 /// How long a shed request's body is read for before the 503, to keep the connection.
 const DRAIN: Duration = Duration::from_millis(20);
 

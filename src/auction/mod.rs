@@ -120,7 +120,7 @@ impl Rejection {
             Rejection::BelowDealFloor { .. } => 315,
             Rejection::SeatBlocked(_) => 316,
             Rejection::NotADeal => 317,
-            Rejection::Unplayable(_) => 307,
+            Rejection::Unplayable(_) => UNPLAYABLE_CODE,
         }
     }
 
@@ -364,9 +364,11 @@ pub fn clearing_price(
     }
 }
 
-#[path = "auction_pod.rs"]
+/// `ext.errors` code of a bid whose audio/video markup cannot be played (refused before the
+/// auction, or found unusable when the answer is built).
+pub const UNPLAYABLE_CODE: u32 = 307;
+
 pub mod pod;
 
 #[cfg(test)]
-#[path = "auction_tests.rs"]
 mod tests;

@@ -246,5 +246,4 @@ impl RequestRules {
 }
 
 #[cfg(test)]
-#[path = "bidcheck_tests.rs"]
 mod tests;

@@ -1,0 +1,192 @@
+//! One auction from a validated bid request to the bid response: prepare the outbound
+//! request, fan out, screen and rank the bids, and write winners and diagnostics.
+
+mod markup;
+mod notices;
+mod report;
+mod response;
+mod screen;
+
+pub use markup::NO_MARKUP_CODE;
+pub use report::{ErrorEntry, MORE_ERRORS_CODE, ResponseExt};
+pub use response::{bid_response, record};
+pub use screen::MAX_BIDS_PER_IMP;
+
+use crate::auction::{self, ImpFloor, Rules};
+use crate::deadline::Deadline;
+use crate::fanout::{self, Called};
+use crate::gateway::Gateway;
+use crate::money::Micros;
+use crate::openrtb::{Bid, BidRequest};
+use crate::partners::Outcome;
+use crate::telemetry;
+use markup::fetch_missing_markup;
+use screen::{offers, refuse_bid_floods, take_bid};
+use std::collections::BTreeMap;
+
+/// What the auction needs to know about each imp beyond the request itself.
+#[derive(Debug, Clone, Default)]
+pub struct ImpSpec {
+    /// In the auction currency.
+    pub floor: Micros,
+    pub pod: Option<auction::Pod>,
+    /// Partners (indices into `Gateway::partners`) allowed to bid; `None` = all.
+    pub partners: Option<Vec<usize>>,
+    /// The answer must carry playable markup (`/v1/ads` audio and video): a bid whose `adm`
+    /// is neither readable VAST nor a media URL with `dur` is refused before the auction
+    /// (307), so the next best bid wins instead of the slot going empty.
+    pub playable: bool,
+}
+
+/// A winning bid, as the partner sent it (macros not yet substituted).
+#[derive(Debug)]
+pub struct Won {
+    /// Index into the request's imps.
+    pub imp: usize,
+    /// Index into `Gateway::partners`.
+    pub partner: usize,
+    pub bid: Bid,
+    /// The response's `bidid`, for `${AUCTION_BID_ID}`.
+    pub bidid: Option<String>,
+    pub clearing: Micros,
+}
+
+impl Won {
+    /// The OpenRTB macro values (§4.4) of this win, for its markup and notice URLs.
+    pub fn macros<'a>(
+        &'a self,
+        auction_id: &'a str,
+        seat: &'a str,
+        currency: &'a str,
+    ) -> crate::macros::Values<'a> {
+        crate::macros::Values {
+            auction_id,
+            bid_id: self.bidid.as_deref(),
+            imp_id: &self.bid.impid,
+            seat_id: seat,
+            ad_id: self.bid.str_field("adid"),
+            price: Some(self.clearing),
+            currency,
+            loss: None,
+            min_to_win: None,
+        }
+    }
+}
+
+/// An auction's result: the request as sent, the winners in imp order (a pod's highest price
+/// first), and the diagnostics (`ext`, written only when something won).
+#[derive(Debug)]
+pub struct Settled {
+    pub request: BidRequest,
+    pub wins: Vec<Won>,
+    pub ext: ResponseExt,
+    /// Every partner called or skipped: index, outcome label, milliseconds.
+    pub outcomes: Vec<(usize, &'static str, u64)>,
+}
+
+/// Fans out, screens, and runs the auction: the part every endpoint shares.
+pub async fn settle(
+    gw: &Gateway,
+    mut request: BidRequest,
+    specs: &[ImpSpec],
+    deadline: &Deadline,
+) -> Settled {
+    let currency = gw.config.auction.currency.as_str();
+    request.at = Some(gw.auction_type());
+    request.cur = Some(vec![currency.to_string()]);
+
+    let eligible: Vec<Option<Vec<usize>>> = specs.iter().map(|s| s.partners.clone()).collect();
+    let mut called = fanout::run(gw, &mut request, deadline, &eligible).await;
+    refuse_bid_floods(&mut called, request.imp.len());
+
+    let imps: Vec<ImpFloor> = request
+        .imp
+        .iter()
+        .zip(specs)
+        .map(|(imp, spec)| ImpFloor {
+            id: &imp.id,
+            floor: spec.floor,
+            pod: spec.pod,
+        })
+        .collect();
+    let checks = crate::bidcheck::RequestRules::of(&request, &gw.rates);
+    let offers = offers(gw, &called, &request, specs, &checks);
+    let rules = Rules {
+        currency,
+        pricing: gw.pricing,
+    };
+    let outcome = auction::run(&imps, &offers, rules);
+    notices::fire(gw, &called, &offers, &outcome, &request);
+
+    // The ext (times, error messages) is only written when there is a response to carry it:
+    // a 204 records metrics and nothing else.
+    let answering = !outcome.wins.is_empty();
+    let mut ext = ResponseExt::default();
+    let now = tokio::time::Instant::now();
+    for c in &called {
+        let partner = &gw.partners[c.partner];
+        let id = partner.id.as_str();
+        partner.metrics.outcome(&c.outcome, c.elapsed);
+        partner.stats.record(now, &c.outcome, c.elapsed);
+        if let Outcome::Bid(resp) = &c.outcome {
+            partner
+                .metrics
+                .bids(resp.seatbid.iter().map(|s| s.bid.len()).sum());
+        }
+        if !answering {
+            continue;
+        }
+        if !matches!(c.outcome, Outcome::Throttled(_)) {
+            ext.responsetimemillis
+                .insert(id.to_string(), c.elapsed.as_millis() as u64);
+        }
+        if let Some((code, message)) = c.outcome.error(c.elapsed) {
+            ext.push_error(id, code, message);
+        }
+    }
+    // Rejections, counted per (partner, code) for metrics and capped per partner in ext.
+    let mut counts: BTreeMap<(usize, u32), u64> = BTreeMap::new();
+    for (n, rejection) in &outcome.rejected {
+        let offer = &offers[*n];
+        let partner = called[offer.key.partner].partner;
+        *counts.entry((partner, rejection.code())).or_default() += 1;
+        if answering {
+            let id = gw.partners[partner].id.as_str();
+            ext.push_error(id, rejection.code(), rejection.message(offer.bid_id));
+        }
+    }
+    for ((partner, code), n) in counts {
+        telemetry::bids_rejected(gw.partners[partner].id.as_str(), code, n);
+    }
+    drop(offers);
+    drop(imps);
+
+    let mut wins = Vec::with_capacity(outcome.wins.len());
+    for win in &outcome.wins {
+        let partner = called[win.key.partner].partner;
+        let bidid = match &called[win.key.partner].outcome {
+            Outcome::Bid(resp) => resp.bidid.clone(),
+            _ => None,
+        };
+        gw.partners[partner].metrics.win(win.clearing);
+        gw.partners[partner].stats.win(now);
+        wins.push(Won {
+            imp: win.imp,
+            partner,
+            bid: take_bid(&mut called, win.key),
+            bidid,
+            clearing: win.clearing,
+        });
+    }
+    let outcomes = called
+        .iter()
+        .map(|c| (c.partner, c.outcome.label(), c.elapsed.as_millis() as u64))
+        .collect();
+    fetch_missing_markup(gw, &request.id, &mut wins, &mut ext, deadline).await;
+    Settled {
+        request,
+        wins,
+        ext,
+        outcomes,
+    }
+}

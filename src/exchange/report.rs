@@ -1,0 +1,49 @@
+//! The auction's diagnostics: `ext` of the BidResponse (response times, errors per partner),
+//! bounded so that a partner cannot buy time with its errors.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `ext` of our BidResponse, in Prebid Server's shape, which integrators already parse.
+#[derive(Debug, Default, Serialize)]
+pub struct ResponseExt {
+    /// Partner id → milliseconds from sending its request to its answer (or to giving up).
+    pub responsetimemillis: BTreeMap<String, u64>,
+    /// Partner id → what went wrong with that partner or its bids.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, Vec<ErrorEntry>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorEntry {
+    pub code: u32,
+    pub message: String,
+}
+
+/// Errors listed per partner; past this, one summary entry says how many more there were.
+const MAX_ERRORS_PER_PARTNER: usize = 10;
+/// Partner text echoed in messages (bid ids, serde's quotes of bad values) is cut to this.
+pub use crate::text::MAX_MESSAGE_CHARS;
+/// `ext.errors` code of the summary entry for errors past `MAX_ERRORS_PER_PARTNER`.
+pub const MORE_ERRORS_CODE: u32 = 399;
+
+impl ResponseExt {
+    pub fn push_error(&mut self, partner: &str, code: u32, mut message: String) {
+        let list = self.errors.entry(partner.to_string()).or_default();
+        if list.len() > MAX_ERRORS_PER_PARTNER {
+            return;
+        }
+        if list.len() == MAX_ERRORS_PER_PARTNER {
+            list.push(ErrorEntry {
+                code: MORE_ERRORS_CODE,
+                message: "more errors from this partner were left out".into(),
+            });
+            return;
+        }
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        list.push(ErrorEntry { code, message });
+    }
+}

@@ -1,0 +1,116 @@
+//! The OpenRTB answer to a settled auction, and its event-log record.
+
+use super::Settled;
+use crate::events::record::{AuctionRecord, PartnerRecord, WinRecord};
+use crate::gateway::Gateway;
+use crate::openrtb::{BidResponse, SeatBid};
+
+/// The OpenRTB answer to a settled auction; `None` when nothing won.
+pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
+    if settled.wins.is_empty() {
+        return None;
+    }
+    let currency = gw.config.auction.currency.as_str();
+    // Winners, grouped into one seatbid per partner in order of first win.
+    let mut seatbid: Vec<SeatBid> = Vec::new();
+    let mut seat_of: Vec<Option<usize>> = vec![None; gw.partners.len()];
+    for won in settled.wins {
+        // Markup and the billing notice (fired by whoever sees the impression) get the
+        // auction's macros.
+        // Only a winner's markup is ever unescaped (`Bid::adm`), and written back only
+        // when a macro changed it.
+        let (adm, burl) = {
+            let values = won.macros(
+                &settled.request.id,
+                gw.partners[won.partner].id.as_str(),
+                currency,
+            );
+            let owned = |c: std::borrow::Cow<'_, str>| match c {
+                std::borrow::Cow::Owned(r) => Some(r),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            let adm = won
+                .bid
+                .adm()
+                .and_then(|t| owned(crate::macros::substitute(&t, &values)));
+            let burl = won
+                .bid
+                .str_field("burl")
+                .and_then(|t| owned(crate::macros::substitute_url(t, &values)));
+            (adm, burl)
+        };
+        let mut bid = won.bid;
+        bid.price = won.clearing.to_f64();
+        // bidgate fired the win and loss notices itself: the client must not fire them again.
+        bid.rest.remove("nurl");
+        bid.rest.remove("lurl");
+        if let Some(adm) = adm {
+            bid.set_adm(&adm);
+        }
+        if let Some(burl) = burl {
+            bid.rest.insert("burl".into(), burl.into());
+        }
+        let s = *seat_of[won.partner].get_or_insert_with(|| {
+            seatbid.push(SeatBid {
+                bid: Vec::new(),
+                seat: Some(gw.partners[won.partner].seat().to_string()),
+                rest: Default::default(),
+            });
+            seatbid.len() - 1
+        });
+        seatbid[s].bid.push(bid);
+    }
+    Some(BidResponse {
+        id: settled.request.id,
+        seatbid,
+        bidid: None,
+        cur: Some(currency.to_string()),
+        nbr: None,
+        ext: Some(serde_json::to_value(settled.ext).expect("ext serialises")),
+        rest: Default::default(),
+    })
+}
+
+/// The event log's record of a settled auction, or `None` when it is not sampled.
+pub fn record(
+    gw: &Gateway,
+    settled: &Settled,
+    endpoint: &str,
+    bundle: Option<&str>,
+    took: std::time::Duration,
+) -> Option<AuctionRecord> {
+    let share = gw.config.event_log.sample_auctions;
+    if share <= 0.0 || fastrand::f64() >= share {
+        return None;
+    }
+    let currency = &gw.config.auction.currency;
+    Some(AuctionRecord {
+        ts_ms: crate::events::record::now_ms(),
+        auction_id: settled.request.id.clone(),
+        endpoint: endpoint.into(),
+        app_bundle: bundle.map(String::from),
+        duration_ms: took.as_millis() as u64,
+        partners: settled
+            .outcomes
+            .iter()
+            .map(|(p, outcome, ms)| PartnerRecord {
+                partner: gw.partners[*p].id.to_string(),
+                outcome: outcome.to_string(),
+                ms: *ms,
+            })
+            .collect(),
+        wins: settled
+            .wins
+            .iter()
+            .map(|w| WinRecord {
+                imp: settled.request.imp[w.imp].id.clone(),
+                partner: gw.partners[w.partner].id.to_string(),
+                bid_id: w.bid.id.clone(),
+                price_micros: w.clearing.0,
+                currency: currency.clone(),
+                adomain: w.bid.first_adomain().map(String::from),
+                dur_s: w.bid.dur(),
+            })
+            .collect(),
+    })
+}
