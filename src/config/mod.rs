@@ -6,11 +6,13 @@
 //! fixing a file one error per restart is an operator having a bad night.
 
 mod ads;
+mod check;
+mod defaults;
 mod load;
 
 pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
-pub(crate) use load::is_currency_code;
+pub(crate) use check::is_currency_code;
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
 
 use schemars::JsonSchema;
@@ -379,101 +381,6 @@ impl Default for CurrencyConfig {
             rates_file: None,
             refresh_s: defaults::refresh_s(),
         }
-    }
-}
-
-mod defaults {
-    use std::net::SocketAddr;
-    pub fn listen() -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 8080))
-    }
-    pub fn max_request_bytes() -> usize {
-        256 * 1024
-    }
-    pub fn shutdown_timeout_s() -> u64 {
-        5
-    }
-    pub fn max_in_flight() -> usize {
-        1024
-    }
-    pub fn max_worker_lag_ms() -> u64 {
-        50
-    }
-    pub fn target_worker_lag_ms() -> u64 {
-        5
-    }
-    pub fn default_tmax_ms() -> u64 {
-        300
-    }
-    pub fn max_tmax_ms() -> u64 {
-        1000
-    }
-    pub fn network_buffer_ms() -> u64 {
-        10
-    }
-    pub fn processing_reserve_ms() -> u64 {
-        5
-    }
-    pub fn currency() -> String {
-        "USD".into()
-    }
-    pub fn second_price_increment() -> f64 {
-        0.01
-    }
-    pub fn pool_max_idle_per_host() -> usize {
-        64
-    }
-    pub fn pool_idle_timeout_ms() -> u64 {
-        90_000
-    }
-    pub fn connect_timeout_ms() -> u64 {
-        200
-    }
-    pub fn warm_connections() -> usize {
-        4
-    }
-    pub fn max_connecting() -> usize {
-        8
-    }
-    pub fn max_response_bytes() -> usize {
-        1024 * 1024
-    }
-    pub fn enabled() -> bool {
-        true
-    }
-    pub fn client_key() -> Vec<super::ClientKey> {
-        use super::ClientKey::*;
-        vec![ApiKey, AppBundle, Ip]
-    }
-    pub fn failure_threshold() -> u32 {
-        10
-    }
-    pub fn cooloff_ms() -> u64 {
-        5_000
-    }
-    pub fn probe_share() -> f64 {
-        0.1
-    }
-    pub fn probe_successes() -> u32 {
-        3
-    }
-    pub fn failure_rate() -> f64 {
-        0.5
-    }
-    pub fn min_volume() -> u32 {
-        20
-    }
-    pub fn timeout_counts_after_ms() -> u64 {
-        100
-    }
-    pub fn bid_adjustment() -> f64 {
-        1.0
-    }
-    pub fn refresh_s() -> u64 {
-        3_600
-    }
-    pub fn log_level() -> String {
-        "info".into()
     }
 }
 

@@ -162,6 +162,11 @@ async fn admin_listen_moves_the_admin_surface_off_the_public_port() {
             "{path} on the admin port"
         );
     }
+    // Ready once every worker has warmed its partner connections (milliseconds here).
+    eventually("/readyz answers 200", || async {
+        (get(&public, "/readyz").await.ok()?.status() == 200).then_some(())
+    })
+    .await;
     for path in ["/healthz", "/readyz"] {
         assert_eq!(get(&public, path).await.unwrap().status(), 200, "{path}");
         assert_eq!(get(&admin, path).await.unwrap().status(), 200, "{path}");

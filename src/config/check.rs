@@ -1,0 +1,211 @@
+//! Semantic checks of a parsed config that the types alone cannot express: every problem
+//! is reported with its key path.
+
+use super::load::is_partner_id;
+use super::{Config, Problem};
+
+/// Semantic checks that the types alone cannot express. Returns every problem found.
+pub(crate) fn validate(c: &Config) -> Vec<Problem> {
+    let mut p = Vec::new();
+    let a = &c.auction;
+    if c.server.max_request_bytes == 0 {
+        p.push(Problem::new("server.max_request_bytes", "must be > 0"));
+    }
+    if a.default_tmax_ms == 0 {
+        p.push(Problem::new("auction.default_tmax_ms", "must be > 0"));
+    }
+    if a.default_tmax_ms <= a.network_buffer_ms + a.processing_reserve_ms {
+        p.push(Problem::new(
+            "auction.default_tmax_ms",
+            "must be larger than network_buffer_ms + processing_reserve_ms, or requests without tmax never reach a partner",
+        ));
+    }
+    if a.processing_reserve_ms == 0 {
+        p.push(Problem::new(
+            "auction.processing_reserve_ms",
+            "must be >= 1: the auction and the response need time after the fan-out",
+        ));
+    }
+    if a.max_tmax_ms > MAX_TMAX_MS {
+        p.push(Problem::new(
+            "auction.max_tmax_ms",
+            format!("must be <= {MAX_TMAX_MS} (it also bounds how long a request body may take)"),
+        ));
+    }
+    if a.default_tmax_ms > a.max_tmax_ms {
+        p.push(Problem::new(
+            "auction.default_tmax_ms",
+            format!("must be <= auction.max_tmax_ms ({})", a.max_tmax_ms),
+        ));
+    }
+    if a.max_tmax_ms <= a.network_buffer_ms + a.processing_reserve_ms {
+        p.push(Problem::new(
+            "auction.max_tmax_ms",
+            "must be larger than network_buffer_ms + processing_reserve_ms, or no partner ever gets time",
+        ));
+    }
+    if !is_currency_code(&a.currency) {
+        p.push(Problem::new(
+            "auction.currency",
+            format!(
+                "`{}` is not an ISO-4217 code (three capital letters)",
+                a.currency
+            ),
+        ));
+    }
+    if !(a.second_price_increment.is_finite() && (0.0..=1000.0).contains(&a.second_price_increment))
+    {
+        p.push(Problem::new(
+            "auction.second_price_increment",
+            "must be a number between 0 and 1000",
+        ));
+    }
+    if c.admin
+        .token
+        .as_ref()
+        .is_some_and(|t| t.chars().count() < 16)
+    {
+        p.push(Problem::new(
+            "admin.token",
+            "must be at least 16 characters",
+        ));
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&c.log.level) {
+        p.push(Problem::new(
+            "log.level",
+            format!("is not a valid filter: {e}"),
+        ));
+    }
+    // Port 0 (any free port) twice is fine: two different ports get picked.
+    if c.admin.listen == Some(c.server.listen) && c.server.listen.port() != 0 {
+        p.push(Problem::new(
+            "admin.listen",
+            "must differ from server.listen (leave it unset to serve admin routes there)",
+        ));
+    }
+    if c.client_rate_limit.requests_per_second > 0 && c.client_rate_limit.key.is_empty() {
+        p.push(Problem::new(
+            "client_rate_limit.key",
+            "must name at least one of api_key, app_bundle, ip",
+        ));
+    }
+    super::ads::validate(c, &mut p);
+    for (code, rate) in &c.currency.rates {
+        if !is_currency_code(code) {
+            p.push(Problem::new(
+                format!("currency.rates.{code}"),
+                "is not an ISO-4217 code",
+            ));
+        } else if crate::currency::Rate::from_f64(*rate).is_none() {
+            p.push(Problem::new(
+                format!("currency.rates.{code}"),
+                "must be a number > 0",
+            ));
+        }
+    }
+    if c.currency.refresh_s == 0 {
+        p.push(Problem::new("currency.refresh_s", "must be > 0"));
+    }
+    check_http(&c.http_client, "http_client", &mut p);
+    check_breaker(&c.circuit_breaker, "circuit_breaker", &mut p);
+    let mut seen = std::collections::HashSet::new();
+    for (i, partner) in c.partners.iter().enumerate() {
+        let key = |k: &str| format!("partners[{i}].{k}");
+        if !is_partner_id(&partner.id) {
+            p.push(Problem::new(
+                key("id"),
+                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
+            ));
+        } else if partner.id == crate::direct::PARTNER_ID && c.internal.catalog.is_some() {
+            p.push(Problem::new(
+                key("id"),
+                "`internal` is internal demand's id while [internal] catalog is set",
+            ));
+        } else if !seen.insert(partner.id.as_str()) {
+            p.push(Problem::new(
+                key("id"),
+                format!("`{}` is used by another partner", partner.id),
+            ));
+        }
+        match reqwest::Url::parse(&partner.endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(_) => p.push(Problem::new(key("endpoint"), "must be an http(s) URL")),
+            Err(e) => p.push(Problem::new(key("endpoint"), format!("invalid URL: {e}"))),
+        }
+        if partner.timeout_ms == 0 {
+            p.push(Problem::new(key("timeout_ms"), "must be > 0"));
+        }
+        if !(partner.bid_adjustment.is_finite()
+            && partner.bid_adjustment > 0.0
+            && partner.bid_adjustment <= 10.0)
+        {
+            p.push(Problem::new(
+                key("bid_adjustment"),
+                "must be a number > 0 and <= 10",
+            ));
+        }
+        if partner.qps_limit == Some(0) {
+            p.push(Problem::new(
+                key("qps_limit"),
+                "must be >= 1 (remove the key for no cap; set enabled = false to stop calling)",
+            ));
+        }
+        // Inherited values were checked at the top level; only report a partner's own.
+        if partner.http_client != c.http_client {
+            check_http(&partner.http_client, &key("http_client"), &mut p);
+        }
+        if partner.circuit_breaker != c.circuit_breaker {
+            check_breaker(&partner.circuit_breaker, &key("circuit_breaker"), &mut p);
+        }
+    }
+    p
+}
+
+/// One minute: no auction waits longer, and neither does a slow request body.
+const MAX_TMAX_MS: u64 = 60_000;
+
+fn check_http(h: &super::HttpClientConfig, at: &str, p: &mut Vec<Problem>) {
+    if h.pool_idle_timeout_ms == 0 {
+        p.push(Problem::new(
+            format!("{at}.pool_idle_timeout_ms"),
+            "must be > 0 (0 would close every connection at once: no keep-alive)",
+        ));
+    }
+    if h.max_response_bytes == 0 {
+        p.push(Problem::new(
+            format!("{at}.max_response_bytes"),
+            "must be > 0",
+        ));
+    }
+    if h.connect_timeout_ms == 0 {
+        p.push(Problem::new(
+            format!("{at}.connect_timeout_ms"),
+            "must be > 0",
+        ));
+    }
+}
+
+fn check_breaker(b: &super::CircuitBreakerConfig, at: &str, p: &mut Vec<Problem>) {
+    if !(b.failure_rate > 0.0 && b.failure_rate <= 1.0) {
+        p.push(Problem::new(
+            format!("{at}.failure_rate"),
+            "must be > 0 and <= 1 (a share of calls)",
+        ));
+    }
+    if !(b.probe_share > 0.0 && b.probe_share <= 1.0) {
+        p.push(Problem::new(
+            format!("{at}.probe_share"),
+            "must be > 0 and <= 1",
+        ));
+    }
+    if b.failure_threshold > 0 && (b.cooloff_ms == 0 || b.probe_successes == 0) {
+        p.push(Problem::new(
+            at.to_string(),
+            "cooloff_ms and probe_successes must be > 0 when failure_threshold is set",
+        ));
+    }
+}
+
+pub(crate) fn is_currency_code(s: &str) -> bool {
+    s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
