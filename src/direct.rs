@@ -10,18 +10,16 @@
 //! `ext.tier`, the line item in the bid id (`<line item>~<n>`) so that the impression event
 //! can count delivery and frequency caps.
 
-use crate::ads::{ContentKind, DeviceType, Gender};
 use crate::config::AdFormat;
 use crate::internal::{Creative, Index, MemoryStore, Request, Tier};
 use crate::money::Micros;
 use crate::openrtb::{Bid, BidRequest, BidResponse, SeatBid};
-use crate::partners::Outcome;
+use crate::outcome::Outcome;
+use crate::vocab::{ContentKind, DeviceType, Gender};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// The partner id of internal demand (metrics, stats, tokens) and its seat in answers.
-pub const PARTNER_ID: &str = "internal";
-pub const SEAT: &str = "direct";
+pub use crate::vocab::{DIRECT_SEAT as SEAT, INTERNAL_PARTNER_ID as PARTNER_ID};
 
 pub struct Direct {
     pub index: Index,
@@ -118,16 +116,11 @@ pub fn answer(
             os: os.as_deref(),
             device_type: get(&["device", "devicetype"])
                 .and_then(Value::as_i64)
-                .and_then(device_type),
+                .and_then(DeviceType::from_openrtb),
             yob: get(&["user", "yob"])
                 .and_then(Value::as_u64)
                 .and_then(|y| u16::try_from(y).ok()),
-            gender: match str_at(&["user", "gender"]) {
-                Some("F") => Some(Gender::Female),
-                Some("M") => Some(Gender::Male),
-                Some("O") => Some(Gender::Other),
-                _ => None,
-            },
+            gender: str_at(&["user", "gender"]).and_then(Gender::from_openrtb),
             content,
             genre: str_at(&["app", "content", "genre"]),
             language: str_at(&["app", "content", "language"]).or(str_at(&["device", "language"])),
@@ -173,17 +166,6 @@ pub fn answer(
         nbr: None,
         ext: None,
         rest: Default::default(),
-    })
-}
-
-fn device_type(t: i64) -> Option<DeviceType> {
-    Some(match t {
-        2 => DeviceType::Desktop,
-        3 | 7 => DeviceType::Tv,
-        1 | 4 => DeviceType::Phone,
-        5 => DeviceType::Tablet,
-        6 => DeviceType::Speaker,
-        _ => return None,
     })
 }
 

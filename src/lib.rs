@@ -25,6 +25,7 @@ pub mod money;
 pub mod notices;
 pub mod openrtb;
 pub mod openrtb_model;
+pub mod outcome;
 pub mod partners;
 pub mod privacy;
 pub mod reload;
@@ -33,6 +34,7 @@ pub mod telemetry;
 pub mod text;
 pub mod validation;
 pub mod vast;
+pub mod vocab;
 
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};

@@ -7,7 +7,7 @@
 //! partner) and nothing needs a background sweeper. Time comes in as `tokio::time::Instant`
 //! so tests can pause it.
 
-use crate::partners::Outcome;
+use crate::outcome::Outcome;
 use serde::Serialize;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -112,7 +112,7 @@ impl PartnerStats {
 
     /// One partner call (or skip) and how long it took.
     pub fn record(&self, now: Instant, outcome: &Outcome, elapsed: Duration) {
-        use crate::partners::{Cut, Skip};
+        use crate::outcome::{Cut, Skip};
         self.with_bucket(now, |b| {
             match outcome {
                 Outcome::Throttled(Skip::CircuitOpen) => b.circuit_open += 1,
@@ -225,15 +225,18 @@ fn percentile(hist: &[u32], q: f64) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partners::{BadResponse, Cut, Skip};
+    use crate::outcome::{BadResponse, Cut, Skip};
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
     fn bid() -> Outcome {
-        crate::partners::parse(
-            br#"{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1}]}]}"#,
+        Outcome::Bid(
+            serde_json::from_str(
+                r#"{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1}]}]}"#,
+            )
+            .unwrap(),
         )
     }
 

@@ -103,8 +103,8 @@ impl PartnerMetrics {
     }
 
     /// One partner call (or skip). Skipped partners were not called: no latency to record.
-    pub fn outcome(&self, outcome: &crate::partners::Outcome, elapsed: Duration) {
-        use crate::partners::Outcome;
+    pub fn outcome(&self, outcome: &crate::outcome::Outcome, elapsed: Duration) {
+        use crate::outcome::Outcome;
         let label = outcome.label();
         if let Some(i) = OUTCOME_LABELS.iter().position(|l| *l == label) {
             self.outcomes[i].increment(1);
@@ -233,7 +233,7 @@ mod tests {
 
 #[cfg(test)]
 mod label_tests {
-    use crate::partners::{BadResponse, Cut, Outcome, Skip};
+    use crate::outcome::{BadResponse, Cut, Outcome, Skip};
 
     #[test]
     fn every_outcome_has_a_registered_label() {

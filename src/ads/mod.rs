@@ -13,6 +13,7 @@ pub mod respond;
 pub use openrtb::{Mapped, to_openrtb};
 pub use respond::{AdResponse, respond};
 
+pub use crate::vocab::{ContentKind, DeviceType, Gender};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -86,17 +87,6 @@ pub struct Device {
     pub utc_offset_min: Option<i32>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceType {
-    Phone,
-    Tablet,
-    Desktop,
-    Tv,
-    Speaker,
-    Car,
-}
-
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 pub struct User {
     /// The app's id for the listener. Dropped without consent.
@@ -110,16 +100,6 @@ pub struct User {
     pub gender: Option<Gender>,
     #[serde(default)]
     pub consent: Consent,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-pub enum Gender {
-    #[serde(rename = "f")]
-    Female,
-    #[serde(rename = "m")]
-    Male,
-    #[serde(rename = "o")]
-    Other,
 }
 
 /// Privacy signals, passed to bidders as OpenRTB 2.6 carries them (`regs`, `user.consent`).
@@ -163,15 +143,6 @@ pub struct Context {
     /// Content language, ISO 639-1 (`sv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ContentKind {
-    Music,
-    Podcast,
-    Radio,
-    Video,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -5,7 +5,7 @@
 //! `personal_data_allowed`) the request carries no user id, year of birth, gender or
 //! advertising id, and the IP address is truncated (IPv4 to /24, IPv6 to /48).
 
-use super::{AdRequest, ContentKind, DeviceType, Gender, personal_data_allowed};
+use super::{AdRequest, ContentKind, personal_data_allowed};
 use crate::auction::Pod;
 use crate::config::{AdFormat, PlacementConfig, Position};
 use crate::exchange::ImpSpec;
@@ -216,13 +216,7 @@ fn device(r: &AdRequest, peer: Option<IpAddr>, personal: bool) -> Value {
     }
     if let Some(t) = d.r#type {
         // AdCOM device types: 2 PC, 3 connected TV, 4 phone, 5 tablet, 6 connected device.
-        o["devicetype"] = json!(match t {
-            DeviceType::Desktop => 2,
-            DeviceType::Tv => 3,
-            DeviceType::Phone => 4,
-            DeviceType::Tablet => 5,
-            DeviceType::Speaker | DeviceType::Car => 6,
-        });
+        o["devicetype"] = json!(t.to_openrtb());
     }
     if personal && let Some(ifa) = &d.ifa {
         o["ifa"] = json!(ifa);
@@ -278,11 +272,7 @@ fn user(r: &AdRequest, personal: bool) -> Option<Value> {
             o["yob"] = json!(yob);
         }
         if let Some(g) = u.gender {
-            o["gender"] = json!(match g {
-                Gender::Female => "F",
-                Gender::Male => "M",
-                Gender::Other => "O",
-            });
+            o["gender"] = json!(g.to_openrtb());
         }
     }
     (o.as_object().is_some_and(|m| !m.is_empty())).then_some(o)

@@ -15,8 +15,7 @@ use crate::money::Micros;
 const RANK_WEIGHT: i64 = 10_000_000_000_000;
 
 /// Largest pod accepted by config validation; bounds the table (ads × seconds).
-pub const MAX_ADS: u32 = 10;
-pub const MAX_DURATION_S: u32 = 600;
+pub use crate::vocab::{MAX_POD_ADS as MAX_ADS, MAX_POD_DURATION_S as MAX_DURATION_S};
 
 /// The offers (indices into `offers`) that fill the pod best, highest price first (ties in
 /// arrival order). `eligible` holds screened offers with a `dur_s` within the per-ad limits.

@@ -1,6 +1,7 @@
 //! Config of the client ad API: placements (what an app may ask for) and tracking events.
 
 use super::Problem;
+pub use crate::vocab::AdFormat;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -42,14 +43,6 @@ pub struct PlacementConfig {
     /// An ad break of several ads: the auction fills it with the set of bids that earns most.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<PodConfig>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AdFormat {
-    Audio,
-    Display,
-    Video,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -195,7 +188,7 @@ pub(super) fn validate(c: &super::Config, p: &mut Vec<Problem>) {
             ));
         }
         if let Some(pod) = &pl.pod {
-            use crate::auction::pod::{MAX_ADS, MAX_DURATION_S};
+            use crate::vocab::{MAX_POD_ADS as MAX_ADS, MAX_POD_DURATION_S as MAX_DURATION_S};
             if !timed {
                 p.push(Problem::new(
                     key("pod"),

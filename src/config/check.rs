@@ -96,7 +96,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
                 format!("currency.rates.{code}"),
                 "is not an ISO-4217 code",
             ));
-        } else if crate::currency::Rate::from_f64(*rate).is_none() {
+        } else if !(rate.is_finite() && *rate > 0.0 && *rate < 1e9) {
             p.push(Problem::new(
                 format!("currency.rates.{code}"),
                 "must be a number > 0",
@@ -116,7 +116,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
                 key("id"),
                 "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
             ));
-        } else if partner.id == crate::direct::PARTNER_ID && c.internal.catalog.is_some() {
+        } else if partner.id == crate::vocab::INTERNAL_PARTNER_ID && c.internal.catalog.is_some() {
             p.push(Problem::new(
                 key("id"),
                 "`internal` is internal demand's id while [internal] catalog is set",

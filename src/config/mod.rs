@@ -8,11 +8,13 @@
 mod ads;
 mod check;
 mod defaults;
+mod event_log;
 mod load;
 
 pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
 pub(crate) use check::is_currency_code;
+pub use event_log::{EventLogConfig, Fsync};
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
 
 use schemars::JsonSchema;
@@ -50,7 +52,7 @@ pub struct Config {
     pub events: EventsConfig,
     /// The local log of auctions and events (JSON lines, hourly files).
     #[serde(default)]
-    pub event_log: crate::eventlog::EventLogConfig,
+    pub event_log: EventLogConfig,
     /// Where apps show ads (`/v1/ads` slots name one).
     #[serde(default)]
     pub placements: Vec<PlacementConfig>,

@@ -19,11 +19,10 @@
 //! {reason}` (`queue_full`, `closed`, `write_error`, and `serialize` for a record serde_json
 //! refuses) and the gauge `bidgate_event_log_queue_depth`, set by the writer once per batch.
 
-mod config;
 mod name;
 mod writer;
 
-pub use config::{EventLogConfig, Fsync};
+pub use crate::config::{EventLogConfig, Fsync};
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@
 //! forms (unix seconds, `Micros`) beside them. Unknown keys are errors: a misspelt
 //! targeting key must not silently widen a campaign to everyone.
 
-use crate::ads::{ContentKind, DeviceType, Gender};
+use crate::vocab::{ContentKind, DeviceType, Gender};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,7 @@
 //! rotation): the same inputs and store give the same answer, which is what makes pacing
 //! testable by simulation.
 //!
-//! Enums are the client API's own (`crate::ads::{DeviceType, Gender, ContentKind}`,
+//! Enums are the client API's own (`crate::vocab::{DeviceType, Gender, ContentKind}`,
 //! `crate::config::AdFormat`), so a `/v1/ads` request maps onto `Request` field by field.
 
 pub mod catalog;
@@ -37,9 +37,9 @@ pub use load::{Catalog, CatalogProblem, Syntax};
 pub use store::{Delivered, MemoryStore, Store};
 pub use time::parse_rfc3339;
 
-use crate::ads::{ContentKind, DeviceType, Gender};
 use crate::config::AdFormat;
 use crate::money::Micros;
+use crate::vocab::{ContentKind, DeviceType, Gender};
 
 /// What the decision sees about one slot of one request (filled from `/v1/ads`: the
 /// placement's config, the device, the listener as consent allows, the context).

@@ -8,7 +8,7 @@
 use super::Request;
 use super::catalog::{DayParting, Targeting, Weekday};
 use super::time::{local_hour_and_weekday, unix_day, year_of_day};
-use crate::ads::{ContentKind, DeviceType, Gender};
+use crate::vocab::{ContentKind, DeviceType, Gender};
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Compiled {

@@ -3,9 +3,7 @@
 //! This is the only module that speaks HTTP to partners. A call never returns an error:
 //! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
 
-mod outcome;
-
-pub use outcome::{BadResponse, Cut, Outcome, Skip};
+pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
 
 use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};

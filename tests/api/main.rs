@@ -11,6 +11,7 @@ mod helpers;
 
 mod admin;
 mod ads;
+mod architecture;
 mod auction;
 mod cli;
 mod config;

@@ -1,7 +1,7 @@
 //! The index against a plain scan, and the demo catalog end to end.
 
 use super::*;
-use crate::ads::ContentKind;
+use crate::vocab::ContentKind;
 
 /// The index gives what a plain scan of every line item gives, for random catalogs.
 #[test]

@@ -2,7 +2,7 @@
 //! one matches only line items that do not target the dimension.
 
 use super::*;
-use crate::ads::{ContentKind, DeviceType, Gender};
+use crate::vocab::{ContentKind, DeviceType, Gender};
 
 type Edit = fn(&mut Request<'static>);
 
