@@ -6,6 +6,7 @@
 pub mod ads;
 pub mod auction;
 pub mod bidcheck;
+pub mod billing;
 pub mod breaker;
 pub mod config;
 pub mod currency;

@@ -1,14 +1,14 @@
 //! `GET /v1/events/{kind}?t=TOKEN`: an app reports that an ad was shown, clicked, played.
 //!
-//! The token is verified (forged, tampered and expired ones are refused and counted, never
-//! billed), the event is deduplicated (a replayed impression is billed once), a first
-//! impression fires the winner's `burl`, and every call is written to the event log before
-//! the answer: 204, or a 1×1 GIF with `pixel=1` (for `<img>` tags).
+//! The edge only: the rate limit, the query, the status codes and the log wait. What an
+//! event means — verification, deduplication, billing, delivery — is `billing::accept`.
+//! Every call is written to the event log before the answer: 204, or a 1×1 GIF with
+//! `pixel=1` (for `<img>` tags).
 
+use crate::billing::Accepted;
 use crate::events::Kind;
-use crate::events::record::{self, EventRecord, Record};
+use crate::events::record::{self, Record};
 use crate::events::token::TokenError;
-use crate::notices;
 use crate::reload::Live;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -55,68 +55,16 @@ pub async fn handle(
             .increment(1);
         return actix_web::ResponseError::error_response(&limited);
     }
-    let now_ms = record::now_ms();
-    let mut rec = EventRecord {
-        ts_ms: now_ms,
-        kind: kind.name().into(),
-        result: String::new(),
-        auction_id: None,
-        imp: None,
-        partner: None,
-        bid_id: None,
-        price_micros: None,
-        currency: None,
-    };
-    let (status, result) = match gw.events.signer.verify(token, now_ms / 1000) {
-        Err(e) => {
-            let status = match e {
-                TokenError::Malformed => StatusCode::BAD_REQUEST,
-                TokenError::Forged => StatusCode::FORBIDDEN,
-                TokenError::Expired => StatusCode::GONE,
-            };
-            (status, e.label())
-        }
-        Ok((claims, id)) => {
-            let result = if !gw.events.first_time(kind, id) {
-                "duplicate"
-            } else if kind == Kind::Impression {
-                if let Some(burl) = &claims.burl {
-                    let allow_private = gw
-                        .partner_index(&claims.partner)
-                        .is_some_and(|i| gw.partners[i].notices.allow_private);
-                    gw.events.notifier.fire(
-                        notices::Kind::Billing,
-                        &claims.partner,
-                        burl,
-                        allow_private,
-                    );
-                }
-                // Internal demand counts its delivery and frequency caps on impressions.
-                if let Some(direct) = gw.partners.iter().find_map(|p| p.direct.as_ref())
-                    && claims.partner == crate::direct::PARTNER_ID
-                {
-                    direct.index.record_impression(
-                        &*direct.store,
-                        crate::direct::line_item_of(&claims.bid),
-                        claims.user_key.as_deref(),
-                        crate::money::Micros(claims.price_micros),
-                        now_ms / 1000,
-                    );
-                }
-                counter!("bidgate_billed_micros_total", "partner" => claims.partner.clone(), "currency" => claims.currency.clone())
-                    .increment(claims.price_micros.max(0) as u64);
-                "billed"
-            } else {
-                "counted"
-            };
-            rec.auction_id = Some(claims.auction);
-            rec.imp = Some(claims.imp);
-            rec.partner = Some(claims.partner);
-            rec.bid_id = Some(claims.bid);
-            rec.price_micros = Some(claims.price_micros);
-            rec.currency = Some(claims.currency);
-            (StatusCode::NO_CONTENT, result)
-        }
+    let Accepted {
+        refused,
+        result,
+        record: mut rec,
+    } = crate::billing::accept(&gw, kind, token, record::now_ms());
+    let status = match refused {
+        None => StatusCode::NO_CONTENT,
+        Some(TokenError::Malformed) => StatusCode::BAD_REQUEST,
+        Some(TokenError::Forged) => StatusCode::FORBIDDEN,
+        Some(TokenError::Expired) => StatusCode::GONE,
     };
     counter!("bidgate_events_total", "kind" => kind.name(), "result" => result).increment(1);
     rec.result = result.into();
