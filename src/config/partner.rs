@@ -1,0 +1,164 @@
+//! The partner sections: `[[partners]]`, and the `[http_client]` and `[circuit_breaker]`
+//! defaults each partner inherits key by key.
+
+use super::defaults;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The outbound HTTP client. Each partner has its own keep-alive pool on each worker thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HttpClientConfig {
+    /// Idle keep-alive connections kept per partner host.
+    #[serde(default = "defaults::pool_max_idle_per_host")]
+    pub pool_max_idle_per_host: usize,
+    /// An idle pooled connection is closed after this long.
+    #[serde(default = "defaults::pool_idle_timeout_ms")]
+    pub pool_idle_timeout_ms: u64,
+    /// Limit on establishing a TCP connection (the auction deadline applies on top).
+    #[serde(default = "defaults::connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Largest partner response body accepted, counted after decompression.
+    #[serde(default = "defaults::max_response_bytes")]
+    pub max_response_bytes: usize,
+    /// Speak HTTP/2 without negotiation (h2c) to `http://` endpoints. `https://` endpoints
+    /// negotiate HTTP/2 by ALPN whenever the partner offers it, whatever this says.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
+    /// Connections opened to each partner at start (before `/readyz` answers 200) and to
+    /// new or changed partners after a reload, so that the first burst of auctions does not
+    /// pay for connection set-up. 0 = none.
+    #[serde(default = "defaults::warm_connections")]
+    pub warm_connections: usize,
+    /// At most this many connection attempts to one partner at a time: a burst waits for a
+    /// pooled connection instead of becoming a connect storm. 0 = no bound.
+    #[serde(default = "defaults::max_connecting")]
+    pub max_connecting: usize,
+    /// Ask partners for gzip-compressed answers (`Accept-Encoding: gzip`). Off by default:
+    /// on loopback or a fast link, inflating costs more CPU than the bytes save.
+    #[serde(default)]
+    pub gzip: bool,
+}
+
+/// Skips a failing partner for a while instead of spending every auction's time on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failures (timeouts, transport errors, bad responses) that open the
+    /// circuit; 0 disables the breaker.
+    #[serde(default = "defaults::failure_threshold")]
+    pub failure_threshold: u32,
+    /// How long an open circuit skips the partner before probing it.
+    #[serde(default = "defaults::cooloff_ms")]
+    pub cooloff_ms: u64,
+    /// Share of auctions (0–1] that probe a recovering partner; the rest skip it.
+    #[serde(default = "defaults::probe_share")]
+    pub probe_share: f64,
+    /// Successful probes in a row that close the circuit again.
+    #[serde(default = "defaults::probe_successes")]
+    pub probe_successes: u32,
+    /// A timeout counts as a failure only when the partner was waited for at least this long
+    /// (or for its whole `timeout_ms`): a client asking for a 40 ms tmax must not switch off a
+    /// partner that answers in 60, but a partner silent for 100 ms+ is failing.
+    #[serde(default = "defaults::timeout_counts_after_ms")]
+    pub timeout_counts_after_ms: u64,
+    /// Besides the run of `failure_threshold` failures, the circuit opens only when at
+    /// least this share of the partner's judged calls failed over the last one to two
+    /// seconds: a short burst of timeouts from a partner that mostly answers does not cut
+    /// it off. Applies once the window holds `min_volume` calls.
+    #[serde(default = "defaults::failure_rate")]
+    pub failure_rate: f64,
+    /// Judged calls in the window below which the run of failures alone decides (a quiet
+    /// partner has too few calls for a rate to mean anything). 0 = the run alone, always.
+    #[serde(default = "defaults::min_volume")]
+    pub min_volume: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// Unique id; also the `seat` of this partner's bids in responses and a metrics label.
+    pub id: String,
+    /// Where bid requests are POSTed (http or https).
+    pub endpoint: String,
+    /// This partner never gets longer than this, whatever the request's `tmax` says.
+    pub timeout_ms: u64,
+    #[serde(default = "defaults::enabled")]
+    pub enabled: bool,
+    /// Most bid requests per second this partner may receive (its contract's QPS cap); over
+    /// it, the partner is skipped for that auction (outcome `Throttled`), never exceeded.
+    /// Bursts up to the same number are allowed. Absent = no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qps_limit: Option<u32>,
+    /// Overrides of the top-level `[http_client]` keys for this partner only.
+    #[serde(default)]
+    pub http_client: HttpClientConfig,
+    /// Overrides of the top-level `[circuit_breaker]` keys for this partner only.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Multiplies this partner's bid prices before the auction (e.g. 0.85 for a partner that
+    /// bids gross of its fee). Clearing prices are computed on the adjusted prices.
+    #[serde(default = "defaults::bid_adjustment")]
+    pub bid_adjustment: f64,
+    /// The partner's IAB TCF vendor id: with GDPR applying, personal data reaches it only with
+    /// that vendor's consent in the TCF string. Absent = treated as not consented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<u16>,
+    #[serde(default)]
+    pub notices: NoticeConfig,
+}
+
+/// Win and loss notices to a partner (`nurl`, `lurl`), fired after the auction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct NoticeConfig {
+    /// Fire the winning bid's `nurl`.
+    #[serde(default = "defaults::enabled")]
+    pub win: bool,
+    /// Fire each losing bid's `lurl` with the loss reason.
+    #[serde(default = "defaults::enabled")]
+    pub loss: bool,
+    /// Allow notice URLs that point at loopback or private addresses (refused otherwise:
+    /// a bid must not make bidgate call into its own network).
+    #[serde(default)]
+    pub allow_private: bool,
+}
+
+impl Default for NoticeConfig {
+    fn default() -> Self {
+        Self {
+            win: true,
+            loss: true,
+            allow_private: false,
+        }
+    }
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            pool_max_idle_per_host: defaults::pool_max_idle_per_host(),
+            pool_idle_timeout_ms: defaults::pool_idle_timeout_ms(),
+            connect_timeout_ms: defaults::connect_timeout_ms(),
+            max_response_bytes: defaults::max_response_bytes(),
+            http2_prior_knowledge: false,
+            warm_connections: defaults::warm_connections(),
+            max_connecting: defaults::max_connecting(),
+            gzip: false,
+        }
+    }
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: defaults::failure_threshold(),
+            cooloff_ms: defaults::cooloff_ms(),
+            probe_share: defaults::probe_share(),
+            probe_successes: defaults::probe_successes(),
+            timeout_counts_after_ms: defaults::timeout_counts_after_ms(),
+            failure_rate: defaults::failure_rate(),
+            min_volume: defaults::min_volume(),
+        }
+    }
+}
