@@ -9,7 +9,7 @@ use crate::breaker::Admit;
 use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
-use crate::partners::{self, Cut, Outcome, Partner, Skip};
+use crate::partners::{self, Cut, Outcome, Partner, PartnerIx, Skip};
 use crate::telemetry;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -22,7 +22,7 @@ use tracing::Instrument;
 #[derive(Debug)]
 pub struct Called {
     /// Index into `Gateway::partners`.
-    pub partner: usize,
+    pub partner: PartnerIx,
     pub outcome: Outcome,
     /// From sending the request to the outcome (or to giving up).
     pub elapsed: Duration,
@@ -30,7 +30,7 @@ pub struct Called {
 
 /// Which partners may bid on which imp: per imp, the allowed partners (indices into
 /// `Gateway::partners`), `None` = all. An empty `Eligible` means every partner, every imp.
-pub type Eligible = [Option<Vec<usize>>];
+pub type Eligible = [Option<Vec<PartnerIx>>];
 
 /// Calls every enabled partner with `request`, whose `tmax` is set per partner. A partner
 /// sees only the imps it may bid on (`eligible`), and is not called when that is none.
@@ -60,7 +60,7 @@ pub async fn run(
     for (i, partner) in gw.partners.iter().enumerate() {
         // Empty = every imp.
         let imps = if restricted {
-            offered(eligible, i, request.imp.len())
+            offered(eligible, PartnerIx(i), request.imp.len())
         } else {
             Vec::new()
         };
@@ -68,7 +68,7 @@ pub async fn run(
             continue;
         }
         let skipped = |skip| Called {
-            partner: i,
+            partner: PartnerIx(i),
             outcome: Outcome::Throttled(skip),
             elapsed: Duration::ZERO,
         };
@@ -108,7 +108,7 @@ pub async fn run(
             let outcome = crate::direct::answer(direct, request, &imps, now_unix, &cfg.currency);
             request.tmax = None;
             results.push(Called {
-                partner: i,
+                partner: PartnerIx(i),
                 outcome,
                 elapsed: started.elapsed(),
             });
@@ -160,7 +160,7 @@ pub async fn run(
                 let ours = gw.behind(Instant::now().saturating_duration_since(budget.wait_until));
                 record_breaker(partner, &outcome, fair, ours, probe);
                 Called {
-                    partner: i,
+                    partner: PartnerIx(i),
                     outcome,
                     elapsed: started.elapsed(),
                 }
@@ -192,7 +192,7 @@ fn with_tmax(body: &[u8], tmax_ms: u64) -> Bytes {
 }
 
 /// Which imps partner `p` is offered.
-fn offered(eligible: &Eligible, p: usize, imps: usize) -> Vec<bool> {
+fn offered(eligible: &Eligible, p: PartnerIx, imps: usize) -> Vec<bool> {
     (0..imps)
         .map(|i| match eligible.get(i) {
             Some(Some(allowed)) => allowed.contains(&p),

@@ -7,7 +7,7 @@
 use crate::config::{Config, Pricing};
 use crate::limits::{self, Shed};
 use crate::money::Micros;
-use crate::partners::{self, Partner};
+use crate::partners::{self, Partner, PartnerIx};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -190,8 +190,11 @@ impl Gateway {
     }
 
     /// The index in `partners` of the enabled partner with this id.
-    pub fn partner_index(&self, id: &str) -> Option<usize> {
-        self.partners.iter().position(|p| p.id.as_str() == id)
+    pub fn partner_index(&self, id: &str) -> Option<PartnerIx> {
+        self.partners
+            .iter()
+            .position(|p| p.id.as_str() == id)
+            .map(PartnerIx)
     }
 
     /// Auctions running now.

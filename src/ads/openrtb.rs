@@ -34,7 +34,7 @@ pub fn to_openrtb<'a>(
     auction_id: &str,
     currency: &str,
     peer: Option<IpAddr>,
-    partner_index: impl Fn(&str) -> Option<usize>,
+    partner_index: impl Fn(&str) -> Option<crate::partners::PartnerIx>,
 ) -> Mapped<'a> {
     let mut imps = Vec::with_capacity(r.slots.len());
     let mut chosen = Vec::with_capacity(r.slots.len());

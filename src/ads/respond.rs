@@ -115,7 +115,7 @@ pub fn respond(
     formats: &[AdFormat],
     settled: Settled,
     ctx: &Context<'_>,
-) -> (AdResponse, Vec<(usize, String)>) {
+) -> (AdResponse, Vec<(crate::partners::PartnerIx, String)>) {
     let mut slots: Vec<SlotResult> = req
         .slots
         .iter()
@@ -153,7 +153,7 @@ fn ad(
     won: &Won,
     ctx: &Context<'_>,
 ) -> Result<Ad, String> {
-    let seat = ctx.partner_ids[won.partner];
+    let seat = ctx.partner_ids[won.partner.0];
     let internal = seat == crate::direct::PARTNER_ID;
     let bid = &won.bid;
     // The imp id is the slot id (`ads::to_openrtb` makes them so).
@@ -202,7 +202,7 @@ fn ad(
     let dims = |k: &str| bid.rest.get(k).and_then(|v| v.as_u64()).map(|v| v as u32);
     let mut ad = Ad {
         format,
-        seat: ctx.seats[won.partner].to_string(),
+        seat: ctx.seats[won.partner.0].to_string(),
         adomain,
         duration_s: bid.dur(),
         vast: None,

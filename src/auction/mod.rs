@@ -7,10 +7,12 @@
 
 use crate::money::Micros;
 
-/// Where a bid sits in the fan-out results: partner, seatbid and bid indices.
+/// Where a bid sits in the fan-out results: the response (an index into the fan-out's
+/// results in arrival order — not a partner index: `fanout::Called::partner` is that), its
+/// seatbid and bid indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BidKey {
-    pub partner: usize,
+    pub response: usize,
     pub seatbid: usize,
     pub bid: usize,
 }

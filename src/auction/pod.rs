@@ -132,7 +132,7 @@ mod tests {
     fn offer(n: usize, cents: i64, dur: u32, domain: &'static str) -> Offer<'static> {
         Offer {
             key: BidKey {
-                partner: n,
+                response: n,
                 seatbid: 0,
                 bid: 0,
             },

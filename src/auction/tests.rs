@@ -3,9 +3,9 @@ use proptest::prelude::*;
 
 const USD: &str = "USD";
 
-fn key(partner: usize, bid: usize) -> BidKey {
+fn key(response: usize, bid: usize) -> BidKey {
     BidKey {
-        partner,
+        response,
         seatbid: 0,
         bid,
     }
@@ -48,7 +48,7 @@ fn first_price_highest_wins_at_its_bid() {
     let offers = [offer(0, "1", 150), offer(1, "1", 320), offer(2, "1", 275)];
     let out = run(&imps, &offers, rules(PriceRule::First));
     assert_eq!(out.wins.len(), 1);
-    assert_eq!(out.wins[0].key.partner, 1);
+    assert_eq!(out.wins[0].key.response, 1);
     assert_eq!(out.wins[0].clearing, Micros(3_200_000));
     assert!(out.rejected.is_empty());
 }
@@ -62,7 +62,7 @@ fn second_price_is_runner_up_plus_increment() {
     }];
     let offers = [offer(0, "1", 150), offer(1, "1", 320), offer(2, "1", 275)];
     let out = run(&imps, &offers, rules(SECOND));
-    assert_eq!(out.wins[0].key.partner, 1);
+    assert_eq!(out.wins[0].key.response, 1);
     assert_eq!(out.wins[0].clearing, Micros(2_760_000));
 }
 
@@ -90,7 +90,7 @@ fn second_price_never_exceeds_the_bid() {
         rules(SECOND),
     );
     assert_eq!(
-        out.wins[0].key.partner, 0,
+        out.wins[0].key.response, 0,
         "tie goes to the earlier arrival"
     );
     assert_eq!(out.wins[0].clearing, Micros(3_000_000));
@@ -122,7 +122,7 @@ fn screens_bad_bids() {
     let codes: Vec<u32> = out.rejected.iter().map(|(_, r)| r.code()).collect();
     assert_eq!(codes, [303, 305, 301, 302, 303, 304]);
     assert_eq!(
-        out.wins[0].key.partner, 6,
+        out.wins[0].key.response, 6,
         "a bid equal to the floor is valid"
     );
 }
@@ -148,7 +148,7 @@ fn each_imp_has_its_own_auction() {
     ];
     let offers = [offer(0, "b", 100), offer(1, "a", 200), offer(2, "b", 300)];
     let out = run(&imps, &offers, rules(PriceRule::First));
-    let wins: Vec<(usize, usize)> = out.wins.iter().map(|w| (w.imp, w.key.partner)).collect();
+    let wins: Vec<(usize, usize)> = out.wins.iter().map(|w| (w.imp, w.key.response)).collect();
     assert_eq!(wins, [(0, 1), (1, 2)], "imp c has no bid and no win");
 }
 
@@ -176,7 +176,7 @@ proptest! {
                 let win = out.wins[0];
                 prop_assert_eq!(win.bid_price, Micros(top));
                 let first_at_top = valid.iter().find(|(_, p)| *p == top).unwrap().0;
-                prop_assert_eq!(win.key.partner, first_at_top);
+                prop_assert_eq!(win.key.response, first_at_top);
                 prop_assert!(win.clearing <= win.bid_price);
                 prop_assert!(win.clearing >= Micros(floor));
                 // The exact rule: first price pays the bid; second price pays
@@ -206,7 +206,7 @@ fn a_preferred_deal_beats_any_open_price_and_clears_against_its_own_rank() {
     let out = run(&imps, &offers, rules(SECOND));
     assert_eq!(out.wins.len(), 1);
     assert_eq!(
-        out.wins[0].key.partner, 0,
+        out.wins[0].key.response, 0,
         "the deal wins at 2.00 over 5.00 open"
     );
     // No other deal bid: the deal's floor (not the open bids) sets the second price.
@@ -233,7 +233,7 @@ fn a_deal_bid_must_meet_the_deals_floor_not_the_imps() {
         }
     );
     assert_eq!(
-        out.wins[0].key.partner, 1,
+        out.wins[0].key.response, 1,
         "0.40 meets its deal's 0.30 though the imp floor is 0.50"
     );
 }
@@ -252,7 +252,7 @@ fn a_refused_offer_never_wins() {
         &[blocked, offer(1, "1", 100)],
         rules(PriceRule::First),
     );
-    assert_eq!(out.wins[0].key.partner, 1);
+    assert_eq!(out.wins[0].key.response, 1);
     assert_eq!(out.rejected[0].1.code(), 310);
 }
 
@@ -267,7 +267,7 @@ fn fixed_price_direct_ads_ignore_the_floor() {
     sponsorship.rank = 3;
     sponsorship.fixed = true;
     let out = run(&imps, &[offer(1, "1", 150), sponsorship], rules(SECOND));
-    assert_eq!(out.wins[0].key.partner, 0);
+    assert_eq!(out.wins[0].key.response, 0);
     assert_eq!(
         out.wins[0].clearing,
         Micros(1_000_000),

@@ -18,7 +18,7 @@ use crate::fanout::{self, Called};
 use crate::gateway::Gateway;
 use crate::money::Micros;
 use crate::openrtb::{Bid, BidRequest};
-use crate::partners::Outcome;
+use crate::partners::{Outcome, PartnerIx};
 use crate::telemetry;
 use markup::fetch_missing_markup;
 use screen::{offers, refuse_bid_floods, take_bid};
@@ -31,7 +31,7 @@ pub struct ImpSpec {
     pub floor: Micros,
     pub pod: Option<auction::Pod>,
     /// Partners (indices into `Gateway::partners`) allowed to bid; `None` = all.
-    pub partners: Option<Vec<usize>>,
+    pub partners: Option<Vec<PartnerIx>>,
     /// The answer must carry playable markup (`/v1/ads` audio and video): a bid whose `adm`
     /// is neither readable VAST nor a media URL with `dur` is refused before the auction
     /// (307), so the next best bid wins instead of the slot going empty.
@@ -44,7 +44,7 @@ pub struct Won {
     /// Index into the request's imps.
     pub imp: usize,
     /// Index into `Gateway::partners`.
-    pub partner: usize,
+    pub partner: PartnerIx,
     pub bid: Bid,
     /// The response's `bidid`, for `${AUCTION_BID_ID}`.
     pub bidid: Option<String>,
@@ -81,7 +81,7 @@ pub struct Settled {
     pub wins: Vec<Won>,
     pub ext: ResponseExt,
     /// Every partner called or skipped: index, outcome label, milliseconds.
-    pub outcomes: Vec<(usize, &'static str, u64)>,
+    pub outcomes: Vec<(PartnerIx, &'static str, u64)>,
 }
 
 /// Fans out, screens, and runs the auction: the part every endpoint shares.
@@ -95,7 +95,7 @@ pub async fn settle(
     request.at = Some(gw.auction_type());
     request.cur = Some(vec![currency.to_string()]);
 
-    let eligible: Vec<Option<Vec<usize>>> = specs.iter().map(|s| s.partners.clone()).collect();
+    let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
     let mut called = fanout::run(gw, &mut request, deadline, &eligible).await;
     refuse_bid_floods(&mut called, request.imp.len());
 
@@ -145,10 +145,10 @@ pub async fn settle(
         }
     }
     // Rejections, counted per (partner, code) for metrics and capped per partner in ext.
-    let mut counts: BTreeMap<(usize, u32), u64> = BTreeMap::new();
+    let mut counts: BTreeMap<(PartnerIx, u32), u64> = BTreeMap::new();
     for (n, rejection) in &outcome.rejected {
         let offer = &offers[*n];
-        let partner = called[offer.key.partner].partner;
+        let partner = called[offer.key.response].partner;
         *counts.entry((partner, rejection.code())).or_default() += 1;
         if answering {
             let id = gw.partners[partner].id.as_str();
@@ -163,8 +163,8 @@ pub async fn settle(
 
     let mut wins = Vec::with_capacity(outcome.wins.len());
     for win in &outcome.wins {
-        let partner = called[win.key.partner].partner;
-        let bidid = match &called[win.key.partner].outcome {
+        let partner = called[win.key.response].partner;
+        let bidid = match &called[win.key.response].outcome {
             Outcome::Bid(resp) => resp.bidid.clone(),
             _ => None,
         };

@@ -23,7 +23,7 @@ pub(super) fn fire(
 ) {
     let currency = gw.config.auction.currency.as_str();
     let bid = |o: &Offer<'_>| -> Option<(&Bid, Option<&str>)> {
-        match &called[o.key.partner].outcome {
+        match &called[o.key.response].outcome {
             Outcome::Bid(resp) => Some((
                 &resp.seatbid[o.key.seatbid].bid[o.key.bid],
                 resp.bidid.as_deref(),
@@ -55,7 +55,7 @@ pub(super) fn fire(
         let Some((bid, bidid)) = bid(offer) else {
             continue;
         };
-        let partner = &gw.partners[called[offer.key.partner].partner];
+        let partner = &gw.partners[called[offer.key.response].partner];
         let values =
             |price: Option<Micros>, loss: Option<u32>, min_to_win: Option<Micros>| Values {
                 auction_id: &request.id,

@@ -50,7 +50,7 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         if let Some(burl) = burl {
             bid.rest.insert("burl".into(), burl.into());
         }
-        let s = *seat_of[won.partner].get_or_insert_with(|| {
+        let s = *seat_of[won.partner.0].get_or_insert_with(|| {
             seatbid.push(SeatBid {
                 bid: Vec::new(),
                 seat: Some(gw.partners[won.partner].seat().to_string()),

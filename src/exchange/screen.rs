@@ -131,7 +131,7 @@ pub(super) fn offers<'a>(
                 let rank = tier.unwrap_or(1 + u8::from(is_deal && gw.config.auction.prefer_deals));
                 offers.push(Offer {
                     key: BidKey {
-                        partner: p,
+                        response: p,
                         seatbid: s,
                         bid: b,
                     },
@@ -153,7 +153,7 @@ pub(super) fn offers<'a>(
 }
 
 pub(super) fn take_bid(called: &mut [Called], key: BidKey) -> Bid {
-    match &mut called[key.partner].outcome {
+    match &mut called[key.response].outcome {
         Outcome::Bid(resp) => std::mem::take(&mut resp.seatbid[key.seatbid].bid[key.bid]),
         _ => unreachable!("wins only point at bids"),
     }

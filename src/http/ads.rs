@@ -57,7 +57,12 @@ async fn serve(
     let mut mapped = mapped;
     // A placement's partner list names external partners; internal demand chooses its
     // placements in its own catalog (targeting), so it is offered every slot.
-    if let Some(direct) = gw.partners.iter().position(|p| p.direct.is_some()) {
+    if let Some(direct) = gw
+        .partners
+        .iter()
+        .position(|p| p.direct.is_some())
+        .map(crate::partners::PartnerIx)
+    {
         for allowed in mapped.specs.iter_mut().filter_map(|s| s.partners.as_mut()) {
             allowed.push(direct);
         }
@@ -106,9 +111,9 @@ async fn serve(
     };
     let (response, dropped): (AdResponse, _) = ads::respond(&ad_req, &formats, settled, &ctx);
     for (partner, why) in dropped {
-        telemetry::bids_rejected(partner_ids[partner], UNUSABLE_MARKUP, 1);
+        telemetry::bids_rejected(partner_ids[partner.0], UNUSABLE_MARKUP, 1);
         span.in_scope(
-            || tracing::debug!(partner = partner_ids[partner], %why, "winning bid dropped"),
+            || tracing::debug!(partner = partner_ids[partner.0], %why, "winning bid dropped"),
         );
     }
     *filled = response.slots.iter().any(|s| s.filled);

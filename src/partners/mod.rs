@@ -38,6 +38,18 @@ impl fmt::Display for PartnerId {
     }
 }
 
+/// An index into `Gateway::partners` (the enabled partners, in config order). Not to be
+/// mixed up with the index of a response in the fan-out's results (`auction::BidKey`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartnerIx(pub usize);
+
+impl std::ops::Index<PartnerIx> for Vec<Partner> {
+    type Output = Partner;
+    fn index(&self, ix: PartnerIx) -> &Partner {
+        &self[ix.0]
+    }
+}
+
 /// A partner as the request path uses it, parsed once from config.
 #[derive(Debug)]
 pub struct Partner {
