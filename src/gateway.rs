@@ -1,8 +1,13 @@
 //! Everything the request path needs, built once from a validated config.
 //!
-//! One `Gateway` is shared by all HTTP workers. It is immutable: a config reload builds a new
-//! one (`Gateway::inherit`) and swaps it in whole (`reload`), so a running auction never sees
-//! half a config.
+//! One `Gateway` is shared by all HTTP workers. Its config and what is derived from it are
+//! immutable: a config reload builds a new one (`Gateway::inherit`) and swaps it in whole
+//! (`reload`), so a running auction never sees half a config. Not everything in it is a
+//! plan, though: breakers, QPS limiters, last-minute stats, pool identities (`Partner::http`),
+//! the in-flight count, the client limiter, event dedup and internal demand's store are
+//! long-lived state with interior mutability, handed from each gateway to its successor by
+//! `inherit` (through the `previous` its constructors take). Splitting plan from state, keyed
+//! by partner id and carried over in one place, is the next step (issue 13).
 
 use crate::config::{Config, Pricing};
 use crate::limits::{self, Shed};
