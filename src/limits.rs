@@ -42,7 +42,7 @@ thread_local! {
 }
 
 /// Each worker starts by admitting this many auctions at once, then adapts.
-pub const INITIAL_LIMIT: usize = 32;
+pub const INITIAL_LIMIT: usize = 16;
 /// The adaptive limit never goes below this: a worker that lags for reasons of its own
 /// (another process on the core) still serves a little.
 pub const MIN_LIMIT: usize = 4;
