@@ -156,8 +156,10 @@ pub async fn run(
                     budget.wait_until.saturating_duration_since(started),
                     budget.own_timeout,
                 );
-                // Judged now, as the call ends: was the slowness ours?
-                let ours = gw.behind(Instant::now().saturating_duration_since(budget.wait_until));
+                // Judged now, as the call ends: was the slowness ours? (Only a timeout or a
+                // transport failure asks; an answer needs no look at our own state.)
+                let ours = matches!(outcome, Outcome::Timeout(_) | Outcome::Transport(_))
+                    && gw.behind(Instant::now().saturating_duration_since(budget.wait_until));
                 record_breaker(partner, &outcome, fair, ours, probe);
                 Called {
                     partner: PartnerIx(i),

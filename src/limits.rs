@@ -105,11 +105,6 @@ pub fn admit_local(target: Duration, max: usize) -> Result<Local, Shed> {
     Ok(Local(std::marker::PhantomData))
 }
 
-/// This worker's adaptive limit now (for the status page).
-pub fn local_limit() -> usize {
-    ADMISSION.with(|a| a.borrow().limit())
-}
-
 /// An additive-increase, multiplicative-decrease concurrency limit driven by event-loop
 /// lag. Pure: lag samples and admission attempts come in as arguments.
 #[derive(Debug, Clone)]

@@ -25,13 +25,14 @@ pub struct HttpClientConfig {
     /// negotiate HTTP/2 by ALPN whenever the partner offers it, whatever this says.
     #[serde(default)]
     pub http2_prior_knowledge: bool,
-    /// Connections opened to each partner at start (before `/readyz` answers 200) and to
-    /// new or changed partners after a reload, so that the first burst of auctions does not
+    /// Connections each worker opens to each partner at start (before `/readyz` answers
+    /// 200) and to new or changed partners after a reload (pools are per worker thread), so that the first burst of auctions does not
     /// pay for connection set-up. 0 = none.
     #[serde(default = "defaults::warm_connections")]
     pub warm_connections: usize,
-    /// At most this many connection attempts to one partner at a time: a burst waits for a
-    /// pooled connection instead of becoming a connect storm. 0 = no bound.
+    /// At most this many connection attempts to one partner at a time, per worker (pools
+    /// are per worker thread): a burst waits for a pooled connection instead of becoming a
+    /// connect storm. 0 = no bound.
     #[serde(default = "defaults::max_connecting")]
     pub max_connecting: usize,
     /// Ask partners for gzip-compressed answers (`Accept-Encoding: gzip`). Off by default:
