@@ -111,7 +111,9 @@ impl Bid {
         if !raw.starts_with('"') {
             return None;
         }
-        serde_json::from_str::<Cow<'_, str>>(raw)
+        // `&str` borrows straight from the raw text when there is nothing to unescape.
+        serde_json::from_str::<&str>(raw)
+            .map(Cow::Borrowed)
             .ok()
             .or_else(|| serde_json::from_str::<String>(raw).ok().map(Cow::Owned))
     }
@@ -249,3 +251,25 @@ known_and_rest!(Bid, "an OpenRTB Bid object",
     adm,
     rest,
 }));
+
+#[cfg(test)]
+mod adm_tests {
+    use super::*;
+
+    #[test]
+    fn markup_is_read_borrowed_unless_escaped_and_written_back_raw() {
+        let b: Bid =
+            serde_json::from_str(r#"{"id":"b","impid":"1","price":1,"adm":"<a>"}"#).unwrap();
+        assert!(matches!(b.adm(), Some(Cow::Borrowed("<a>"))));
+        let b: Bid =
+            serde_json::from_str(r#"{"id":"b","impid":"1","price":1,"adm":"<a href=\"x\">"}"#)
+                .unwrap();
+        assert_eq!(b.adm().as_deref(), Some(r#"<a href="x">"#));
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"id":"b","impid":"1","price":1.0,"adm":"<a href=\"x\">"}"#
+        );
+        let b: Bid = serde_json::from_str(r#"{"id":"b","impid":"1","price":1,"adm":7}"#).unwrap();
+        assert_eq!(b.adm(), None, "not a string");
+    }
+}
