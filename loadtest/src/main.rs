@@ -39,6 +39,14 @@ enum Cmd {
         /// Partner endpoints.
         partners: Vec<String>,
     },
+    /// Prints a workload's client request (for tools outside this harness, e.g. a
+    /// callgrind run that counts instructions per auction).
+    Request {
+        #[arg(long, value_enum, default_value_t = report::Workload::Realistic)]
+        workload: report::Workload,
+        #[arg(long, default_value_t = 200)]
+        tmax_ms: u64,
+    },
     /// N mock partners on consecutive ports, until Ctrl-C.
     Fleet {
         #[arg(long, default_value_t = 8)]
@@ -106,6 +114,10 @@ struct RunResult {
 
 fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
+    if let Cmd::Request { workload, tmax_ms } = &cli.command {
+        use std::io::Write;
+        return std::io::stdout().write_all(&workload.request(*tmax_ms));
+    }
     if cfg!(debug_assertions) && !matches!(cli.command, Cmd::Baseline { .. } | Cmd::Fleet { .. }) {
         eprintln!(
             "loadtest: build with --release (cargo run --release -p loadtest -- …): a debug generator, fleet and baseline would skew every figure"
@@ -123,6 +135,7 @@ fn main() -> std::io::Result<()> {
             wait_ms,
             partners,
         } => rt.block_on(baseline::serve(&listen, partners, wait_ms)),
+        Cmd::Request { .. } => unreachable!("answered above"),
         Cmd::Fleet {
             partners,
             latency,

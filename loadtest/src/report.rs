@@ -33,7 +33,7 @@ impl Workload {
         }
     }
 
-    fn request(self, tmax: u64) -> Bytes {
+    pub fn request(self, tmax: u64) -> Bytes {
         match self {
             Workload::Realistic => realistic_request(tmax),
             Workload::Small => request(tmax, false),
