@@ -17,11 +17,9 @@ pub type Rest = Map<String, Value>;
 /// The OpenRTB version header sent with every bid request.
 pub const VERSION_HEADER: (&str, &str) = ("x-openrtb-version", "2.6");
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BidRequest {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub imp: Vec<Imp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmax: Option<i64>,
@@ -34,9 +32,8 @@ pub struct BidRequest {
     pub rest: Rest,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Imp {
-    #[serde(default)]
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bidfloor: Option<f64>,
@@ -46,11 +43,11 @@ pub struct Imp {
     pub rest: Rest,
 }
 
-// The response types are read with hand-written visitors instead of `#[serde(flatten)]`:
-// flatten buffers the whole document into serde's `Content` tree and then walks it again,
-// which made partner answers (8 per auction, mostly markup) the largest CPU cost of an
-// auction. The visitors read each member once, straight from the parser, and let `Bid` keep
-// its markup raw (`Bid::adm`).
+// These types are read with hand-written visitors (`known_and_rest!`) instead of
+// `#[serde(flatten)]`: flatten buffers the whole document into serde's `Content` tree and
+// then walks it again, which made partner answers (8 per auction, mostly markup) the largest
+// CPU cost of an auction, and the client's request the next. The visitors read each member
+// once, straight from the parser, and let `Bid` keep its markup raw (`Bid::adm`).
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BidResponse {
@@ -116,6 +113,35 @@ impl Bid {
             return Some(Cow::Borrowed(inner));
         }
         serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    }
+
+    /// Whether `adm` is a non-empty JSON string (without unescaping it).
+    pub fn has_markup(&self) -> bool {
+        self.adm
+            .as_ref()
+            .is_some_and(|a| a.get().len() > 2 && a.get().starts_with('"'))
+    }
+
+    /// `adm` with its macros replaced (a winner's markup); `None` when nothing changed.
+    /// Done on the raw JSON text, values JSON-escaped: the markup is not unescaped and
+    /// escaped again. Markup with `\u` escapes (which could spell a macro in disguise)
+    /// takes the long way.
+    pub fn adm_substituted(&self, values: &crate::macros::Values<'_>) -> Option<Box<RawValue>> {
+        let raw = self.adm.as_ref()?.get();
+        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+        if !inner.contains("${") {
+            return None;
+        }
+        if inner.contains("\\u") {
+            return match crate::macros::substitute(&self.adm()?, values) {
+                Cow::Owned(r) => serde_json::value::to_raw_value(&r).ok(),
+                Cow::Borrowed(_) => None,
+            };
+        }
+        match crate::macros::substitute_json(inner, values) {
+            Cow::Owned(r) => RawValue::from_string(format!("\"{r}\"")).ok(),
+            Cow::Borrowed(_) => None,
+        }
     }
 
     pub fn set_adm(&mut self, text: &str) {
@@ -220,6 +246,26 @@ macro_rules! known_and_rest {
         }
     };
 }
+
+known_and_rest!(BidRequest, "an OpenRTB BidRequest object",
+{ id: String, imp: Vec<Imp>, tmax: Option<i64>, at: Option<i64>, cur: Option<Vec<String>> },
+|rest| Ok(BidRequest {
+    id: id.unwrap_or_default(),
+    imp: imp.unwrap_or_default(),
+    tmax: tmax.flatten(),
+    at: at.flatten(),
+    cur: cur.flatten(),
+    rest,
+}));
+
+known_and_rest!(Imp, "an OpenRTB Imp object",
+{ id: String, bidfloor: Option<f64>, bidfloorcur: Option<String> },
+|rest| Ok(Imp {
+    id: id.unwrap_or_default(),
+    bidfloor: bidfloor.flatten(),
+    bidfloorcur: bidfloorcur.flatten(),
+    rest,
+}));
 
 known_and_rest!(BidResponse, "an OpenRTB BidResponse object",
 { id: String, seatbid: Vec<SeatBid>, bidid: Option<String>, cur: Option<String>,

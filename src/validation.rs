@@ -12,6 +12,11 @@ use std::collections::HashMap;
 
 /// Parses a JSON body into a `BidRequest`; the error names the offending field.
 pub fn parse(body: &[u8]) -> Result<BidRequest, String> {
+    // The usual, valid request is read without tracking its path (a tenth of an auction's
+    // instructions); only a refused one is read again to say where it went wrong.
+    if let Ok(request) = serde_json::from_slice(body) {
+        return Ok(request);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let request: BidRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -16,8 +16,7 @@ pub(super) async fn fetch_missing_markup(
     deadline: &Deadline,
 ) {
     let currency = gw.config.auction.currency.as_str();
-    let needs =
-        |w: &Won| w.bid.adm().is_none_or(|a| a.is_empty()) && w.bid.str_field("nurl").is_some();
+    let needs = |w: &Won| !w.bid.has_markup() && w.bid.str_field("nurl").is_some();
     if !wins.iter().any(needs) {
         return;
     }

@@ -71,7 +71,7 @@ pub(super) fn fire(
         if let Some(&clearing) = won.get(&offer.key) {
             // A win notice that delivered the markup has been called already.
             if partner.notices.win
-                && bid.adm().is_some_and(|a| !a.is_empty())
+                && bid.has_markup()
                 && let Some(nurl) = bid.str_field("nurl")
             {
                 let url = macros::substitute_url(nurl, &values(Some(clearing), None, None));

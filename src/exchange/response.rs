@@ -16,37 +16,31 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
     let mut seat_of: Vec<Option<usize>> = vec![None; gw.partners.len()];
     for won in settled.wins {
         // Markup and the billing notice (fired by whoever sees the impression) get the
-        // auction's macros.
-        // Only a winner's markup is ever unescaped (`Bid::adm`), and written back only
-        // when a macro changed it.
+        // auction's macros; the markup in its raw JSON form (`Bid::substitute_adm`), so it
+        // is not unescaped on the way through.
         let (adm, burl) = {
             let values = won.macros(
                 &settled.request.id,
                 gw.partners[won.partner].id.as_str(),
                 currency,
             );
-            let owned = |c: std::borrow::Cow<'_, str>| match c {
-                std::borrow::Cow::Owned(r) => Some(r),
-                std::borrow::Cow::Borrowed(_) => None,
-            };
-            let adm = won
-                .bid
-                .adm()
-                .and_then(|t| owned(crate::macros::substitute(&t, &values)));
             let burl = won
                 .bid
                 .str_field("burl")
-                .and_then(|t| owned(crate::macros::substitute_url(t, &values)));
-            (adm, burl)
+                .and_then(|t| match crate::macros::substitute_url(t, &values) {
+                    std::borrow::Cow::Owned(r) => Some(r),
+                    std::borrow::Cow::Borrowed(_) => None,
+                });
+            (won.bid.adm_substituted(&values), burl)
         };
         let mut bid = won.bid;
+        if adm.is_some() {
+            bid.adm = adm;
+        }
         bid.price = won.clearing.to_f64();
         // bidgate fired the win and loss notices itself: the client must not fire them again.
         bid.rest.remove("nurl");
         bid.rest.remove("lurl");
-        if let Some(adm) = adm {
-            bid.set_adm(&adm);
-        }
         if let Some(burl) = burl {
             bid.rest.insert("burl".into(), burl.into());
         }
