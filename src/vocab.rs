@@ -6,9 +6,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The partner id of internal (direct-sold) demand: metrics, stats, tokens.
-pub const INTERNAL_PARTNER_ID: &str = "internal";
-/// The seat internal demand's bids carry in answers.
+/// The partner id direct (direct-sold, in-process) demand goes by in metrics, stats, tokens
+/// and `ext`: `internal`, after its config section, kept for compatibility.
+pub const DIRECT_PARTNER_ID: &str = "internal";
+/// The seat direct demand's bids carry in answers.
 pub const DIRECT_SEAT: &str = "direct";
 
 /// Largest ad pod accepted by config validation; bounds the auction's pod table

@@ -18,7 +18,7 @@ use crate::fanout::{self, Called};
 use crate::gateway::Gateway;
 use crate::money::Micros;
 use crate::openrtb::{Bid, BidRequest};
-use crate::partners::{Outcome, PartnerIx};
+use crate::partners::{Booking, Outcome, PartnerIx};
 use crate::telemetry;
 use markup::fetch_missing_markup;
 use screen::{offers, refuse_bid_floods, take_bid};
@@ -49,6 +49,8 @@ pub struct Won {
     /// The response's `bidid`, for `${AUCTION_BID_ID}`.
     pub bidid: Option<String>,
     pub clearing: Micros,
+    /// Direct demand's booking of the bid: the line item its impression delivers.
+    pub booking: Option<Booking>,
 }
 
 impl Won {
@@ -176,6 +178,10 @@ pub async fn settle(
             bid: take_bid(&mut called, win.key),
             bidid,
             clearing: win.clearing,
+            booking: called[win.key.response]
+                .booked
+                .get(win.key.seatbid, win.key.bid)
+                .cloned(),
         });
     }
     let outcomes = called
