@@ -11,6 +11,7 @@ use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
 use crate::partners::{self, Booked, Call, Cut, Outcome, Partner, PartnerIx, Skip};
 use crate::telemetry;
+use crate::vocab::Listener;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -37,11 +38,13 @@ pub type Eligible = [Option<Vec<PartnerIx>>];
 
 /// Calls every enabled partner with `request`, whose `tmax` is set per partner. A partner
 /// sees only the imps it may bid on (`eligible`), and is not called when that is none.
+/// `listener`: the client's typed targeting values, where it gave them (for direct demand).
 pub async fn run(
     gw: &Gateway,
     request: &mut BidRequest,
     deadline: &Deadline,
     eligible: &Eligible,
+    listener: Option<&Listener>,
 ) -> Vec<Called> {
     let cfg = &gw.config.auction;
     let now = Instant::now();
@@ -137,6 +140,7 @@ pub async fn run(
         let ask = partners::Ask {
             request,
             imps: &imps,
+            listener,
         };
         let sent = match partner.demand.call(ask, &mut bytes) {
             Call::Answered(outcome, booked) => {
@@ -355,7 +359,7 @@ mod tests {
                 serde_json::from_str(r#"{"id":"a","imp":[{"id":"1","banner":{"w":1,"h":1}}]}"#)
                     .unwrap();
             let deadline = Deadline::new(Instant::now(), Some(200), &gw.config.auction);
-            let called = run(&gw, &mut request, &deadline, &[]).await;
+            let called = run(&gw, &mut request, &deadline, &[], None).await;
             assert!(
                 matches!(
                     called[0].outcome,

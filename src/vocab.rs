@@ -12,6 +12,19 @@ pub const DIRECT_PARTNER_ID: &str = "internal";
 /// The seat direct demand's bids carry in answers.
 pub const DIRECT_SEAT: &str = "direct";
 
+/// What a client told in typed values about its listener and what plays (`/v1/ads`), for
+/// direct demand's targeting. OpenRTB's codes lose some of it (a car and a speaker are both
+/// a connected device; radio and podcasts show only on audio imps, as `feed`), so a request
+/// that has these values hands them over as they are instead of having them read back from
+/// the codes; a bare OpenRTB request has only the codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Listener {
+    pub device_type: Option<DeviceType>,
+    /// Only where consent allows personal data, as for `user.gender`.
+    pub gender: Option<Gender>,
+    pub content: Option<ContentKind>,
+}
+
 /// Largest ad pod accepted by config validation; bounds the auction's pod table
 /// (ads × seconds).
 pub const MAX_POD_ADS: u32 = 10;

@@ -7,7 +7,9 @@
 //!
 //! The bid request is read back into the catalog's terms (placement = `imp.tagid`, format,
 //! durations, sizes, country, OS, device type, age, gender, content, genre, language, UTC
-//! offset, and a user key only where consent let `user.id`/`device.ifa` through). Each
+//! offset, and a user key only where consent let `user.id`/`device.ifa` through), except
+//! what the client gave in typed values (`vocab::Listener`, from `/v1/ads`): those are taken
+//! as they are, since OpenRTB's codes cannot tell all of them apart. Each
 //! candidate becomes a bid (`bid.rs`) and a typed [`Booking`] beside it: its tier, which the
 //! auction ranks by, and its line item, which the tracking token carries so that the
 //! impression event can count delivery and frequency caps (`Direct::on_impression`).
@@ -19,7 +21,7 @@ use crate::internal::{Catalog, Index, MemoryStore, Request, Tier};
 use crate::money::Micros;
 use crate::openrtb::{BidRequest, BidResponse, SeatBid};
 use crate::outcome::Outcome;
-use crate::vocab::{ContentKind, DeviceType, Gender};
+use crate::vocab::{ContentKind, DeviceType, Gender, Listener};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -128,11 +130,13 @@ impl Direct {
     }
 
     /// Direct demand's answer to `request` at `now_unix` (imps not `offered` are skipped;
-    /// empty = all), and the booking of each of its bids.
+    /// empty = all), and the booking of each of its bids. Device type, gender and content
+    /// are `listener`'s where the client gave them typed, else read from the OpenRTB codes.
     pub fn answer(
         &self,
         request: &BidRequest,
         offered: &[bool],
+        listener: Option<&Listener>,
         now_unix: u64,
     ) -> (Outcome, Booked) {
         let mut rng = fastrand::Rng::new();
@@ -147,6 +151,15 @@ impl Direct {
         let str_at = |path: &[&str]| get(path).and_then(Value::as_str);
         let user_key = str_at(&["user", "id"]).or(str_at(&["device", "ifa"]));
         let os = str_at(&["device", "os"]).map(str::to_ascii_lowercase);
+        let (device_type, gender) = match listener {
+            Some(l) => (l.device_type, l.gender),
+            None => (
+                get(&["device", "devicetype"])
+                    .and_then(Value::as_i64)
+                    .and_then(DeviceType::from_openrtb),
+                str_at(&["user", "gender"]).and_then(Gender::from_openrtb),
+            ),
+        };
         let mut bids = Vec::new();
         let mut booked = Vec::new();
         for (i, imp) in request.imp.iter().enumerate() {
@@ -182,27 +195,30 @@ impl Direct {
             if let (Some(w), Some(h)) = (num("w"), num("h")) {
                 sizes.push([w, h]);
             }
-            let feed = media.get("feed").and_then(Value::as_i64);
-            let context = get(&["app", "content", "context"]).and_then(Value::as_i64);
-            let content = match (feed, context) {
-                (Some(1), _) | (_, Some(3)) => Some(ContentKind::Music),
-                (Some(2), _) => Some(ContentKind::Radio),
-                (Some(3), _) => Some(ContentKind::Podcast),
-                (_, Some(1)) => Some(ContentKind::Video),
-                _ => None,
+            let content = match listener {
+                Some(l) => l.content,
+                None => {
+                    let feed = media.get("feed").and_then(Value::as_i64);
+                    let context = get(&["app", "content", "context"]).and_then(Value::as_i64);
+                    match (feed, context) {
+                        (Some(1), _) | (_, Some(3)) => Some(ContentKind::Music),
+                        (Some(2), _) => Some(ContentKind::Radio),
+                        (Some(3), _) => Some(ContentKind::Podcast),
+                        (_, Some(1)) => Some(ContentKind::Video),
+                        _ => None,
+                    }
+                }
             };
             let req = Request {
                 placement: imp.rest.get("tagid").and_then(Value::as_str).unwrap_or(""),
                 format,
                 country: str_at(&["device", "geo", "country"]),
                 os: os.as_deref(),
-                device_type: get(&["device", "devicetype"])
-                    .and_then(Value::as_i64)
-                    .and_then(DeviceType::from_openrtb),
+                device_type,
                 yob: get(&["user", "yob"])
                     .and_then(Value::as_u64)
                     .and_then(|y| u16::try_from(y).ok()),
-                gender: str_at(&["user", "gender"]).and_then(Gender::from_openrtb),
+                gender,
                 content,
                 genre: str_at(&["app", "content", "genre"]),
                 language: str_at(&["app", "content", "language"])

@@ -64,7 +64,7 @@ fn request() -> BidRequest {
 #[test]
 fn every_bid_is_booked_with_its_tier_and_line_item() {
     let d = direct();
-    let (outcome, booked) = d.answer(&request(), &[], NOW);
+    let (outcome, booked) = d.answer(&request(), &[], None, NOW);
     let Outcome::Bid(resp) = outcome else {
         panic!("{outcome:?}")
     };
@@ -88,7 +88,7 @@ fn every_bid_is_booked_with_its_tier_and_line_item() {
     assert_eq!(booked.get(0, 3), None);
     assert_eq!(booked.get(1, 0), None, "one seat");
     // Only the imps offered are answered.
-    let (_, booked) = d.answer(&request(), &[false, true], NOW);
+    let (_, booked) = d.answer(&request(), &[false, true], None, NOW);
     assert_eq!(booked.0.len(), 1);
 }
 

@@ -72,9 +72,15 @@ async fn serve(
         return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
     }
     let span = tracing::info_span!("auction", id = %auction_id);
-    let settled = exchange::settle(gw, mapped.request, &mapped.specs, &deadline)
-        .instrument(span.clone())
-        .await;
+    let settled = exchange::settle(
+        gw,
+        mapped.request,
+        &mapped.specs,
+        Some(&mapped.listener),
+        &deadline,
+    )
+    .instrument(span.clone())
+    .await;
 
     // The record is built only when there is a log to take it (and it is sampled).
     let record = match live.event_log() {

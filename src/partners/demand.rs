@@ -49,6 +49,8 @@ pub struct Ask<'r> {
     pub request: &'r BidRequest,
     /// The imps this partner is offered; empty = all.
     pub imps: &'r [bool],
+    /// The client's typed targeting values, where it gave them (`/v1/ads`).
+    pub listener: Option<&'r crate::vocab::Listener>,
 }
 
 /// What came of asking: an answer now, or a call on its way.
@@ -83,7 +85,8 @@ impl Demand {
                 let now_unix = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                let (outcome, booked) = direct.answer(ask.request, ask.imps, now_unix);
+                let (outcome, booked) =
+                    direct.answer(ask.request, ask.imps, ask.listener, now_unix);
                 Call::Answered(outcome, booked)
             }
         }
