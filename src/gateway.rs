@@ -3,8 +3,8 @@
 //! One `Gateway` is shared by all HTTP workers. Its config and what is derived from it are
 //! immutable: a config reload builds a new one (`Gateway::inherit`) and swaps it in whole
 //! (`reload`), so a running auction never sees half a config. Not everything in it is a
-//! plan, though: breakers, QPS limiters, last-minute stats, pool identities (`Partner::http`),
-//! the in-flight count, the client limiter, event dedup and internal demand's store are
+//! plan, though: breakers, QPS limiters, last-minute stats, pool identities (`Http::http`),
+//! the in-flight count, the client limiter, event dedup and direct demand's store are
 //! long-lived state with interior mutability, handed from each gateway to its successor by
 //! `inherit` (through the `previous` its constructors take). Splitting plan from state, keyed
 //! by partner id and carried over in one place, is the next step (issue 13).

@@ -102,7 +102,7 @@ pub struct Context<'a> {
     /// Partner ids and seats by `Gateway::partners` index.
     pub partner_ids: &'a [&'a str],
     pub seats: &'a [&'a str],
-    /// The listener's key for internal demand's frequency caps (None without consent).
+    /// The listener's key for direct demand's frequency caps (None without consent).
     pub user_key: Option<&'a str>,
     /// Unix seconds when tokens expire.
     pub expires: u64,

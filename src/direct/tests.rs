@@ -4,51 +4,34 @@
 use super::*;
 use crate::internal::{Store, Syntax};
 
-const CATALOG: &str = r#"
-[[campaigns]]
-id = "c"
-name = "C"
-
-[[line_items]]
-id = "sponsor"
-campaign = "c"
-advertiser = { name = "Sponsor", domain = "sponsor.example" }
-click_url = "https://sponsor.example/"
-flight = { start = "2020-01-01T00:00:00Z", end = "2100-01-01T00:00:00Z" }
-tier = "sponsorship"
-cpm = 1.0
-pacing = "asap"
-
-[[line_items.creatives]]
-id = "spot"
-format = "audio"
-media_url = "https://cdn.example/sponsor.mp3"
-duration_s = 30
-mime = "audio/mpeg"
-
-[[line_items]]
-id = "house"
-campaign = "c"
-advertiser = { name = "House", domain = "house.example" }
-click_url = "https://house.example/"
-flight = { start = "2020-01-01T00:00:00Z", end = "2100-01-01T00:00:00Z" }
-tier = "house"
-pacing = "asap"
-
-[[line_items.creatives]]
-id = "spot"
-format = "audio"
-media_url = "https://cdn.example/house.mp3"
-duration_s = 30
-mime = "audio/mpeg"
-"#;
+/// A line item open to everyone, with one 30 s audio spot.
+fn line_item(id: &str, tier: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "campaign": "c", "tier": tier, "cpm": 1.0, "pacing": "asap",
+        "advertiser": { "name": id, "domain": format!("{id}.example") },
+        "click_url": format!("https://{id}.example/"),
+        "flight": { "start": "2020-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z" },
+        "creatives": [{ "id": "spot", "format": "audio", "duration_s": 30, "mime": "audio/mpeg",
+                        "media_url": format!("https://cdn.example/{id}.mp3") }]
+    })
+}
 
 /// 2026-11-26T12:00:00Z.
 const NOW: u64 = 1_795_694_400;
 
 fn direct() -> Direct {
     Direct {
-        index: Index::build(Catalog::parse(CATALOG, Syntax::Toml).unwrap()),
+        index: Index::build(
+            Catalog::parse(
+                &serde_json::json!({
+                    "campaigns": [{ "id": "c", "name": "C" }],
+                    "line_items": [line_item("sponsor", "sponsorship"), line_item("house", "house")]
+                })
+                .to_string(),
+                Syntax::Json,
+            )
+            .unwrap(),
+        ),
         store: Default::default(),
         currency: "EUR".into(),
     }
