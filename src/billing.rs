@@ -1,14 +1,16 @@
 //! What a tracking event means: the token is verified (forged, tampered and expired ones are
 //! refused, never billed), the event is deduplicated (a replayed impression is billed once),
-//! and a first impression bills: it fires the winner's `burl`, counts the revenue, and
-//! records internal demand's delivery and frequency caps. The HTTP edge (`http::events`)
-//! maps the result to a status and writes the record to the event log.
+//! and a first impression bills: it fires the winner's `burl`, counts the revenue, and hands
+//! the impression to the partner's demand (direct demand counts delivery and frequency caps).
+//! The HTTP edge (`http::events`) maps the result to a status and writes the record to the
+//! event log.
 
 use crate::events::Kind;
 use crate::events::record::EventRecord;
 use crate::events::token::TokenError;
 use crate::gateway::Gateway;
 use crate::notices;
+use crate::partners::Impression;
 use metrics::counter;
 
 /// What came of one event.
@@ -47,25 +49,22 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
     let result = if !gw.events.first_time(kind, id) {
         "duplicate"
     } else if kind == Kind::Impression {
+        let partner = gw.partner_index(&claims.partner).map(|i| &gw.partners[i]);
         if let Some(burl) = &claims.burl {
-            let allow_private = gw
-                .partner_index(&claims.partner)
-                .is_some_and(|i| gw.partners[i].notices.allow_private);
+            let allow_private = partner.is_some_and(|p| p.notices.allow_private);
             gw.events
                 .notifier
                 .fire(notices::Kind::Billing, &claims.partner, burl, allow_private);
         }
-        // Internal demand counts its delivery and frequency caps on impressions.
-        if let Some(direct) = gw.partners.iter().find_map(|p| p.direct.as_ref())
-            && claims.partner == crate::direct::PARTNER_ID
-        {
-            direct.index.record_impression(
-                &*direct.store,
-                crate::direct::line_item_of(&claims.bid),
-                claims.user_key.as_deref(),
-                crate::money::Micros(claims.price_micros),
-                now_ms / 1000,
-            );
+        // Its demand does its own accounting (direct demand: delivery and frequency caps).
+        if let Some(partner) = partner {
+            partner.demand.on_impression(&Impression {
+                line_item: claims.line_item.as_deref(),
+                bid_id: &claims.bid,
+                user_key: claims.user_key.as_deref(),
+                price: crate::money::Micros(claims.price_micros),
+                now_unix: now_ms / 1000,
+            });
         }
         counter!("bidgate_billed_micros_total", "partner" => claims.partner.clone(), "currency" => claims.currency.clone())
             .increment(claims.price_micros.max(0) as u64);

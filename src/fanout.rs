@@ -9,8 +9,9 @@ use crate::breaker::Admit;
 use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
-use crate::partners::{self, Cut, Outcome, Partner, PartnerIx, Skip};
+use crate::partners::{self, Booked, Call, Cut, Outcome, Partner, PartnerIx, Skip};
 use crate::telemetry;
+use crate::vocab::Listener;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -26,6 +27,9 @@ pub struct Called {
     pub outcome: Outcome,
     /// From sending the request to the outcome (or to giving up).
     pub elapsed: Duration,
+    /// Direct demand's bookings of its bids (what the auction ranks them by); empty for
+    /// HTTP partners.
+    pub booked: Booked,
 }
 
 /// Which partners may bid on which imp: per imp, the allowed partners (indices into
@@ -34,11 +38,13 @@ pub type Eligible = [Option<Vec<PartnerIx>>];
 
 /// Calls every enabled partner with `request`, whose `tmax` is set per partner. A partner
 /// sees only the imps it may bid on (`eligible`), and is not called when that is none.
+/// `listener`: the client's typed targeting values, where it gave them (for direct demand).
 pub async fn run(
     gw: &Gateway,
     request: &mut BidRequest,
     deadline: &Deadline,
     eligible: &Eligible,
+    listener: Option<&Listener>,
 ) -> Vec<Called> {
     let cfg = &gw.config.auction;
     let now = Instant::now();
@@ -71,6 +77,7 @@ pub async fn run(
             partner: PartnerIx(i),
             outcome: Outcome::Throttled(skip),
             elapsed: Duration::ZERO,
+            booked: Booked::default(),
         };
         let Some(budget) = partner_budget(now, deadline, partner.timeout_ms, cfg) else {
             results.push(skipped(Skip::NoTime));
@@ -96,62 +103,69 @@ pub async fn run(
             results.push(skipped(Skip::Qps));
             continue;
         }
-        // Internal demand decides in-process, in microseconds: no request, no wait. It is
-        // the publisher's own demand, so the per-vendor privacy rules below do not apply
-        // (`/v1/ads` has already removed what the listener did not consent to).
-        if let Some(direct) = &partner.direct {
-            let started = Instant::now();
-            let now_unix = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            request.tmax = Some(budget.tmax_ms as i64);
-            let outcome = crate::direct::answer(direct, request, &imps, now_unix, &cfg.currency);
-            request.tmax = None;
-            results.push(Called {
-                partner: PartnerIx(i),
-                outcome,
-                elapsed: started.elapsed(),
-            });
-            continue;
-        }
-        let strip = match (quiet, signals.decide(partner.vendor_id)) {
-            (true, _) | (_, crate::privacy::Decision::Allow) => false,
-            (false, crate::privacy::Decision::Strip(reason)) => {
-                metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason.as_str())
-                    .increment(1); // rare enough for a lookup
-                true
+        // The body an HTTP partner gets, built only when one is asked for: per vendor id,
+        // the privacy decision (nothing personal leaves without it), then the cached view.
+        let request: &BidRequest = request;
+        let mut bytes = |vendor_id| {
+            let strip = match (quiet, signals.decide(vendor_id)) {
+                (true, _) | (_, crate::privacy::Decision::Allow) => false,
+                (false, crate::privacy::Decision::Strip(reason)) => {
+                    metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason.as_str())
+                        .increment(1); // rare enough for a lookup
+                    true
+                }
+            };
+            match bodies
+                .iter()
+                .find(|(t, m, s, _)| *t == budget.tmax_ms && *m == imps && *s == strip)
+            {
+                Some((_, _, _, b)) => b.clone(),
+                None => {
+                    let view = match views.iter().find(|(m, s, _)| *m == imps && *s == strip) {
+                        Some((_, _, v)) => v.clone(),
+                        None => {
+                            let v = body(request, &imps, strip);
+                            views.push((imps.clone(), strip, v.clone()));
+                            v
+                        }
+                    };
+                    let b = with_tmax(&view, budget.tmax_ms);
+                    bodies.push((budget.tmax_ms, imps.clone(), strip, b.clone()));
+                    b
+                }
             }
         };
-        let bytes = match bodies
-            .iter()
-            .find(|(t, m, s, _)| *t == budget.tmax_ms && *m == imps && *s == strip)
-        {
-            Some((_, _, _, b)) => b.clone(),
-            None => {
-                let view = match views.iter().find(|(m, s, _)| *m == imps && *s == strip) {
-                    Some((_, _, v)) => v.clone(),
-                    None => {
-                        let v = body(request, &imps, strip);
-                        views.push((imps.clone(), strip, v.clone()));
-                        v
-                    }
-                };
-                let b = with_tmax(&view, budget.tmax_ms);
-                bodies.push((budget.tmax_ms, imps, strip, b.clone()));
-                b
+        // Direct demand decides in-process, in microseconds: no request, no wait.
+        let started = Instant::now();
+        let ask = partners::Ask {
+            request,
+            imps: &imps,
+            listener,
+        };
+        let sent = match partner.demand.call(ask, &mut bytes) {
+            Call::Answered(outcome, booked) => {
+                results.push(Called {
+                    partner: PartnerIx(i),
+                    outcome,
+                    elapsed: started.elapsed(),
+                    booked,
+                });
+                continue;
             }
+            Call::Sent(sent) => sent,
         };
         let span = tracing::info_span!("partner", partner = %partner.id);
         pending.push(Instrument::instrument(
             async move {
                 let started = Instant::now();
-                let outcome = timeout_at(budget.wait_until, partners::call(partner, bytes))
-                    .await
-                    .unwrap_or(Outcome::Timeout(if budget.own_timeout {
-                        Cut::OwnTimeout
-                    } else {
-                        Cut::Deadline
-                    }));
+                let outcome =
+                    timeout_at(budget.wait_until, sent)
+                        .await
+                        .unwrap_or(Outcome::Timeout(if budget.own_timeout {
+                            Cut::OwnTimeout
+                        } else {
+                            Cut::Deadline
+                        }));
                 let fair = partner.breaker.timeout_is_failure(
                     budget.wait_until.saturating_duration_since(started),
                     budget.own_timeout,
@@ -165,6 +179,7 @@ pub async fn run(
                     partner: PartnerIx(i),
                     outcome,
                     elapsed: started.elapsed(),
+                    booked: Booked::default(),
                 }
             },
             span,
@@ -344,7 +359,7 @@ mod tests {
                 serde_json::from_str(r#"{"id":"a","imp":[{"id":"1","banner":{"w":1,"h":1}}]}"#)
                     .unwrap();
             let deadline = Deadline::new(Instant::now(), Some(200), &gw.config.auction);
-            let called = run(&gw, &mut request, &deadline, &[]).await;
+            let called = run(&gw, &mut request, &deadline, &[], None).await;
             assert!(
                 matches!(
                     called[0].outcome,

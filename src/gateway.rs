@@ -3,8 +3,8 @@
 //! One `Gateway` is shared by all HTTP workers. Its config and what is derived from it are
 //! immutable: a config reload builds a new one (`Gateway::inherit`) and swaps it in whole
 //! (`reload`), so a running auction never sees half a config. Not everything in it is a
-//! plan, though: breakers, QPS limiters, last-minute stats, pool identities (`Partner::http`),
-//! the in-flight count, the client limiter, event dedup and internal demand's store are
+//! plan, though: breakers, QPS limiters, last-minute stats, pool identities (`Http::http`),
+//! the in-flight count, the client limiter, event dedup and direct demand's store are
 //! long-lived state with interior mutability, handed from each gateway to its successor by
 //! `inherit` (through the `previous` its constructors take). Splitting plan from state, keyed
 //! by partner id and carried over in one place, is the next step (issue 13).
@@ -57,13 +57,19 @@ impl Gateway {
 
     fn build(config: Config, previous: Option<&Gateway>) -> Result<Self, String> {
         let mut partners = Vec::new();
+        // The partner with this id in the gateway this one replaces.
+        let before =
+            |id: &str| previous.and_then(|g| g.partners.iter().find(|old| old.id.as_str() == id));
         for p in config.partners.iter().filter(|p| p.enabled) {
-            let before =
-                previous.and_then(|g| g.partners.iter().find(|old| old.id.as_str() == p.id));
-            partners.push(Partner::from_config(p, &config.auction.currency, before)?);
+            partners.push(Partner::from_config(
+                p,
+                &config.auction.currency,
+                before(&p.id),
+            )?);
         }
         if let Some(path) = &config.internal.catalog {
-            partners.push(internal_partner(&config, path, previous)?);
+            let before = before(crate::direct::PARTNER_ID);
+            partners.push(Partner::direct(&config, path, before)?);
         }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,
@@ -180,15 +186,15 @@ impl Gateway {
         let longest = self
             .partners
             .iter()
-            .map(|p| p.http.connect_timeout_ms)
+            .map(|p| p.demand.connect_timeout_ms())
             .max()
             .unwrap_or(0);
         let until = tokio::time::Instant::now() + Duration::from_millis(longest + 100);
         let warming = self.partners.iter().filter(|p| {
             let before = previous.and_then(|g| g.partners.iter().find(|o| o.id == p.id));
-            p.pool_is_new(before)
+            p.demand.pool_is_new(before.map(|b| &b.demand))
         });
-        futures_util::future::join_all(warming.map(|p| p.warm(until)))
+        futures_util::future::join_all(warming.map(|p| p.demand.warm(&p.id, until)))
             .await
             .into_iter()
             .sum()
@@ -214,59 +220,6 @@ impl Gateway {
             Pricing::SecondPrice => 2,
         }
     }
-}
-
-/// Internal demand as a partner: the catalog loaded and indexed, with no HTTP client of
-/// its own use, no breaker (it cannot time out on the network) and no QPS cap. Delivery
-/// counters carry over from the gateway this one replaces.
-fn internal_partner(
-    config: &Config,
-    path: &std::path::Path,
-    previous: Option<&Gateway>,
-) -> Result<Partner, String> {
-    use crate::direct::{Direct, PARTNER_ID};
-    use crate::internal::{Catalog, Index, MemoryStore};
-    let catalog = Catalog::load_file(path).map_err(|problems| {
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|p| format!("internal.catalog: {p}"))
-            .collect();
-        lines.join("; ")
-    })?;
-    let unknown = catalog.unknown_placements(|id| config.placements.iter().any(|p| p.id == id));
-    if !unknown.is_empty() {
-        let lines: Vec<String> = unknown
-            .iter()
-            .map(|p| format!("internal.catalog: {p}"))
-            .collect();
-        return Err(lines.join("; "));
-    }
-    let before = previous.and_then(|g| g.partners.iter().find(|p| p.direct.is_some()));
-    let store = before
-        .and_then(|p| p.direct.as_ref())
-        .map(|d| d.store.clone())
-        .unwrap_or_else(|| Arc::new(MemoryStore::default()));
-    let pc = crate::config::PartnerConfig {
-        id: PARTNER_ID.into(),
-        endpoint: "http://internal.invalid/".into(),
-        timeout_ms: config.auction.max_tmax_ms,
-        enabled: true,
-        qps_limit: None,
-        http_client: config.http_client.clone(),
-        circuit_breaker: crate::config::CircuitBreakerConfig {
-            failure_threshold: 0,
-            ..Default::default()
-        },
-        bid_adjustment: 1.0,
-        vendor_id: None,
-        notices: Default::default(),
-    };
-    let mut partner = Partner::from_config(&pc, &config.auction.currency, before)?;
-    partner.direct = Some(Arc::new(Direct {
-        index: Index::build(catalog),
-        store,
-    }));
-    Ok(partner)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { path } => match bidgate::config::load_file(&path) {
             Ok(c) => {
-                // The internal demand catalog is part of what a reload would refuse.
+                // The direct demand catalog is part of what a reload would refuse.
                 if let Some(catalog) = &c.internal.catalog
                     && let Err(problems) = bidgate::internal::Catalog::load_file(catalog)
                 {

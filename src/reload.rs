@@ -189,7 +189,7 @@ impl Live {
                 return;
             };
             let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-            // The config file and the internal demand catalog it names: a change of either
+            // The config file and the direct demand catalog it names: a change of either
             // reloads both.
             let catalog = |live: &Live| live.current().config.internal.catalog.clone();
             let both = |live: &Live| (mtime(&path), catalog(live).and_then(|c| mtime(&c)));

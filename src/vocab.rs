@@ -6,10 +6,24 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The partner id of internal (direct-sold) demand: metrics, stats, tokens.
-pub const INTERNAL_PARTNER_ID: &str = "internal";
-/// The seat internal demand's bids carry in answers.
+/// The partner id direct (direct-sold, in-process) demand goes by in metrics, stats, tokens
+/// and `ext`: `internal`, after its config section, kept for compatibility.
+pub const DIRECT_PARTNER_ID: &str = "internal";
+/// The seat direct demand's bids carry in answers.
 pub const DIRECT_SEAT: &str = "direct";
+
+/// What a client told in typed values about its listener and what plays (`/v1/ads`), for
+/// direct demand's targeting. OpenRTB's codes lose some of it (a car and a speaker are both
+/// a connected device; radio and podcasts show only on audio imps, as `feed`), so a request
+/// that has these values hands them over as they are instead of having them read back from
+/// the codes; a bare OpenRTB request has only the codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Listener {
+    pub device_type: Option<DeviceType>,
+    /// Only where consent allows personal data, as for `user.gender`.
+    pub gender: Option<Gender>,
+    pub content: Option<ContentKind>,
+}
 
 /// Largest ad pod accepted by config validation; bounds the auction's pod table
 /// (ads × seconds).

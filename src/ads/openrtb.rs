@@ -11,6 +11,7 @@ use crate::config::{AdFormat, PlacementConfig, Position};
 use crate::exchange::ImpSpec;
 use crate::money::Micros;
 use crate::openrtb::{BidRequest, Imp, Rest};
+use crate::vocab::Listener;
 use serde_json::{Value, json};
 use std::net::IpAddr;
 
@@ -24,6 +25,9 @@ pub struct Mapped<'a> {
     pub specs: Vec<ImpSpec>,
     /// The smallest tmax of the request and its placements, if any was given.
     pub tmax_ms: Option<u64>,
+    /// The request's typed targeting values, as consent allows (for direct demand, which
+    /// would otherwise read them back, with losses, from the OpenRTB codes).
+    pub listener: Listener,
 }
 
 /// `partner_index` maps a partner id to its index in `Gateway::partners` (disabled or
@@ -69,6 +73,11 @@ pub fn to_openrtb<'a>(
         chosen.push(p);
     }
     let personal = personal_data_allowed(r);
+    let listener = Listener {
+        device_type: r.device.r#type,
+        gender: r.user.gender.filter(|_| personal),
+        content: r.context.content,
+    };
     let mut rest = Rest::new();
     rest.insert("app".into(), app(r));
     rest.insert("device".into(), device(r, peer, personal));
@@ -90,6 +99,7 @@ pub fn to_openrtb<'a>(
         placements: chosen,
         specs,
         tmax_ms,
+        listener,
     }
 }
 

@@ -102,7 +102,7 @@ pub struct Context<'a> {
     /// Partner ids and seats by `Gateway::partners` index.
     pub partner_ids: &'a [&'a str],
     pub seats: &'a [&'a str],
-    /// The listener's key for internal demand's frequency caps (None without consent).
+    /// The listener's key for direct demand's frequency caps (None without consent).
     pub user_key: Option<&'a str>,
     /// Unix seconds when tokens expire.
     pub expires: u64,
@@ -154,7 +154,6 @@ fn ad(
     ctx: &Context<'_>,
 ) -> Result<Ad, String> {
     let seat = ctx.partner_ids[won.partner.0];
-    let internal = seat == crate::direct::PARTNER_ID;
     let bid = &won.bid;
     // The imp id is the slot id (`ads::to_openrtb` makes them so).
     let values = won.macros(auction_id, seat, ctx.currency);
@@ -174,7 +173,13 @@ fn ad(
         burl: bid
             .str_field("burl")
             .map(|u| macros::substitute_url(u, &values).into_owned()),
-        user_key: internal.then(|| ctx.user_key.map(String::from)).flatten(),
+        // A booked (direct) bid's impression counts towards its line item's goals and the
+        // listener's frequency caps: the token carries both.
+        user_key: won
+            .booking
+            .as_ref()
+            .and_then(|_| ctx.user_key.map(String::from)),
+        line_item: won.booking.as_ref().map(|b| b.line_item.clone()),
     };
     let token = ctx.signer.sign(&claims);
     let url = |k: Kind| format!("{}/v1/events/{}?t={token}", ctx.base_url, k.name());

@@ -273,7 +273,7 @@ mod tests {
             "the sponsorship first, then the best open bid"
         );
         let mut house = offers[3].clone();
-        house.price = Some(Micros(1)); // what internal demand bids for a house ad
+        house.price = Some(Micros(1)); // what direct demand bids for a house ad
         let only_sponsor_and_house = [offers[2].clone(), house];
         assert_eq!(
             fill(&pod(2, 60), &only_sponsor_and_house, &[0, 1]),

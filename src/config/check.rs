@@ -116,7 +116,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
                 key("id"),
                 "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
             ));
-        } else if partner.id == crate::vocab::INTERNAL_PARTNER_ID && c.internal.catalog.is_some() {
+        } else if partner.id == crate::vocab::DIRECT_PARTNER_ID && c.internal.catalog.is_some() {
             p.push(Problem::new(
                 key("id"),
                 "`internal` is internal demand's id while [internal] catalog is set",

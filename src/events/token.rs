@@ -32,10 +32,14 @@ pub struct Claims {
     /// The winner's billing notice URL, macros already substituted.
     #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     pub burl: Option<String>,
-    /// Internal demand: the listener's key, for frequency caps (only where consent allowed
+    /// Direct demand: the listener's key, for frequency caps (only where consent allowed
     /// an id to be used at all).
     #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
     pub user_key: Option<String>,
+    /// Direct demand: the booked line item the impression delivers (absent from tokens
+    /// signed before this claim existed; billing then reads it from the bid id).
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub line_item: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -139,6 +143,7 @@ mod tests {
             expires,
             burl: Some("https://dsp-a.example/bill?p=2.5".into()),
             user_key: None,
+            line_item: None,
         }
     }
 

@@ -38,7 +38,7 @@ pub(super) async fn fetch_missing_markup(
                     &gw.events.notifier,
                     &url,
                     until,
-                    partner.max_response_bytes,
+                    partner.demand.max_response_bytes(),
                     partner.notices.allow_private,
                 )
                 .await;

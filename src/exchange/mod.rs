@@ -18,8 +18,9 @@ use crate::fanout::{self, Called};
 use crate::gateway::Gateway;
 use crate::money::Micros;
 use crate::openrtb::{Bid, BidRequest};
-use crate::partners::{Outcome, PartnerIx};
+use crate::partners::{Booking, Outcome, PartnerIx};
 use crate::telemetry;
+use crate::vocab::Listener;
 use markup::fetch_missing_markup;
 use screen::{offers, refuse_bid_floods, take_bid};
 use std::collections::BTreeMap;
@@ -49,6 +50,8 @@ pub struct Won {
     /// The response's `bidid`, for `${AUCTION_BID_ID}`.
     pub bidid: Option<String>,
     pub clearing: Micros,
+    /// Direct demand's booking of the bid: the line item its impression delivers.
+    pub booking: Option<Booking>,
 }
 
 impl Won {
@@ -84,11 +87,13 @@ pub struct Settled {
     pub outcomes: Vec<(PartnerIx, &'static str, u64)>,
 }
 
-/// Fans out, screens, and runs the auction: the part every endpoint shares.
+/// Fans out, screens, and runs the auction: the part every endpoint shares. `listener`: the
+/// client's typed targeting values, where it gave them (`/v1/ads`).
 pub async fn settle(
     gw: &Gateway,
     mut request: BidRequest,
     specs: &[ImpSpec],
+    listener: Option<&Listener>,
     deadline: &Deadline,
 ) -> Settled {
     let currency = gw.config.auction.currency.as_str();
@@ -96,7 +101,7 @@ pub async fn settle(
     request.cur = Some(vec![currency.to_string()]);
 
     let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
-    let mut called = fanout::run(gw, &mut request, deadline, &eligible).await;
+    let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener).await;
     refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
@@ -176,6 +181,10 @@ pub async fn settle(
             bid: take_bid(&mut called, win.key),
             bidid,
             clearing: win.clearing,
+            booking: called[win.key.response]
+                .booked
+                .get(win.key.seatbid, win.key.bid)
+                .cloned(),
         });
     }
     let outcomes = called

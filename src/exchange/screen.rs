@@ -121,13 +121,9 @@ pub(super) fn offers<'a>(
                     }
                 }
                 let is_deal = accepted.is_some_and(|a| a.is_deal);
-                // Internal demand ranks by tier; everyone else is the open auction (1), or
-                // above it with a deal when deals are preferred.
-                let tier = partner
-                    .direct
-                    .as_ref()
-                    .and_then(|_| bid.rest.get("ext")?.get("tier")?.as_str())
-                    .and_then(crate::direct::rank);
+                // A booked (direct) bid ranks by its tier; everyone else is the open auction
+                // (1), or above it with a deal when deals are preferred.
+                let tier = c.booked.get(s, b).map(|booking| booking.rank());
                 let rank = tier.unwrap_or(1 + u8::from(is_deal && gw.config.auction.prefer_deals));
                 offers.push(Offer {
                     key: BidKey {

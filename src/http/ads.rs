@@ -55,16 +55,16 @@ async fn serve(
         |id| gw.partner_index(id),
     );
     let mut mapped = mapped;
-    // A placement's partner list names external partners; internal demand chooses its
-    // placements in its own catalog (targeting), so it is offered every slot.
-    if let Some(direct) = gw
+    // A placement's partner list names external partners; demand that chooses its
+    // placements itself (direct demand's catalog targets them) is offered every slot.
+    for (i, _) in gw
         .partners
         .iter()
-        .position(|p| p.direct.is_some())
-        .map(crate::partners::PartnerIx)
+        .enumerate()
+        .filter(|(_, p)| p.demand.chooses_placements())
     {
         for allowed in mapped.specs.iter_mut().filter_map(|s| s.partners.as_mut()) {
-            allowed.push(direct);
+            allowed.push(crate::partners::PartnerIx(i));
         }
     }
     let deadline = Deadline::new(arrived, mapped.tmax_ms.map(|t| t as i64), &cfg.auction);
@@ -72,9 +72,15 @@ async fn serve(
         return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
     }
     let span = tracing::info_span!("auction", id = %auction_id);
-    let settled = exchange::settle(gw, mapped.request, &mapped.specs, &deadline)
-        .instrument(span.clone())
-        .await;
+    let settled = exchange::settle(
+        gw,
+        mapped.request,
+        &mapped.specs,
+        Some(&mapped.listener),
+        &deadline,
+    )
+    .instrument(span.clone())
+    .await;
 
     // The record is built only when there is a log to take it (and it is sampled).
     let record = match live.event_log() {

@@ -115,7 +115,7 @@ async fn auction(
             ..Default::default()
         })
         .collect();
-    let settled = exchange::settle(gw, request, &specs, &deadline)
+    let settled = exchange::settle(gw, request, &specs, None, &deadline)
         .instrument(span.clone())
         .await;
     // The record is built only when there is a log to take it (and it is sampled).

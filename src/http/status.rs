@@ -81,7 +81,7 @@ pub fn view(live: &Live) -> StatusView {
             });
             PartnerView {
                 id: p.id.to_string(),
-                endpoint: p.endpoint.to_string(),
+                endpoint: p.demand.endpoint(),
                 timeout_ms: p.timeout_ms,
                 circuit,
                 qps,

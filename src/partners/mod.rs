@@ -1,9 +1,14 @@
-//! External demand partners: who they are, and one bid request to one of them over HTTP.
+//! Demand partners: who they are, what bids for them (`Demand`, the seam in `demand.rs`: an
+//! HTTP partner or direct demand), and one bid request to an HTTP partner.
 //!
 //! This is the only module that speaks HTTP to partners. A call never returns an error:
 //! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
 
+mod demand;
+
+pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
+pub use demand::{Ask, Call, Demand, Http};
 
 use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
@@ -50,18 +55,13 @@ impl std::ops::Index<PartnerIx> for Vec<Partner> {
     }
 }
 
-/// A partner as the request path uses it, parsed once from config.
+/// A partner as the request path uses it, parsed once from config: what every kind of
+/// demand shares (budget, breaker, QPS cap, stats, metrics, price adjustment, notices), and
+/// what bids (`demand`).
 #[derive(Debug)]
 pub struct Partner {
     pub id: PartnerId,
-    pub endpoint: reqwest::Url,
     pub timeout_ms: u64,
-    pub max_response_bytes: usize,
-    /// The settings of this partner's pooled clients, and their identity: each worker
-    /// thread keeps its own client (its own keep-alive pool) per `http` (see
-    /// [`Partner::client`]). Shared with this partner's successor after a reload while the
-    /// settings and the endpoint's origin are unchanged, so the pools stay warm.
-    pub http: Arc<HttpClientConfig>,
     /// Shared with this partner's successor after a reload, so its state survives.
     pub breaker: Arc<Breaker>,
     /// The QPS cap, as configured and as enforced (shared across reloads while unchanged).
@@ -73,10 +73,9 @@ pub struct Partner {
     pub metrics: Arc<crate::telemetry::PartnerMetrics>,
     /// `bid_adjustment` as nano-units (10⁹ = 1.0): prices are scaled in integers.
     pub bid_adjustment_nanos: i64,
-    pub vendor_id: Option<u16>,
     pub notices: crate::config::NoticeConfig,
-    /// Internal demand: decided in-process instead of over HTTP (see `direct`).
-    pub direct: Option<Arc<crate::direct::Direct>>,
+    /// What bids: an HTTP partner or direct demand.
+    pub demand: Demand,
 }
 
 impl fmt::Debug for crate::telemetry::PartnerMetrics {
@@ -96,59 +95,118 @@ impl Partner {
         previous: Option<&Partner>,
     ) -> Result<Self, String> {
         let endpoint = reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?;
-        let breaker = previous
-            .filter(|old| old.breaker.config() == &c.circuit_breaker)
-            .map(|old| old.breaker.clone())
-            .unwrap_or_else(|| Arc::new(Breaker::new(c.circuit_breaker.clone())));
-        let limiter = match previous.filter(|old| old.qps_limit == c.qps_limit) {
-            Some(old) => old.limiter.clone(),
-            None => c
-                .qps_limit
-                .and_then(NonZeroU32::new)
-                .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
-        };
-        let http = match previous
-            .filter(|old| *old.http == c.http_client && old.endpoint.origin() == endpoint.origin())
-        {
-            Some(old) => old.http.clone(),
+        let http = match previous.and_then(|old| old.demand.http_pool(&c.http_client, &endpoint)) {
+            Some(pool) => pool,
             None => {
                 // Fail at load, not on the first call, when no client can be built.
                 client(&c.http_client).map_err(|e| e.to_string())?;
                 Arc::new(c.http_client.clone())
             }
         };
-        // Registered anew on a reload (cheap, and the auction currency may have changed).
-        let metrics = Arc::new(crate::telemetry::PartnerMetrics::new(&c.id, currency));
-        Ok(Self {
-            id: PartnerId(c.id.as_str().into()),
+        let demand = Demand::Http(Http {
             endpoint,
-            timeout_ms: c.timeout_ms,
             max_response_bytes: c.http_client.max_response_bytes,
             http,
-            breaker,
-            qps_limit: c.qps_limit,
-            limiter,
-            stats: previous.map(|old| old.stats.clone()).unwrap_or_default(),
-            metrics,
-            bid_adjustment_nanos: (c.bid_adjustment * 1e9).round() as i64,
             vendor_id: c.vendor_id,
-            notices: c.notices,
-            direct: None,
-        })
+        });
+        let mut partner = Self::new(
+            &c.id,
+            demand,
+            c.timeout_ms,
+            &c.circuit_breaker,
+            currency,
+            previous,
+        );
+        partner.limiter = match previous.filter(|old| old.qps_limit == c.qps_limit) {
+            Some(old) => old.limiter.clone(),
+            None => c
+                .qps_limit
+                .and_then(NonZeroU32::new)
+                .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
+        };
+        partner.qps_limit = c.qps_limit;
+        partner.bid_adjustment_nanos = (c.bid_adjustment * 1e9).round() as i64;
+        partner.notices = c.notices;
+        Ok(partner)
     }
 
-    /// Whether this partner's pool is new (not carried over from `previous`): it needs
-    /// warming.
-    pub fn pool_is_new(&self, previous: Option<&Partner>) -> bool {
-        previous.is_none_or(|old| !Arc::ptr_eq(&old.http, &self.http))
+    /// Direct demand as the partner `direct::PARTNER_ID`, its catalog read from `catalog`:
+    /// no HTTP settings of its own, no QPS cap, no price adjustment, a breaker that never
+    /// opens (it cannot fail on the network) and `timeout_ms` of the longest tmax, so that
+    /// only the request's own deadline bounds it. `previous` is the partner with its id in
+    /// the gateway this one replaces: its delivery counters carry over.
+    pub fn direct(
+        config: &crate::config::Config,
+        catalog: &std::path::Path,
+        previous: Option<&Partner>,
+    ) -> Result<Self, String> {
+        let before = previous.and_then(|old| match &old.demand {
+            Demand::Direct(d) => Some(&**d),
+            Demand::Http(_) => None,
+        });
+        let direct = crate::direct::Direct::load(config, catalog, before)?;
+        let never_opens = crate::config::CircuitBreakerConfig {
+            failure_threshold: 0,
+            ..Default::default()
+        };
+        Ok(Self::new(
+            crate::direct::PARTNER_ID,
+            Demand::Direct(Arc::new(direct)),
+            config.auction.max_tmax_ms,
+            &never_opens,
+            &config.auction.currency,
+            previous,
+        ))
     }
 
+    /// A partner without QPS cap, price adjustment or notice settings (see the
+    /// constructors). Its breaker (while its settings are the same) and its stats carry over
+    /// from `previous`, the partner with the same id in the gateway this one replaces.
+    fn new(
+        id: &str,
+        demand: Demand,
+        timeout_ms: u64,
+        breaker: &crate::config::CircuitBreakerConfig,
+        currency: &str,
+        previous: Option<&Partner>,
+    ) -> Self {
+        let breaker = previous
+            .filter(|old| old.breaker.config() == breaker)
+            .map(|old| old.breaker.clone())
+            .unwrap_or_else(|| Arc::new(Breaker::new(breaker.clone())));
+        Self {
+            id: PartnerId(id.into()),
+            timeout_ms,
+            breaker,
+            qps_limit: None,
+            limiter: None,
+            stats: previous.map(|old| old.stats.clone()).unwrap_or_default(),
+            // Registered anew on a reload (cheap, and the auction currency may have changed).
+            metrics: Arc::new(crate::telemetry::PartnerMetrics::new(id, currency)),
+            bid_adjustment_nanos: 1_000_000_000,
+            notices: Default::default(),
+            demand,
+        }
+    }
+
+    /// The seat its winning bids carry in answers: its id, or the direct seat.
+    pub fn seat(&self) -> &str {
+        self.demand.seat().unwrap_or(self.id.as_str())
+    }
+
+    /// Takes one request from the partner's QPS allowance; `false` when it is used up.
+    pub fn within_qps(&self) -> bool {
+        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+    }
+}
+
+impl Http {
     /// Opens up to `http_client.warm_connections` keep-alive connections by sending that
     /// many `HEAD` requests at once (whatever the status, the connection returns to the
     /// pool). Bounded by `until`; failures are only counted: a partner that is down is
     /// the breaker's business, not a reason to stay unready.
-    pub async fn warm(&self, until: tokio::time::Instant) -> usize {
-        if self.direct.is_some() || self.http.warm_connections == 0 {
+    pub async fn warm(&self, id: &PartnerId, until: tokio::time::Instant) -> usize {
+        if self.http.warm_connections == 0 {
             return 0;
         }
         let client = self.client();
@@ -171,18 +229,9 @@ impl Partner {
             .into_iter()
             .filter(|ok| *ok)
             .count();
-        metrics::counter!("bidgate_partner_warm_connections_total", "partner" => self.id.to_string())
+        metrics::counter!("bidgate_partner_warm_connections_total", "partner" => id.to_string())
             .increment(opened as u64);
         opened
-    }
-
-    /// The seat its winning bids carry in answers: its id, or `direct` for internal demand.
-    pub fn seat(&self) -> &str {
-        if self.direct.is_some() {
-            crate::direct::SEAT
-        } else {
-            self.id.as_str()
-        }
     }
 
     /// This worker thread's client for this partner, built on first use. Why per thread:
@@ -206,11 +255,6 @@ impl Partner {
             pools.push((Arc::downgrade(&self.http), c.clone()));
             c
         })
-    }
-
-    /// Takes one request from the partner's QPS allowance; `false` when it is used up.
-    pub fn within_qps(&self) -> bool {
-        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
     }
 }
 
@@ -240,7 +284,7 @@ pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
 
 /// POSTs `body` (a serialised BidRequest) to the partner. Not time-bounded by itself: the
 /// fan-out wraps it in the partner's deadline and drops it, connection and all, when late.
-pub async fn call(partner: &Partner, body: Bytes) -> Outcome {
+pub async fn call(partner: &Http, body: Bytes) -> Outcome {
     let max_bytes = partner.max_response_bytes;
     let sent = partner
         .client()

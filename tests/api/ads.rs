@@ -386,6 +386,7 @@ async fn forged_tampered_and_expired_tokens_are_refused_and_never_bill() {
         expires: u64::MAX,
         burl: Some(format!("http://{}/bill?forged", p.addr)),
         user_key: None,
+        line_item: None,
     };
     let forged = Signer::new(&["an-attackers-own-secret-of-enough-length".into()]).sign(&claims);
     let expired = Signer::new(&[SECRET.into()]).sign(&Claims {

@@ -65,6 +65,7 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
                 expires: u64::MAX,
                 burl: None,
                 user_key: None,
+                line_item: None,
             });
     let event = app.get(&format!("/v1/events/impression?t={token}")).await;
     assert_eq!(event.status(), 204);

@@ -253,3 +253,37 @@ async fn internal_prices_are_in_the_auction_currency() {
     );
     assert_eq!(body["cur"], "EUR");
 }
+
+/// `/v1/ads` hands its typed values to direct demand as they are: a car is a car, though
+/// OpenRTB's device type 6 is any connected device (read back as a speaker).
+#[tokio::test]
+async fn direct_demand_targets_the_typed_device_type_of_an_ad_request() {
+    let file = ConfigFile::new("internal-car", "");
+    let catalog = file.0.parent().unwrap().join("catalog.toml");
+    let car = CATALOG
+        .replacen(
+            "targeting = { placements = [\"open\"] }",
+            "targeting = { placements = [\"open\"], device_types = [\"car\"] }",
+            1,
+        )
+        .replacen("tier = \"standard\"", "tier = \"sponsorship\"", 1);
+    std::fs::write(&catalog, car).unwrap();
+    let external = mock_partner(Reply::NoBid);
+    let cfg = config("", &[("external", external.endpoint(), 200)])
+        + &format!(
+            "\n[internal]\ncatalog = \"{}\"\n{PLACEMENTS}",
+            catalog.display()
+        );
+    let app = spawn_app(&cfg).await;
+    let mut body = ad_request(json!([{"id": "b", "placement": "open"}]));
+    for (device, filled) in [("car", true), ("speaker", false)] {
+        body["device"]["type"] = json!(device);
+        let out = app.ads_json(&body).await;
+        assert_eq!(out["slots"][0]["filled"], filled, "{device}: {out}");
+    }
+    let req = json!({"id": "r", "imp": [
+        {"id": "b", "tagid": "open", "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}}],
+        "app": {"bundle": "b"}, "device": {"devicetype": 6}});
+    let resp = app.auction(&req).await;
+    assert_eq!(resp.status(), 204, "code 6 may be a speaker");
+}

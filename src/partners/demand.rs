@@ -1,0 +1,167 @@
+//! The demand seam: what answers a partner's bid requests. An HTTP partner, or direct demand
+//! (the direct-sold catalog, decided in-process: `direct`). Everything that differs between
+//! the two is a method here, so that the fan-out, the auction, the ad API and billing ask a
+//! partner's demand instead of testing which kind it is:
+//!
+//! - `seat`: the seat its winning bids carry;
+//! - `call`: one bid request, answered now (in-process) or sent (a future the fan-out bounds
+//!   by the partner's deadline);
+//! - what `call` answers carries each direct bid's typed `Booking` (its tier, which the
+//!   auction ranks by, and its line item, which the tracking token carries);
+//! - `on_impression`: a billed impression's delivery accounting;
+//! - `chooses_placements`, and the HTTP pool's warm-up and reuse across reloads.
+
+use super::{Booked, Impression, Outcome, PartnerId};
+use crate::config::HttpClientConfig;
+use crate::direct::Direct;
+use crate::openrtb::BidRequest;
+use bytes::Bytes;
+use std::future::Future;
+use std::sync::Arc;
+
+/// What bids for a partner.
+#[derive(Debug)]
+pub enum Demand {
+    /// An OpenRTB bidder over HTTP.
+    Http(Http),
+    /// Direct-sold demand, decided in-process (see `direct`).
+    Direct(Arc<Direct>),
+}
+
+/// An HTTP partner: where and how it is called.
+#[derive(Debug)]
+pub struct Http {
+    pub endpoint: reqwest::Url,
+    pub max_response_bytes: usize,
+    /// The settings of this partner's pooled clients, and their identity: each worker
+    /// thread keeps its own client (its own keep-alive pool) per `http` (see
+    /// [`Http::client`]). Shared with this partner's successor after a reload while the
+    /// settings and the endpoint's origin are unchanged, so the pools stay warm.
+    pub http: Arc<HttpClientConfig>,
+    /// Its IAB TCF vendor id: what its privacy decision is made for.
+    pub vendor_id: Option<u16>,
+}
+
+/// One bid request for one partner, as the fan-out prepared it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'r> {
+    /// Without `tmax` (each HTTP partner's is spliced into its body).
+    pub request: &'r BidRequest,
+    /// The imps this partner is offered; empty = all.
+    pub imps: &'r [bool],
+    /// The client's typed targeting values, where it gave them (`/v1/ads`).
+    pub listener: Option<&'r crate::vocab::Listener>,
+}
+
+/// What came of asking: an answer now, or a call on its way.
+pub enum Call<F> {
+    /// Decided in-process: the outcome and its bids' bookings.
+    Answered(Outcome, Booked),
+    /// Sent over HTTP: the fan-out bounds it by the partner's deadline and drops it when late.
+    Sent(F),
+}
+
+impl Demand {
+    /// The seat its bids carry in answers when it is not the partner's id.
+    pub fn seat(&self) -> Option<&'static str> {
+        match self {
+            Demand::Http(_) => None,
+            Demand::Direct(_) => Some(crate::direct::SEAT),
+        }
+    }
+
+    /// Asks for bids. An HTTP partner gets `body(its vendor id)`, the serialised request as
+    /// its privacy decision allows; direct demand is the publisher's own and reads `ask`
+    /// (no body is built for it: `/v1/ads` has already removed what the listener did not
+    /// consent to).
+    pub fn call<'a>(
+        &'a self,
+        ask: Ask<'_>,
+        body: &mut dyn FnMut(Option<u16>) -> Bytes,
+    ) -> Call<impl Future<Output = Outcome> + use<'a>> {
+        match self {
+            Demand::Http(http) => Call::Sent(super::call(http, body(http.vendor_id))),
+            Demand::Direct(direct) => {
+                let now_unix = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let (outcome, booked) =
+                    direct.answer(ask.request, ask.imps, ask.listener, now_unix);
+                Call::Answered(outcome, booked)
+            }
+        }
+    }
+
+    /// A billed impression of one of its bids: direct demand counts delivery and frequency
+    /// caps; an HTTP partner counts its own (its `burl` was fired).
+    pub fn on_impression(&self, imp: &Impression<'_>) {
+        if let Demand::Direct(direct) = self {
+            direct.on_impression(imp);
+        }
+    }
+
+    /// Whether it picks its placements itself, so that a placement's partner list does not
+    /// restrict it: direct demand's catalog targets placements on its own.
+    pub fn chooses_placements(&self) -> bool {
+        matches!(self, Demand::Direct(_))
+    }
+
+    /// What the admin API shows as its endpoint.
+    pub fn endpoint(&self) -> String {
+        match self {
+            Demand::Http(http) => http.endpoint.to_string(),
+            Demand::Direct(_) => "direct (in-process catalog)".into(),
+        }
+    }
+
+    /// The most bytes read from it: bid responses and markup fetched from a `nurl` (direct
+    /// bids always carry their markup).
+    pub fn max_response_bytes(&self) -> usize {
+        match self {
+            Demand::Http(http) => http.max_response_bytes,
+            Demand::Direct(_) => 0,
+        }
+    }
+
+    /// Its connect timeout, which bounds warming its pool (0: nothing to connect to).
+    pub fn connect_timeout_ms(&self) -> u64 {
+        match self {
+            Demand::Http(http) => http.http.connect_timeout_ms,
+            Demand::Direct(_) => 0,
+        }
+    }
+
+    /// This demand's pooled-client settings, for a successor with these settings and this
+    /// endpoint: kept while the settings and the endpoint's origin are unchanged.
+    pub fn http_pool(
+        &self,
+        settings: &HttpClientConfig,
+        endpoint: &reqwest::Url,
+    ) -> Option<Arc<HttpClientConfig>> {
+        match self {
+            Demand::Http(old)
+                if *old.http == *settings && old.endpoint.origin() == endpoint.origin() =>
+            {
+                Some(old.http.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether its pool is new (not carried over from `previous`): it needs warming.
+    pub fn pool_is_new(&self, previous: Option<&Demand>) -> bool {
+        match (self, previous) {
+            (Demand::Http(new), Some(Demand::Http(old))) => !Arc::ptr_eq(&old.http, &new.http),
+            (Demand::Http(_), _) => true,
+            (Demand::Direct(_), _) => false,
+        }
+    }
+
+    /// Opens its warm connections (see `Http::warm`); direct demand has none.
+    pub async fn warm(&self, id: &PartnerId, until: tokio::time::Instant) -> usize {
+        match self {
+            Demand::Http(http) => http.warm(id, until).await,
+            Demand::Direct(_) => 0,
+        }
+    }
+}
