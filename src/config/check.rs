@@ -83,12 +83,18 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must differ from server.listen (leave it unset to serve admin routes there)",
         ));
     }
-    if c.client_rate_limit.requests_per_second > 0 && c.client_rate_limit.key.is_empty() {
+    if !(1..=MAX_IMPS).contains(&a.max_imps) {
         p.push(Problem::new(
-            "client_rate_limit.key",
-            "must name at least one of api_key, app_bundle, ip",
+            "auction.max_imps",
+            format!("must be between 1 and {MAX_IMPS}"),
         ));
     }
+    for (i, proxy) in c.server.trusted_proxies.iter().enumerate() {
+        if let Err(e) = crate::netaddr::Cidr::parse(proxy) {
+            p.push(Problem::new(format!("server.trusted_proxies[{i}]"), e));
+        }
+    }
+    check_clients(c, &mut p);
     super::ads::validate(c, &mut p);
     for (code, rate) in &c.currency.rates {
         if !is_currency_code(code) {
@@ -159,6 +165,48 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         }
     }
     p
+}
+
+/// Far more imps than any real request has; the cap bounds the work of one request.
+const MAX_IMPS: usize = 1000;
+
+/// Client ids are unique and their keys are in the environment, long enough and distinct
+/// (a key names exactly one client).
+fn check_clients(c: &Config, p: &mut Vec<Problem>) {
+    let mut ids = std::collections::HashSet::new();
+    let mut keys = std::collections::HashMap::new();
+    for (i, client) in c.clients.iter().enumerate() {
+        let key = |k: &str| format!("clients[{i}].{k}");
+        if !is_partner_id(&client.id) {
+            p.push(Problem::new(
+                key("id"),
+                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
+            ));
+        } else if !ids.insert(client.id.as_str()) {
+            p.push(Problem::new(
+                key("id"),
+                format!("`{}` is used by another client", client.id),
+            ));
+        }
+        match std::env::var(&client.key_env) {
+            Ok(k) if k.chars().count() >= 16 => {
+                if let Some(other) = keys.insert(k, client.id.as_str()) {
+                    p.push(Problem::new(
+                        key("key_env"),
+                        format!("holds the same key as client `{other}`"),
+                    ));
+                }
+            }
+            Ok(_) => p.push(Problem::new(
+                key("key_env"),
+                format!("${} must hold at least 16 characters", client.key_env),
+            )),
+            Err(_) => p.push(Problem::new(
+                key("key_env"),
+                format!("${} is not set (or not UTF-8)", client.key_env),
+            )),
+        }
+    }
 }
 
 /// One minute: no auction waits longer, and neither does a slow request body.

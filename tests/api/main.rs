@@ -19,6 +19,7 @@ mod dashboard;
 mod docs;
 mod event_log;
 mod faults;
+mod hostile;
 mod internal;
 mod logs;
 mod openrtb_fixtures;
