@@ -176,7 +176,10 @@ fn ad(
             .map(|u| macros::substitute_url(u, &values).into_owned()),
         user_key: internal.then(|| ctx.user_key.map(String::from)).flatten(),
     };
-    let token = ctx.signer.sign(&claims);
+    let token = ctx
+        .signer
+        .sign(&claims)
+        .ok_or("its tracking token would be too long (a burl that macros made too long)")?;
     let url = |k: Kind| format!("{}/v1/events/{}?t={token}", ctx.base_url, k.name());
     let timed = matches!(format, AdFormat::Audio | AdFormat::Video);
     let tracking = Tracking {

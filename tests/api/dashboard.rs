@@ -62,7 +62,8 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
                 expires: u64::MAX,
                 burl: None,
                 user_key: None,
-            });
+            })
+            .unwrap();
     let event = app.get(&format!("/v1/events/impression?t={token}")).await;
     assert_eq!(event.status(), 204);
     // Auctions from the same address, until its allowance is used up (the limit's family).

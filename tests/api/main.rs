@@ -20,6 +20,7 @@ mod docs;
 mod event_log;
 mod faults;
 mod hostile;
+mod hostile_events;
 mod internal;
 mod logs;
 mod openrtb_fixtures;
