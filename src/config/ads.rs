@@ -134,17 +134,7 @@ pub(super) fn validate(c: &super::Config, p: &mut Vec<Problem>) {
     let mut seen = std::collections::HashSet::new();
     for (i, pl) in c.placements.iter().enumerate() {
         let key = |k: &str| format!("placements[{i}].{k}");
-        if !super::load::is_partner_id(&pl.id) {
-            p.push(Problem::new(
-                key("id"),
-                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
-            ));
-        } else if !seen.insert(pl.id.as_str()) {
-            p.push(Problem::new(
-                key("id"),
-                format!("`{}` is used by another placement", pl.id),
-            ));
-        }
+        super::check::unique_id(&pl.id, key("id"), "placement", &mut seen, p);
         let timed = matches!(pl.format, AdFormat::Audio | AdFormat::Video);
         if timed && (pl.min_duration_s > pl.max_duration_s || pl.max_duration_s == 0) {
             p.push(Problem::new(

@@ -117,21 +117,13 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     let mut seen = std::collections::HashSet::new();
     for (i, partner) in c.partners.iter().enumerate() {
         let key = |k: &str| format!("partners[{i}].{k}");
-        if !is_partner_id(&partner.id) {
-            p.push(Problem::new(
-                key("id"),
-                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
-            ));
-        } else if partner.id == crate::vocab::INTERNAL_PARTNER_ID && c.internal.catalog.is_some() {
+        if partner.id == crate::vocab::INTERNAL_PARTNER_ID && c.internal.catalog.is_some() {
             p.push(Problem::new(
                 key("id"),
                 "`internal` is internal demand's id while [internal] catalog is set",
             ));
-        } else if !seen.insert(partner.id.as_str()) {
-            p.push(Problem::new(
-                key("id"),
-                format!("`{}` is used by another partner", partner.id),
-            ));
+        } else {
+            unique_id(&partner.id, key("id"), "partner", &mut seen, &mut p);
         }
         match reqwest::Url::parse(&partner.endpoint) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
@@ -177,17 +169,7 @@ fn check_clients(c: &Config, p: &mut Vec<Problem>) {
     let mut keys = std::collections::HashMap::new();
     for (i, client) in c.clients.iter().enumerate() {
         let key = |k: &str| format!("clients[{i}].{k}");
-        if !is_partner_id(&client.id) {
-            p.push(Problem::new(
-                key("id"),
-                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
-            ));
-        } else if !ids.insert(client.id.as_str()) {
-            p.push(Problem::new(
-                key("id"),
-                format!("`{}` is used by another client", client.id),
-            ));
-        }
+        unique_id(&client.id, key("id"), "client", &mut ids, p);
         match std::env::var(&client.key_env) {
             Ok(k) if k.chars().count() >= 16 => {
                 if let Some(other) = keys.insert(k, client.id.as_str()) {
@@ -206,6 +188,28 @@ fn check_clients(c: &Config, p: &mut Vec<Problem>) {
                 format!("${} is not set (or not UTF-8)", client.key_env),
             )),
         }
+    }
+}
+
+/// An id (of a partner, placement or client) is 1-64 plain characters and not used by
+/// another of its `kind`, `seen` so far.
+pub(super) fn unique_id<'a>(
+    id: &'a str,
+    at: String,
+    kind: &str,
+    seen: &mut std::collections::HashSet<&'a str>,
+    p: &mut Vec<Problem>,
+) {
+    if !is_partner_id(id) {
+        p.push(Problem::new(
+            at,
+            "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
+        ));
+    } else if !seen.insert(id) {
+        p.push(Problem::new(
+            at,
+            format!("`{id}` is used by another {kind}"),
+        ));
     }
 }
 
