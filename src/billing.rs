@@ -1,26 +1,51 @@
 //! What a tracking event means: the token is verified (forged, tampered and expired ones are
 //! refused, never billed), the event is deduplicated (a replayed impression is billed once),
-//! and a first impression bills: it fires the winner's `burl`, counts the revenue, and hands
-//! the impression to the partner's demand (direct demand counts delivery and frequency caps).
-//! The HTTP edge (`http::events`) maps the result to a status and writes the record to the
-//! event log.
+//! and a first impression bills: it fires the winner's `burl`, counts the revenue, and
+//! hands the impression to the partner's demand (direct demand counts delivery and
+//! frequency caps). The HTTP edge (`http::events`)
+//! maps the result to a status and writes the record to the event log.
+//!
+//! Billing waits for the record: `accept` claims a first event in the deduplication memory,
+//! and only `settle`, told that the record is durable, bills it; a lost record un-claims it,
+//! so nothing is billed that the log does not show, and the app's retry still counts.
 
 use crate::events::Kind;
+use crate::events::dedup::{Claim, Pending};
 use crate::events::record::EventRecord;
-use crate::events::token::TokenError;
+use crate::events::token::{Claims, TokenError};
 use crate::gateway::Gateway;
 use crate::notices;
 use crate::partners::Impression;
 use metrics::counter;
 
+/// Why an event was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Token(TokenError),
+    /// The deduplication memory is full of unexpired impressions: billing this one might
+    /// mean billing an old one twice later. The app retries.
+    MemoryFull,
+    /// The same event is being recorded right now.
+    InProgress,
+}
+
 /// What came of one event.
 pub struct Accepted {
-    /// Why the token was refused; `None`: accepted (billed, counted or a duplicate).
-    pub refused: Option<TokenError>,
+    /// Why it was refused; `None`: accepted (to bill, to count, or a duplicate).
+    pub refused: Option<Refused>,
     /// The `result` label of `bidgate_events_total` and of the record.
     pub result: &'static str,
     /// The event log's record (its `result` is set by the caller with the label).
     pub record: EventRecord,
+    /// A first event: `settle` it once its record is durable (or lost).
+    pub pending: Option<Settle>,
+}
+
+/// A first event waiting for its record: what billing it takes.
+pub struct Settle {
+    claim: Pending,
+    kind: Kind,
+    claims: Claims,
 }
 
 /// Verifies, deduplicates and bills one event of `kind` carrying `token`, at `now_ms`.
@@ -40,37 +65,30 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
         Ok(ok) => ok,
         Err(e) => {
             return Accepted {
-                refused: Some(e),
+                refused: Some(Refused::Token(e)),
                 result: e.label(),
                 record: rec,
+                pending: None,
             };
         }
     };
-    let result = if !gw.events.first_time(kind, id) {
-        "duplicate"
-    } else if kind == Kind::Impression {
-        let partner = gw.partner_index(&claims.partner).map(|i| &gw.partners[i]);
-        if let Some(burl) = &claims.burl {
-            let allow_private = partner.is_some_and(|p| p.notices.allow_private);
-            gw.events
-                .notifier
-                .fire(notices::Kind::Billing, &claims.partner, burl, allow_private);
+    let (refused, pending, result) = match gw.events.dedup.claim(kind, id, claims.expires) {
+        Claim::Duplicate => (None, None, "duplicate"),
+        Claim::Full => (Some(Refused::MemoryFull), None, "dedup_full"),
+        Claim::InProgress => (Some(Refused::InProgress), None, "in_progress"),
+        Claim::First(claim) => {
+            let result = if kind == Kind::Impression {
+                "billed"
+            } else {
+                "counted"
+            };
+            let settle = Settle {
+                claim,
+                kind,
+                claims: claims.clone(),
+            };
+            (None, Some(settle), result)
         }
-        // Its demand does its own accounting (direct demand: delivery and frequency caps).
-        if let Some(partner) = partner {
-            partner.demand.on_impression(&Impression {
-                line_item: claims.line_item.as_deref(),
-                bid_id: &claims.bid,
-                user_key: claims.user_key.as_deref(),
-                price: crate::money::Micros(claims.price_micros),
-                now_unix: now_ms / 1000,
-            });
-        }
-        counter!("bidgate_billed_micros_total", "partner" => claims.partner.clone(), "currency" => claims.currency.clone())
-            .increment(claims.price_micros.max(0) as u64);
-        "billed"
-    } else {
-        "counted"
     };
     rec.auction_id = Some(claims.auction);
     rec.imp = Some(claims.imp);
@@ -79,8 +97,42 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
     rec.price_micros = Some(claims.price_micros);
     rec.currency = Some(claims.currency);
     Accepted {
-        refused: None,
+        refused,
         result,
         record: rec,
+        pending,
     }
+}
+
+/// A first event's record is `durable` (then a first impression bills) or was lost (then
+/// the event is forgotten, and a retry counts).
+pub fn settle(gw: &Gateway, pending: Settle, durable: bool, now_ms: u64) {
+    if durable && pending.kind == Kind::Impression {
+        bill(gw, &pending.claims, now_ms);
+    }
+    gw.events.dedup.settle(pending.claim, durable);
+}
+
+/// A first impression: the winner's `burl`, its demand's accounting, the revenue.
+fn bill(gw: &Gateway, claims: &Claims, now_ms: u64) {
+    if let Some(burl) = &claims.burl {
+        let allow_private = gw
+            .partner_index(&claims.partner)
+            .is_some_and(|i| gw.partners[i].notices.allow_private);
+        gw.events
+            .notifier
+            .fire(notices::Kind::Billing, &claims.partner, burl, allow_private);
+    }
+    // Its demand does its own accounting (direct demand: delivery and frequency caps).
+    if let Some(i) = gw.partner_index(&claims.partner) {
+        gw.partners[i].demand.on_impression(&Impression {
+            line_item: claims.line_item.as_deref(),
+            bid_id: &claims.bid,
+            user_key: claims.user_key.as_deref(),
+            price: crate::money::Micros(claims.price_micros),
+            now_unix: now_ms / 1000,
+        });
+    }
+    counter!("bidgate_billed_micros_total", "partner" => claims.partner.clone(), "currency" => claims.currency.clone())
+        .increment(claims.price_micros.max(0) as u64);
 }

@@ -34,8 +34,9 @@ pub struct Gateway {
     /// Enabled partners only, in config order.
     pub partners: Vec<Partner>,
     pub pricing: crate::auction::PriceRule,
-    /// The inbound limit per client; carried over on reload while its settings are unchanged.
-    pub client_limiter: Option<Arc<limits::ClientLimiter>>,
+    /// Known clients, trusted proxies and the inbound limit per client; carried over on
+    /// reload while their settings are unchanged.
+    pub clients: Arc<crate::clients::Clients>,
     /// Tracking tokens, event deduplication and notices (see `Events::new` for what a
     /// reload keeps).
     pub events: Arc<crate::events::Events>,
@@ -78,10 +79,7 @@ impl Gateway {
                     .ok_or("auction.second_price_increment is not a valid amount")?,
             },
         };
-        let client_limiter = match previous.map(|g| &g.client_limiter) {
-            Some(Some(l)) if l.cfg == config.client_rate_limit => Some(l.clone()),
-            _ => limits::ClientLimiter::new(&config.client_rate_limit).map(Arc::new),
-        };
+        let clients = crate::clients::Clients::carry_over(previous.map(|g| &g.clients), &config)?;
         // Notices use the default partner pool settings: one more client, built once.
         let events = {
             let (client, guarded, prev) = match previous {
@@ -123,7 +121,7 @@ impl Gateway {
             Arc::new(rates)
         };
         Ok(Self {
-            client_limiter,
+            clients,
             events,
             rates,
             config,

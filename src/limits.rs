@@ -17,12 +17,8 @@
 //! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
 //! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
 
-use crate::config::{ClientKey, ClientRateLimitConfig};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::cell::{Cell, RefCell};
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -193,59 +189,6 @@ pub fn worker_lag() -> Duration {
         Instant::now().saturating_duration_since(due)
     });
     last.max(overdue)
-}
-
-/// The inbound limit per client key (`client_rate_limit`): a GCRA limiter per key.
-pub struct ClientLimiter {
-    pub cfg: ClientRateLimitConfig,
-    limiter: DefaultKeyedRateLimiter<String>,
-    clock: DefaultClock,
-    checks: AtomicU64,
-}
-
-impl ClientLimiter {
-    /// `None` when the limit is off (`requests_per_second = 0`).
-    pub fn new(cfg: &ClientRateLimitConfig) -> Option<Self> {
-        let rate = NonZeroU32::new(cfg.requests_per_second)?;
-        let burst = NonZeroU32::new(cfg.burst).unwrap_or(rate);
-        Some(Self {
-            cfg: cfg.clone(),
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            clock: DefaultClock::default(),
-            checks: AtomicU64::new(0),
-        })
-    }
-
-    /// Takes one request from `key`'s allowance, or says how long until the next one.
-    pub fn check(&self, key: String) -> Result<(), Duration> {
-        // Forget idle clients now and then, so that the key set stays bounded.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            self.limiter.retain_recent();
-        }
-        self.limiter
-            .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
-    }
-
-    /// The key of a client: the first of the configured sources it has.
-    pub fn key_of(
-        &self,
-        api_key: Option<&str>,
-        bundle: Option<&str>,
-        ip: Option<std::net::IpAddr>,
-    ) -> String {
-        for source in &self.cfg.key {
-            let key = match source {
-                ClientKey::ApiKey => api_key.map(|k| format!("key:{k}")),
-                ClientKey::AppBundle => bundle.map(|b| format!("app:{b}")),
-                ClientKey::Ip => ip.map(|ip| format!("ip:{ip}")),
-            };
-            if let Some(key) = key {
-                return key;
-            }
-        }
-        "anonymous".to_string()
-    }
 }
 
 /// Why an auction was refused.

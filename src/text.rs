@@ -12,8 +12,29 @@ pub fn clip(s: &str) -> String {
     }
 }
 
+/// The length of `s` as a JSON string body (serde_json's escapes: two bytes for `"`, `\\`
+/// and the short escapes, six for other control characters), which is what a string costs
+/// inside a tracking token.
+pub fn json_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_len_counts_escapes_as_serde_json_writes_them() {
+        for s in ["plain", "q\"b\\s", "\n\t\u{1}\u{1f}", "é€"] {
+            let written = serde_json::to_string(s).unwrap();
+            assert_eq!(super::json_len(s), written.len() - 2, "{s:?}");
+        }
+    }
+
     #[test]
     fn clips_on_character_boundaries() {
         assert_eq!(super::clip("short"), "short");

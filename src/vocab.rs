@@ -30,6 +30,18 @@ pub struct Listener {
 pub const MAX_POD_ADS: u32 = 10;
 pub const MAX_POD_DURATION_S: u32 = 600;
 
+/// Longest `burl` and bid `id` a bid may carry, in bytes as written in JSON (escapes
+/// counted, see `text::json_len`). Both travel inside the tracking token, whose length
+/// `events::token` bounds: a longer one is refused at screening (code 319) rather than
+/// made into a tracking URL that verification would refuse.
+pub const MAX_BURL_BYTES: usize = 2048;
+pub const MAX_BID_ID_BYTES: usize = 256;
+/// Longest `/v1/ads` `user.id` and `device.ifa` (bytes; no control characters): internal
+/// demand's frequency caps carry one of them in the token.
+pub const MAX_USER_ID_BYTES: usize = 128;
+/// Longest `/v1/ads` slot id (bytes): it is the imp id in the token.
+pub const MAX_SLOT_ID_BYTES: usize = 64;
+
 // The kind of device the listener uses (`/v1/ads` `device.type`, catalog targeting).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]

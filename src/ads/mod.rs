@@ -184,7 +184,7 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
         return bad("slots", &format!("may list at most {MAX_SLOTS} slots"));
     }
     for (i, slot) in r.slots.iter().enumerate() {
-        if slot.id.is_empty() || slot.id.len() > 64 {
+        if slot.id.is_empty() || slot.id.len() > crate::vocab::MAX_SLOT_ID_BYTES {
             return bad(&format!("slots[{i}].id"), "must be 1-64 characters");
         }
         if r.slots[..i].iter().any(|s| s.id == slot.id) {
@@ -227,6 +227,17 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
         .is_some_and(|m| !(-720..=840).contains(&m))
     {
         return bad("device.utc_offset_min", "must be between -720 and 840");
+    }
+    // Either may travel in a tracking token (internal demand's frequency caps): bounded.
+    for (field, id) in [("user.id", &r.user.id), ("device.ifa", &r.device.ifa)] {
+        if id.as_deref().is_some_and(|id| {
+            id.len() > crate::vocab::MAX_USER_ID_BYTES || id.chars().any(char::is_control)
+        }) {
+            return bad(
+                field,
+                "must be at most 128 bytes, without control characters",
+            );
+        }
     }
     if r.user.yob.is_some_and(|y| !(1900..=2100).contains(&y)) {
         return bad("user.yob", "must be a year between 1900 and 2100");

@@ -181,7 +181,10 @@ fn ad(
             .and_then(|_| ctx.user_key.map(String::from)),
         line_item: won.booking.as_ref().map(|b| b.line_item.clone()),
     };
-    let token = ctx.signer.sign(&claims);
+    let token = ctx
+        .signer
+        .sign(&claims)
+        .ok_or("its tracking token would be too long (a burl that macros made too long)")?;
     let url = |k: Kind| format!("{}/v1/events/{}?t={token}", ctx.base_url, k.name());
     let timed = matches!(format, AdFormat::Audio | AdFormat::Video);
     let tracking = Tracking {

@@ -103,6 +103,8 @@ pub enum Rejection {
     NotADeal,
     /// Audio/video markup that cannot be played (`/v1/ads`).
     Unplayable(String),
+    /// A `burl` or bid `id` longer than a tracking token can carry (the field, its length).
+    Oversized(&'static str, usize),
 }
 
 impl Rejection {
@@ -123,6 +125,7 @@ impl Rejection {
             Rejection::SeatBlocked(_) => 316,
             Rejection::NotADeal => 317,
             Rejection::Unplayable(_) => UNPLAYABLE_CODE,
+            Rejection::Oversized(..) => 319,
         }
     }
 
@@ -142,7 +145,8 @@ impl Rejection {
             Rejection::MissingBidId
             | Rejection::UnknownImp(_)
             | Rejection::InvalidPrice
-            | Rejection::Currency(_) => 3,
+            | Rejection::Currency(_)
+            | Rejection::Oversized(..) => 3,
         }
     }
 
@@ -190,6 +194,9 @@ impl Rejection {
                 format!("bid {bid_id}: the imp is a private auction and the bid names no deal")
             }
             Rejection::Unplayable(why) => format!("bid {bid_id}: markup cannot be played: {why}"),
+            Rejection::Oversized(field, len) => {
+                format!("bid {bid_id}: {field} is {len} bytes, too long for a tracking URL")
+            }
         }
     }
 }

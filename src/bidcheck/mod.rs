@@ -154,6 +154,7 @@ impl RequestRules {
 
     /// Checks a bid for imp `imp` (index into the request's imps) from buyer seat `seat`.
     pub fn check(&self, imp: usize, bid: &Bid, seat: Option<&str>) -> Result<Accepted, Rejection> {
+        bounded(bid)?;
         let Some(rules) = self.imps.get(imp) else {
             return Ok(Accepted {
                 deal_floor: None,
@@ -247,3 +248,20 @@ impl RequestRules {
 
 #[cfg(test)]
 mod tests;
+
+/// A bid whose `burl` or `id` a tracking token could not carry (see
+/// `vocab::MAX_BURL_BYTES`): refused here, so that the next best bid wins, rather than
+/// winning with tracking URLs that can never be verified (an ad delivered, never billed).
+pub fn bounded(bid: &Bid) -> Result<(), Rejection> {
+    let id = crate::text::json_len(&bid.id);
+    if id > crate::vocab::MAX_BID_ID_BYTES {
+        return Err(Rejection::Oversized("id", id));
+    }
+    if let Some(burl) = bid.str_field("burl") {
+        let len = crate::text::json_len(burl);
+        if len > crate::vocab::MAX_BURL_BYTES {
+            return Err(Rejection::Oversized("burl", len));
+        }
+    }
+    Ok(())
+}

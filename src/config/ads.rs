@@ -80,10 +80,17 @@ pub struct EventsConfig {
     /// How long a tracking URL stays valid.
     #[serde(default = "defaults::token_ttl_s")]
     pub token_ttl_s: u64,
-    /// Events remembered for deduplication (a replayed impression is billed once). Each
-    /// is kept for the token's lifetime plus an hour; past this many the oldest go first.
-    #[serde(default = "defaults::dedup_capacity")]
+    /// Impressions remembered for deduplication, each until its own token expires (plus a
+    /// margin): a replayed impression is billed once. None is forgotten early: when the
+    /// memory is full, new impressions are refused with a 503 (counted) until old ones
+    /// expire, rather than risk billing one twice. 0 = sized from
+    /// `dedup_impressions_per_second` × (`token_ttl_s` + the margin).
+    #[serde(default)]
     pub dedup_capacity: u64,
+    /// The sustained impression rate the deduplication memory is sized for (when
+    /// `dedup_capacity` is 0): about 100 bytes per impression remembered.
+    #[serde(default = "super::defaults::dedup_impressions_per_second")]
+    pub dedup_impressions_per_second: u64,
     /// Billing and win notices (`burl`, `nurl`): time allowed per call, and calls at once.
     #[serde(default = "defaults::notice_timeout_ms")]
     pub notice_timeout_ms: u64,
@@ -97,7 +104,8 @@ impl Default for EventsConfig {
             base_url: None,
             secrets: Vec::new(),
             token_ttl_s: defaults::token_ttl_s(),
-            dedup_capacity: defaults::dedup_capacity(),
+            dedup_capacity: 0,
+            dedup_impressions_per_second: super::defaults::dedup_impressions_per_second(),
             notice_timeout_ms: defaults::notice_timeout_ms(),
             notice_concurrency: defaults::notice_concurrency(),
         }
@@ -114,9 +122,6 @@ mod defaults {
     pub fn token_ttl_s() -> u64 {
         3_600
     }
-    pub fn dedup_capacity() -> u64 {
-        1_000_000
-    }
     pub fn notice_timeout_ms() -> u64 {
         2_000
     }
@@ -129,17 +134,7 @@ pub(super) fn validate(c: &super::Config, p: &mut Vec<Problem>) {
     let mut seen = std::collections::HashSet::new();
     for (i, pl) in c.placements.iter().enumerate() {
         let key = |k: &str| format!("placements[{i}].{k}");
-        if !super::load::is_partner_id(&pl.id) {
-            p.push(Problem::new(
-                key("id"),
-                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
-            ));
-        } else if !seen.insert(pl.id.as_str()) {
-            p.push(Problem::new(
-                key("id"),
-                format!("`{}` is used by another placement", pl.id),
-            ));
-        }
+        super::check::unique_id(&pl.id, key("id"), "placement", &mut seen, p);
         let timed = matches!(pl.format, AdFormat::Audio | AdFormat::Video);
         if timed && (pl.min_duration_s > pl.max_duration_s || pl.max_duration_s == 0) {
             p.push(Problem::new(
@@ -227,8 +222,11 @@ pub(super) fn validate(c: &super::Config, p: &mut Vec<Problem>) {
     if e.token_ttl_s == 0 {
         p.push(Problem::new("events.token_ttl_s", "must be > 0"));
     }
-    if e.dedup_capacity == 0 {
-        p.push(Problem::new("events.dedup_capacity", "must be > 0"));
+    if e.dedup_capacity == 0 && e.dedup_impressions_per_second == 0 {
+        p.push(Problem::new(
+            "events.dedup_impressions_per_second",
+            "must be > 0 when dedup_capacity is 0 (it sizes the deduplication memory)",
+        ));
     }
     if e.notice_timeout_ms == 0 || e.notice_concurrency == 0 {
         p.push(Problem::new(

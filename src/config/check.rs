@@ -83,12 +83,18 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must differ from server.listen (leave it unset to serve admin routes there)",
         ));
     }
-    if c.client_rate_limit.requests_per_second > 0 && c.client_rate_limit.key.is_empty() {
+    if !(1..=MAX_IMPS).contains(&a.max_imps) {
         p.push(Problem::new(
-            "client_rate_limit.key",
-            "must name at least one of api_key, app_bundle, ip",
+            "auction.max_imps",
+            format!("must be between 1 and {MAX_IMPS}"),
         ));
     }
+    for (i, proxy) in c.server.trusted_proxies.iter().enumerate() {
+        if let Err(e) = crate::netaddr::Cidr::parse(proxy) {
+            p.push(Problem::new(format!("server.trusted_proxies[{i}]"), e));
+        }
+    }
+    check_clients(c, &mut p);
     super::ads::validate(c, &mut p);
     for (code, rate) in &c.currency.rates {
         if !is_currency_code(code) {
@@ -111,21 +117,13 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     let mut seen = std::collections::HashSet::new();
     for (i, partner) in c.partners.iter().enumerate() {
         let key = |k: &str| format!("partners[{i}].{k}");
-        if !is_partner_id(&partner.id) {
-            p.push(Problem::new(
-                key("id"),
-                "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
-            ));
-        } else if partner.id == crate::vocab::DIRECT_PARTNER_ID && c.internal.catalog.is_some() {
+        if partner.id == crate::vocab::DIRECT_PARTNER_ID && c.internal.catalog.is_some() {
             p.push(Problem::new(
                 key("id"),
                 "`internal` is internal demand's id while [internal] catalog is set",
             ));
-        } else if !seen.insert(partner.id.as_str()) {
-            p.push(Problem::new(
-                key("id"),
-                format!("`{}` is used by another partner", partner.id),
-            ));
+        } else {
+            unique_id(&partner.id, key("id"), "partner", &mut seen, &mut p);
         }
         match reqwest::Url::parse(&partner.endpoint) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
@@ -159,6 +157,60 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         }
     }
     p
+}
+
+/// Far more imps than any real request has; the cap bounds the work of one request.
+const MAX_IMPS: usize = 1000;
+
+/// Client ids are unique and their keys are in the environment, long enough and distinct
+/// (a key names exactly one client).
+fn check_clients(c: &Config, p: &mut Vec<Problem>) {
+    let mut ids = std::collections::HashSet::new();
+    let mut keys = std::collections::HashMap::new();
+    for (i, client) in c.clients.iter().enumerate() {
+        let key = |k: &str| format!("clients[{i}].{k}");
+        unique_id(&client.id, key("id"), "client", &mut ids, p);
+        match std::env::var(&client.key_env) {
+            Ok(k) if k.chars().count() >= 16 => {
+                if let Some(other) = keys.insert(k, client.id.as_str()) {
+                    p.push(Problem::new(
+                        key("key_env"),
+                        format!("holds the same key as client `{other}`"),
+                    ));
+                }
+            }
+            Ok(_) => p.push(Problem::new(
+                key("key_env"),
+                format!("${} must hold at least 16 characters", client.key_env),
+            )),
+            Err(_) => p.push(Problem::new(
+                key("key_env"),
+                format!("${} is not set (or not UTF-8)", client.key_env),
+            )),
+        }
+    }
+}
+
+/// An id (of a partner, placement or client) is 1-64 plain characters and not used by
+/// another of its `kind`, `seen` so far.
+pub(super) fn unique_id<'a>(
+    id: &'a str,
+    at: String,
+    kind: &str,
+    seen: &mut std::collections::HashSet<&'a str>,
+    p: &mut Vec<Problem>,
+) {
+    if !is_partner_id(id) {
+        p.push(Problem::new(
+            at,
+            "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
+        ));
+    } else if !seen.insert(id) {
+        p.push(Problem::new(
+            at,
+            format!("`{id}` is used by another {kind}"),
+        ));
+    }
 }
 
 /// One minute: no auction waits longer, and neither does a slow request body.

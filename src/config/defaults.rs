@@ -60,9 +60,14 @@ pub fn max_response_bytes() -> usize {
 pub fn enabled() -> bool {
     true
 }
-pub fn client_key() -> Vec<super::ClientKey> {
-    use super::ClientKey::*;
-    vec![ApiKey, AppBundle, Ip]
+pub fn max_imps() -> usize {
+    100
+}
+pub fn protect_metrics() -> bool {
+    true
+}
+pub fn dedup_impressions_per_second() -> u64 {
+    100
 }
 pub fn failure_threshold() -> u32 {
     10

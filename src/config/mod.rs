@@ -42,6 +42,11 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub client_rate_limit: ClientRateLimitConfig,
+    /// Clients known by an API key (`X-Api-Key`), each with its own rate limit. A request
+    /// whose key is not one of these is limited by its address, as if it had none: a key
+    /// made up per request must not buy a fresh allowance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientConfig>,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -102,6 +107,13 @@ pub struct ServerConfig {
     /// answer costs more CPU than it saves.
     #[serde(default)]
     pub gzip_responses: bool,
+    /// Load balancers and proxies in front of bidgate, as IP addresses or CIDR ranges
+    /// (`10.0.0.0/8`, `::1`). Only from these are `X-Forwarded-For` (the client's address,
+    /// for the per-client limit) and `X-Forwarded-Proto`/`X-Forwarded-Host` (tracking URLs
+    /// without `events.base_url`) believed; from anyone else they are ignored, since any
+    /// client can send them. Empty = no proxy is trusted.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -135,6 +147,10 @@ pub struct AuctionConfig {
     /// type`). Off: only the fields bidgate acts on are typed, the rest is passed on as sent.
     #[serde(default)]
     pub strict_types: bool,
+    /// Most imps a bid request may have; more get a 400. Every imp costs work in the
+    /// fan-out, the auction and the answer, all inside the request's tmax.
+    #[serde(default = "defaults::max_imps")]
+    pub max_imps: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -145,42 +161,41 @@ pub enum Pricing {
     SecondPrice,
 }
 
-/// Inbound rate limit per client: over it, 429 with `Retry-After`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Inbound rate limit per client: over it, 429 with `Retry-After`. It applies to
+/// `/openrtb2/auction`, `/v1/ads` and `/v1/events`. A client is a configured `[[clients]]`
+/// entry when the request carries its `X-Api-Key` (with that entry's own limit); any other
+/// request is keyed by its address: the peer IP, or the client address a trusted proxy
+/// (`server.trusted_proxies`) put in `X-Forwarded-For`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ClientRateLimitConfig {
-    /// Sustained auction requests per second allowed per client key; 0 = no limit.
+    /// Sustained requests per second allowed per client address; 0 = no limit.
     #[serde(default)]
     pub requests_per_second: u32,
     /// Requests a client may send at once above the sustained rate; 0 = same as the rate.
     #[serde(default)]
     pub burst: u32,
-    /// What identifies a client, first match wins: the `X-Api-Key` header, the request's
-    /// `app.bundle`, the peer IP address.
-    #[serde(default = "defaults::client_key")]
-    pub key: Vec<ClientKey>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientKey {
-    ApiKey,
-    AppBundle,
-    Ip,
-}
-
-impl Default for ClientRateLimitConfig {
-    fn default() -> Self {
-        Self {
-            requests_per_second: 0,
-            burst: 0,
-            key: defaults::client_key(),
-        }
-    }
+/// A client known by its API key (`[[clients]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Names the client in logs and metrics; unique.
+    pub id: String,
+    /// The environment variable holding the client's API key (at least 16 characters), which
+    /// it sends as `X-Api-Key`. The key itself stays out of the file.
+    pub key_env: String,
+    /// Sustained requests per second allowed to this client; 0 = no limit.
+    #[serde(default)]
+    pub requests_per_second: u32,
+    /// Requests it may send at once above the sustained rate; 0 = same as the rate.
+    #[serde(default)]
+    pub burst: u32,
 }
 
 /// The `/admin/*` API (status, reload).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Bearer token the admin API requires (`Authorization: Bearer …`); at least 16
@@ -192,6 +207,21 @@ pub struct AdminConfig {
     /// internal interface), instead of on `server.listen`. Applies at the next restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
+    /// With a token set, `/metrics` asks for it too (it shows revenue per partner): scrape
+    /// with `authorization: Bearer …`. Without a token it stays open, like the rest of a
+    /// gateway that has no admin secret.
+    #[serde(default = "defaults::protect_metrics")]
+    pub protect_metrics: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            listen: None,
+            protect_metrics: defaults::protect_metrics(),
+        }
+    }
 }
 
 /// Logging, on stderr. Read at start; changes apply at the next restart.
@@ -271,6 +301,7 @@ impl Default for ServerConfig {
             max_worker_lag_ms: defaults::max_worker_lag_ms(),
             target_worker_lag_ms: defaults::target_worker_lag_ms(),
             gzip_responses: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -287,6 +318,7 @@ impl Default for AuctionConfig {
             second_price_increment: defaults::second_price_increment(),
             prefer_deals: false,
             strict_types: false,
+            max_imps: defaults::max_imps(),
         }
     }
 }

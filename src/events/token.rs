@@ -66,6 +66,33 @@ impl TokenError {
 /// The token's identity for deduplication: the first 16 bytes of its signature.
 pub type TokenId = u128;
 
+/// Room in a token's `burl` for what macros add to the screened `burl` (an auction id, a
+/// price, a bid id); a `burl` that grows more than this makes no token, and its bid is
+/// dropped before the answer (code 307).
+pub const MACRO_GROWTH_BYTES: usize = 1024;
+
+/// The longest token `sign` issues and `verify` accepts: every field at its bound, in the
+/// worst case of JSON escapes (`text::json_len`), base64url-encoded, plus the signature.
+/// What bounds each field: the auction id is bidgate's (32 hex digits), the imp id a slot id,
+/// the partner id a config id (64 plain characters), the bid id and `burl` screening,
+/// the user key `/v1/ads` validation, the currency an ISO code, the numbers 20 digits each,
+/// the line item a catalog id (64 plain characters).
+pub const MAX_TOKEN_CHARS: usize = {
+    let keys = r#"{"a":"","i":"","p":"","b":"","c":,"u":"","e":,"n":"","k":"","l":""}"#.len();
+    let fields = 32
+        + 6 * crate::vocab::MAX_SLOT_ID_BYTES
+        + 64
+        + crate::vocab::MAX_BID_ID_BYTES
+        + 20
+        + 3
+        + 20
+        + crate::vocab::MAX_BURL_BYTES
+        + MACRO_GROWTH_BYTES
+        + 2 * crate::vocab::MAX_USER_ID_BYTES
+        + 64;
+    (keys + fields).div_ceil(3) * 4 + 1 + 43
+};
+
 #[derive(Clone)]
 pub struct Signer {
     keys: Vec<hmac::Key>,
@@ -93,16 +120,21 @@ impl Signer {
         }
     }
 
-    pub fn sign(&self, claims: &Claims) -> String {
+    /// The token for `claims`; `None` when it would be longer than `verify` accepts
+    /// (`MAX_TOKEN_CHARS`): a token that can never be verified is never issued.
+    pub fn sign(&self, claims: &Claims) -> Option<String> {
         let payload = B64.encode(serde_json::to_vec(claims).expect("claims serialise"));
+        if payload.len() + 1 + 43 > MAX_TOKEN_CHARS {
+            return None;
+        }
         let tag = hmac::sign(&self.keys[0], payload.as_bytes());
-        format!("{payload}.{}", B64.encode(tag.as_ref()))
+        Some(format!("{payload}.{}", B64.encode(tag.as_ref())))
     }
 
     /// The claims of a genuine, unexpired token, and its id.
     pub fn verify(&self, token: &str, now_unix: u64) -> Result<(Claims, TokenId), TokenError> {
-        // A real token is a few hundred bytes; a huge one is not worth decoding.
-        if token.len() > 4096 {
+        // Longer than any token `sign` issues: not worth decoding.
+        if token.len() > MAX_TOKEN_CHARS {
             return Err(TokenError::Malformed);
         }
         let (payload, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
@@ -153,7 +185,7 @@ mod tests {
     #[test]
     fn a_signed_token_verifies_and_round_trips() {
         let s = Signer::new(&[NEW.into()]);
-        let t = s.sign(&claims(1000));
+        let t = s.sign(&claims(1000)).unwrap();
         let (c, id) = s.verify(&t, 999).unwrap();
         assert_eq!(c, claims(1000));
         assert_eq!(s.verify(&t, 1000).unwrap().1, id, "same token, same id");
@@ -162,7 +194,7 @@ mod tests {
     #[test]
     fn tampering_forging_and_expiry_are_refused() {
         let s = Signer::new(&[NEW.into()]);
-        let t = s.sign(&claims(1000));
+        let t = s.sign(&claims(1000)).unwrap();
         assert_eq!(s.verify(&t, 1001).unwrap_err(), TokenError::Expired);
         // A different price in the payload, the signature kept.
         let mut tampered = claims(1000);
@@ -175,10 +207,11 @@ mod tests {
         );
         let other = Signer::new(&["someone-elses-secret-long-enough-xxxx".into()]);
         assert_eq!(
-            s.verify(&other.sign(&claims(1000)), 0).unwrap_err(),
+            s.verify(&other.sign(&claims(1000)).unwrap(), 0)
+                .unwrap_err(),
             TokenError::Forged
         );
-        for junk in ["", "abc", "a.b", "a.!!!!", &"x".repeat(5000)] {
+        for junk in ["", "abc", "a.b", "a.!!!!", &"x".repeat(MAX_TOKEN_CHARS + 1)] {
             assert_eq!(
                 s.verify(junk, 0).unwrap_err(),
                 TokenError::Malformed,
@@ -190,11 +223,42 @@ mod tests {
     #[test]
     fn rotation_old_tokens_verify_while_the_old_key_is_listed() {
         let before = Signer::new(&[OLD.into()]);
-        let t = before.sign(&claims(1000));
+        let t = before.sign(&claims(1000)).unwrap();
         let rotating = Signer::new(&[NEW.into(), OLD.into()]);
         assert!(rotating.verify(&t, 0).is_ok());
-        assert!(rotating.verify(&rotating.sign(&claims(1000)), 0).is_ok());
+        assert!(
+            rotating
+                .verify(&rotating.sign(&claims(1000)).unwrap(), 0)
+                .is_ok()
+        );
         let after = Signer::new(&[NEW.into()]);
         assert_eq!(after.verify(&t, 0).unwrap_err(), TokenError::Forged);
+    }
+
+    /// The largest inputs each bound admits, with the costliest escapes, make a token that
+    /// is issued and verifies; one byte of `burl` beyond the macro room makes none.
+    #[test]
+    fn the_largest_accepted_inputs_make_a_token_that_verifies() {
+        use crate::vocab::*;
+        let mut c = claims(u64::MAX);
+        c.auction = "f".repeat(32);
+        c.imp = "\u{1}".repeat(MAX_SLOT_ID_BYTES);
+        c.partner = "p".repeat(64);
+        c.bid = "\"".repeat(MAX_BID_ID_BYTES / 2);
+        c.price_micros = i64::MIN;
+        c.currency = "USD".into();
+        c.user_key = Some("\\".repeat(MAX_USER_ID_BYTES));
+        c.line_item = Some("l".repeat(64));
+        let burl = |n: usize| Some(format!("https://x/?{}", "b".repeat(n - 11)));
+        c.burl = burl(MAX_BURL_BYTES + MACRO_GROWTH_BYTES);
+        let s = Signer::new(&[NEW.into()]);
+        let t = s.sign(&c).expect("the largest inputs make a token");
+        assert!(t.len() <= MAX_TOKEN_CHARS);
+        assert_eq!(s.verify(&t, 0).unwrap().0, c);
+        // Before any macro (what screening admits) there is room to spare.
+        c.burl = burl(MAX_BURL_BYTES);
+        assert!(s.sign(&c).is_some());
+        c.burl = Some(format!("https://x/?{}", "\u{1}".repeat(MAX_BURL_BYTES)));
+        assert!(s.sign(&c).is_none(), "too long: no token at all");
     }
 }

@@ -42,7 +42,7 @@ async fn serve(
     let cfg = &gw.config;
     let (body, _slot) = intake(gw, req, payload, arrived).await?;
     let ad_req = ads::parse(&body, &cfg.placements).map_err(AuctionError::Invalid)?;
-    rate_limit(gw, req, Some(&ad_req.app.bundle))?;
+    rate_limit(gw, req)?;
 
     let auction_id = format!("{:032x}", fastrand::u128(..));
     let peer = req.peer_addr().map(|a| a.ip());
@@ -95,10 +95,12 @@ async fn serve(
     };
     let base_url = match &cfg.events.base_url {
         Some(b) => b.trim_end_matches('/').to_string(),
-        None => {
-            let ci = req.connection_info();
-            format!("{}://{}", ci.scheme(), ci.host())
-        }
+        // The scheme and host the app used: forwarded headers only from trusted proxies.
+        None => gw.clients.proxies.origin(
+            peer,
+            |name| Some(req.headers().get(name)?.to_str().ok()?.to_string()),
+            &req.app_config().local_addr().to_string(),
+        ),
     };
     let partner_ids: Vec<&str> = gw.partners.iter().map(|p| p.id.as_str()).collect();
     let seats: Vec<&str> = gw.partners.iter().map(|p| p.seat()).collect();

@@ -89,7 +89,15 @@ async fn auction(
 ) -> Result<HttpResponse, AuctionError> {
     let cfg = &gw.config;
     let (body, _slot) = intake(gw, req, payload, arrived).await?;
+    rate_limit(gw, req)?;
     let request = validation::parse(&body).map_err(AuctionError::Invalid)?;
+    if request.imp.len() > cfg.auction.max_imps {
+        return Err(AuctionError::Invalid(format!(
+            "request.imp has {} imps; at most {} are accepted (auction.max_imps)",
+            request.imp.len(),
+            cfg.auction.max_imps
+        )));
+    }
     if cfg.auction.strict_types {
         crate::openrtb_model::check_types(&body).map_err(AuctionError::Invalid)?;
     }
@@ -98,7 +106,6 @@ async fn auction(
         .and_then(|a| a.get("bundle"))
         .and_then(|b| b.as_str())
         .map(String::from);
-    rate_limit(gw, req, bundle.as_deref())?;
     let floors = validation::validate(&request, &gw.rates).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
     if Instant::now() >= deadline.at() {
@@ -212,18 +219,17 @@ fn decode(req: &HttpRequest, body: Bytes, limit: usize) -> Result<Bytes, Auction
     }
 }
 
-/// The per-client inbound limit, keyed by API key, app bundle or peer IP.
-pub(super) fn rate_limit(
-    gw: &Gateway,
-    req: &HttpRequest,
-    bundle: Option<&str>,
-) -> Result<(), AuctionError> {
-    if let Some(limiter) = &gw.client_limiter {
-        let api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
-        let key = limiter.key_of(api_key, bundle, req.peer_addr().map(|a| a.ip()));
-        limiter.check(key).map_err(AuctionError::RateLimited)?;
-    }
-    Ok(())
+/// The per-client inbound limit: a configured client by its `X-Api-Key`, anyone else by
+/// address (see `clients`).
+pub(super) fn rate_limit(gw: &Gateway, req: &HttpRequest) -> Result<(), AuctionError> {
+    let headers = req.headers();
+    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    gw.clients
+        .check(api_key, req.peer_addr().map(|a| a.ip()), forwarded_for)
+        .map_err(AuctionError::RateLimited)
 }
 
 /// Records the outcome metrics of an auction request (any endpoint).

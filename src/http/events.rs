@@ -2,10 +2,11 @@
 //!
 //! The edge only: the rate limit, the query, the status codes and the log wait. What an
 //! event means — verification, deduplication, billing, delivery — is `billing::accept`.
-//! Every call is written to the event log before the answer: 204, or a 1×1 GIF with
-//! `pixel=1` (for `<img>` tags).
+//! An accepted event is answered 2xx (204, or a 1×1 GIF with `pixel=1` for `<img>` tags)
+//! only once its record is durable (per `event_log.fsync`), and billed only then; a record
+//! that is lost or late gets a 503, and the app's retry counts as the first.
 
-use crate::billing::Accepted;
+use crate::billing::{Accepted, Refused};
 use crate::events::Kind;
 use crate::events::record::{self, Record};
 use crate::events::token::TokenError;
@@ -22,8 +23,9 @@ const PIXEL: &[u8] = &[
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-/// How long an answer waits for its record to reach the log file; past this it answers
-/// anyway (the record stays queued; a loss is counted by the log).
+/// How long an answer waits for its record to reach the log file; past this it is a 503.
+/// The record stays queued: if it is written after all, the event is settled (billed) then,
+/// and the app's retry finds it a duplicate.
 const LOG_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(serde::Deserialize)]
@@ -49,7 +51,7 @@ pub async fn handle(
     let token = query.as_ref().and_then(|q| q.t.as_deref()).unwrap_or("");
     let gw = live.current();
     // The same per-client limit as ad requests (an unauthenticated endpoint that writes).
-    if let Err(limited) = super::auction::rate_limit(&gw, &req, None) {
+    if let Err(limited) = super::auction::rate_limit(&gw, &req) {
         crate::telemetry::rate_limited("client");
         counter!("bidgate_events_total", "kind" => kind.name(), "result" => "rate_limited")
             .increment(1);
@@ -59,34 +61,66 @@ pub async fn handle(
         refused,
         result,
         record: mut rec,
+        pending,
     } = crate::billing::accept(&gw, kind, token, record::now_ms());
-    let status = match refused {
-        None => StatusCode::NO_CONTENT,
-        Some(TokenError::Malformed) => StatusCode::BAD_REQUEST,
-        Some(TokenError::Forged) => StatusCode::FORBIDDEN,
-        Some(TokenError::Expired) => StatusCode::GONE,
-    };
-    counter!("bidgate_events_total", "kind" => kind.name(), "result" => result).increment(1);
     rec.result = result.into();
-    if let Some(log) = live.event_log() {
-        if status == StatusCode::NO_CONTENT {
-            // Acknowledged means written: the answer waits for the log (bounded).
-            let _ = tokio::time::timeout(LOG_WAIT, log.append_durable(&Record::Event(rec))).await;
-        } else {
+    if let Some(refused) = refused {
+        counter!("bidgate_events_total", "kind" => kind.name(), "result" => result).increment(1);
+        if let Some(log) = live.event_log() {
             // A refused event is recorded, but nobody waits on a forger's line.
             log.append(&Record::Event(rec));
         }
+        return refusal(refused, result);
     }
-    if status == StatusCode::NO_CONTENT && pixel {
+    let durable = match (live.event_log(), pending) {
+        (None, Some(pending)) => {
+            crate::billing::settle(&gw, pending, true, record::now_ms());
+            true
+        }
+        (None, None) => true,
+        (Some(log), pending) => {
+            let written = log.append_durable(&Record::Event(rec));
+            // Settled in a task of its own, so that a record written after the answer gave
+            // up waiting still bills (and a lost one is still forgotten).
+            let settled = actix_web::rt::spawn(async move {
+                let durable = written.await;
+                if let Some(pending) = pending {
+                    crate::billing::settle(&gw, pending, durable, record::now_ms());
+                }
+                durable
+            });
+            matches!(tokio::time::timeout(LOG_WAIT, settled).await, Ok(Ok(true)))
+        }
+    };
+    if !durable {
+        counter!("bidgate_events_total", "kind" => kind.name(), "result" => "not_recorded")
+            .increment(1);
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .insert_header(("retry-after", "1"))
+            .body("event not recorded (the event log failed); retry\n");
+    }
+    counter!("bidgate_events_total", "kind" => kind.name(), "result" => result).increment(1);
+    if pixel {
         return HttpResponse::Ok()
             .content_type("image/gif")
             .insert_header(("cache-control", "no-store"))
             .body(PIXEL);
     }
-    if status == StatusCode::NO_CONTENT {
-        return HttpResponse::NoContent().finish();
+    HttpResponse::NoContent().finish()
+}
+
+fn refusal(refused: Refused, result: &str) -> HttpResponse {
+    let status = match refused {
+        Refused::Token(TokenError::Malformed) => StatusCode::BAD_REQUEST,
+        Refused::Token(TokenError::Forged) => StatusCode::FORBIDDEN,
+        Refused::Token(TokenError::Expired) => StatusCode::GONE,
+        Refused::MemoryFull | Refused::InProgress => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut r = HttpResponse::build(status);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.insert_header(("retry-after", "1"));
     }
-    HttpResponse::build(status)
-        .content_type("text/plain")
+    r.content_type("text/plain")
         .body(format!("event refused: {result}\n"))
 }

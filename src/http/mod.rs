@@ -83,8 +83,15 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
-    HttpResponse::Ok()
+/// Behind the admin token when one is set (`admin.protect_metrics`): the figures include
+/// revenue per partner.
+async fn metrics(
+    req: actix_web::HttpRequest,
+    live: web::Data<crate::reload::Live>,
+    handle: web::Data<PrometheusHandle>,
+) -> Result<HttpResponse, actix_web::Error> {
+    status::check_metrics(&req, &live)?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(handle.render())
+        .body(handle.render()))
 }

@@ -111,7 +111,7 @@ pub async fn page(_admin: Admin, live: web::Data<Live>) -> HttpResponse {
 
 /// `POST /admin/reload`: re-reads the config file. 200 with the partner count, or 400 with
 /// every problem, one per line, while the running config stays.
-pub async fn reload(_admin: Admin, live: web::Data<Live>) -> HttpResponse {
+pub async fn reload(_admin: AdminWrite, live: web::Data<Live>) -> HttpResponse {
     let live = live.into_inner();
     // Reading and validating a file is blocking work: off the event loop.
     match tokio::task::spawn_blocking(move || live.reload()).await {
@@ -143,6 +143,52 @@ impl actix_web::FromRequest for Admin {
     }
 }
 
+/// Proof that a request that changes something (`POST /admin/reload`) carries the admin
+/// token *and* was not sent by a page of another site: a browser that has the Basic
+/// credentials cached attaches them to any site's form post, and says where it came from in
+/// `Origin` and `Sec-Fetch-Site`. Scripts send neither and pass.
+pub struct AdminWrite;
+
+impl actix_web::FromRequest for AdminWrite {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(match cross_site(req) {
+            Some(why) => Err(actix_web::error::ErrorForbidden(format!(
+                "admin API: cross-site request refused ({why})\n"
+            ))),
+            None => check(req).map(|Admin| AdminWrite),
+        })
+    }
+}
+
+/// Why a request looks like it came from another site's page, if it does.
+fn cross_site(req: &actix_web::HttpRequest) -> Option<String> {
+    let headers = req.headers();
+    let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = value("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Some(format!("Sec-Fetch-Site: {site}"));
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let host = value("host").unwrap_or_default();
+    // `null` (a sandboxed page, a redirect) or unreadable: not provably ours.
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, authority)| authority);
+    if origin_host.is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host)) {
+        return None;
+    }
+    Some(format!(
+        "Origin: {}",
+        crate::text::clip(origin.to_str().unwrap_or("(not text)"))
+    ))
+}
+
 fn check(req: &actix_web::HttpRequest) -> Result<Admin, actix_web::Error> {
     let live = req
         .app_data::<web::Data<Live>>()
@@ -152,6 +198,20 @@ fn check(req: &actix_web::HttpRequest) -> Result<Admin, actix_web::Error> {
             "the admin API is closed: set admin.token (BIDGATE_ADMIN__TOKEN)\n",
         ));
     };
+    authorize(req, &token)
+}
+
+/// `/metrics`: open without an admin token or with `admin.protect_metrics = false`, else
+/// the token is asked for as for the admin API.
+pub fn check_metrics(req: &actix_web::HttpRequest, live: &Live) -> Result<(), actix_web::Error> {
+    let admin = &live.current().config.admin;
+    match &admin.token {
+        Some(token) if admin.protect_metrics => authorize(req, token).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+fn authorize(req: &actix_web::HttpRequest, token: &str) -> Result<Admin, actix_web::Error> {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -171,15 +231,19 @@ fn check(req: &actix_web::HttpRequest) -> Result<Admin, actix_web::Error> {
 }
 
 /// The token in an `Authorization` value: `Bearer <token>`, or `Basic base64(user:token)`
-/// with any user name.
+/// with any user name. Scheme names are case-insensitive (RFC 9110 §11.1).
 fn presented_token(value: &str) -> Option<String> {
     use base64::Engine;
-    if let Some(t) = value.strip_prefix("Bearer ") {
-        return Some(t.to_string());
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(credentials.to_string());
     }
-    let encoded = value.strip_prefix("Basic ")?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(credentials)
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     text.split_once(':')
@@ -198,6 +262,8 @@ mod tests {
     #[test]
     fn tokens_come_as_bearer_or_as_the_basic_password() {
         assert_eq!(presented_token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(presented_token("bearer abc").as_deref(), Some("abc"));
+        assert_eq!(presented_token("BEARER  abc ").as_deref(), Some("abc"));
         // "ops:s3cret-token" in base64
         assert_eq!(
             presented_token("Basic b3BzOnMzY3JldC10b2tlbg==").as_deref(),

@@ -388,11 +388,15 @@ async fn forged_tampered_and_expired_tokens_are_refused_and_never_bill() {
         user_key: None,
         line_item: None,
     };
-    let forged = Signer::new(&["an-attackers-own-secret-of-enough-length".into()]).sign(&claims);
-    let expired = Signer::new(&[SECRET.into()]).sign(&Claims {
-        expires: 1,
-        ..claims
-    });
+    let forged = Signer::new(&["an-attackers-own-secret-of-enough-length".into()])
+        .sign(&claims)
+        .unwrap();
+    let expired = Signer::new(&[SECRET.into()])
+        .sign(&Claims {
+            expires: 1,
+            ..claims
+        })
+        .unwrap();
     for (token, status) in [
         (tampered.as_str(), 403),
         (forged.as_str(), 403),

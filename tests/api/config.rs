@@ -125,6 +125,7 @@ fn defaults_json() -> Value {
         circuit_breaker: CircuitBreakerConfig::default(),
         admin: Default::default(),
         client_rate_limit: Default::default(),
+        clients: vec![],
         log: Default::default(),
         events: Default::default(),
         event_log: Default::default(),
@@ -244,10 +245,10 @@ fn example_config_comments_every_key() {
         }
         previous = line;
     }
-    // 9 server + 7 auction + 8 http_client + 7 circuit_breaker + 3 client_rate_limit
-    // + 2 log + 4 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
-    // + prefer_deals + strict_types.
-    assert_eq!(keys_seen, 77, "number of key lines in config/example.toml");
+    // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
+    // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
+    // + prefer_deals + strict_types + admin.protect_metrics.
+    assert_eq!(keys_seen, 80, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,6 +627,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "circuit_breaker",
                 "admin",
                 "client_rate_limit",
+                "clients",
                 "log",
                 "events",
                 "event_log",

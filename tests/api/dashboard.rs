@@ -47,11 +47,8 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
             ("good", good.endpoint(), 150),
             ("broken", broken.endpoint(), 150),
         ],
-    ) + "\n[circuit_breaker]\nfailure_threshold = 1\n\n[client_rate_limit]\nrequests_per_second = 1\nburst = 1\n\n[events]\nsecrets = [\"dashboard-test-secret-0123456789abcdef\"]\n";
+    ) + "\n[circuit_breaker]\nfailure_threshold = 1\n\n[client_rate_limit]\nrequests_per_second = 1\nburst = 3\n\n[events]\nsecrets = [\"dashboard-test-secret-0123456789abcdef\"]\n";
     let app = spawn_app(&cfg).await;
-    for _ in 0..2 {
-        app.auction(&request(300, &[("1", 0.0)])).await;
-    }
     // A tracking event with a genuine token: counted, deduplicated, billed.
     let token =
         bidgate::events::token::Signer::new(&["dashboard-test-secret-0123456789abcdef".into()])
@@ -66,9 +63,16 @@ async fn every_metric_on_the_dashboard_is_exported_and_documented() {
                 burl: None,
                 user_key: None,
                 line_item: None,
-            });
+            })
+            .unwrap();
     let event = app.get(&format!("/v1/events/impression?t={token}")).await;
     assert_eq!(event.status(), 204);
+    // Auctions from the same address, until its allowance is used up (the limit's family).
+    for _ in 0..10 {
+        if app.auction(&request(300, &[("1", 0.0)])).await.status() == 429 {
+            break;
+        }
+    }
     app.reload().await; // not from a file: refused, counted
     let exported = app.metrics().await;
 

@@ -19,6 +19,8 @@ mod dashboard;
 mod docs;
 mod event_log;
 mod faults;
+mod hostile;
+mod hostile_events;
 mod internal;
 mod logs;
 mod openrtb_fixtures;

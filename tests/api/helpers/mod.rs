@@ -122,9 +122,15 @@ impl TestApp {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (with the admin token, which it asks for).
     pub async fn metrics(&self) -> String {
-        self.get("/metrics").await.text().await.unwrap()
+        let resp = self
+            .admin(reqwest::Method::GET, "/metrics")
+            .send()
+            .await
+            .expect("gateway answers");
+        assert_eq!(resp.status(), 200, "/metrics");
+        resp.text().await.unwrap()
     }
 
     /// The value of one series (`name{labels}`) of `/metrics` now.
@@ -495,6 +501,14 @@ pub fn serve_binary(config: &ConfigFile) -> (std::process::Child, TestApp) {
     serve_binary_with(config, std::process::Stdio::null())
 }
 
+/// `serve_binary` with these environment variables set for the process.
+pub fn serve_binary_env(
+    config: &ConfigFile,
+    env: &[(&str, &str)],
+) -> (std::process::Child, TestApp) {
+    serve_binary_inner(config, std::process::Stdio::null(), env)
+}
+
 /// `serve_binary` with its log (stderr) piped to `child.stderr`.
 pub fn serve_binary_logged(config: &ConfigFile) -> (std::process::Child, TestApp) {
     serve_binary_with(config, std::process::Stdio::piped())
@@ -504,10 +518,19 @@ fn serve_binary_with(
     config: &ConfigFile,
     stderr: std::process::Stdio,
 ) -> (std::process::Child, TestApp) {
+    serve_binary_inner(config, stderr, &[])
+}
+
+fn serve_binary_inner(
+    config: &ConfigFile,
+    stderr: std::process::Stdio,
+    env: &[(&str, &str)],
+) -> (std::process::Child, TestApp) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bidgate"))
         .args(["serve", "--config"])
         .arg(&config.0)
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
         .stderr(stderr)
