@@ -10,6 +10,7 @@ use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
 use crate::partners::{self, Cut, Outcome, Partner, PartnerIx, Skip};
+use crate::privacy::{Decision, Reasons};
 use crate::telemetry;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -47,11 +48,12 @@ pub async fn run(
     // The request is serialised once per view (the imps offered, the privacy decision),
     // without `tmax`; each partner's `tmax` is then spliced in front (`with_tmax`), so
     // partners with different timeouts do not cost a serialisation each.
-    let mut views: Vec<(Vec<bool>, bool, Bytes)> = Vec::new();
-    let mut bodies: Vec<(u64, Vec<bool>, bool, Bytes)> = Vec::new();
+    let mut views: Vec<(Vec<bool>, Reasons, Bytes)> = Vec::new();
+    let mut bodies: Vec<(u64, Vec<bool>, Reasons, Bytes)> = Vec::new();
     request.tmax = None;
     // The request's privacy signals, read once; per partner, its consent decides whether it
-    // gets personal identifiers (`privacy::strip`) — nothing leaves before this is applied.
+    // is called and what personal data it gets (`privacy::strip`) — nothing leaves before
+    // this is applied.
     let signals = crate::privacy::Signals::of(&request.rest);
     let quiet = signals.nothing_to_do();
 
@@ -72,6 +74,18 @@ pub async fn run(
             outcome: Outcome::Throttled(skip),
             elapsed: Duration::ZERO,
         };
+        // Internal demand is the publisher's own: the per-vendor rules do not apply to it
+        // (`/v1/ads` has already removed what the listener did not consent to). Decided
+        // before the breaker and the QPS cap, so a partner that may not be called spends
+        // neither a probe nor a QPS slot.
+        let privacy = match quiet || partner.direct.is_some() {
+            true => Decision::Allow,
+            false => signals.decide(partner.vendor_id),
+        };
+        if privacy == Decision::Skip {
+            results.push(skipped(Skip::Privacy));
+            continue;
+        }
         let Some(budget) = partner_budget(now, deadline, partner.timeout_ms, cfg) else {
             results.push(skipped(Skip::NoTime));
             continue;
@@ -96,9 +110,7 @@ pub async fn run(
             results.push(skipped(Skip::Qps));
             continue;
         }
-        // Internal demand decides in-process, in microseconds: no request, no wait. It is
-        // the publisher's own demand, so the per-vendor privacy rules below do not apply
-        // (`/v1/ads` has already removed what the listener did not consent to).
+        // Internal demand decides in-process, in microseconds: no request, no wait.
         if let Some(direct) = &partner.direct {
             let started = Instant::now();
             let now_unix = std::time::SystemTime::now()
@@ -114,13 +126,14 @@ pub async fn run(
             });
             continue;
         }
-        let strip = match (quiet, signals.decide(partner.vendor_id)) {
-            (true, _) | (_, crate::privacy::Decision::Allow) => false,
-            (false, crate::privacy::Decision::Strip(reason)) => {
-                metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason.as_str())
+        let strip = match privacy {
+            Decision::Strip(reasons) => {
+                let reason = reasons.first().map_or("", |r| r.as_str());
+                metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason)
                     .increment(1); // rare enough for a lookup
-                true
+                reasons
             }
+            Decision::Allow | Decision::Skip => Reasons::NONE,
         };
         let bytes = match bodies
             .iter()
@@ -204,16 +217,15 @@ fn offered(eligible: &Eligible, p: PartnerIx, imps: usize) -> Vec<bool> {
 }
 
 /// The serialised request with only the offered imps (`imps` empty: all of them), and
-/// without personal identifiers when `strip`. Always a JSON object (`{…}`).
-fn body(request: &BidRequest, imps: &[bool], strip: bool) -> Bytes {
+/// with personal data removed or coarsened as the privacy signals in `strip` ask. Always a
+/// JSON object (`{…}`).
+fn body(request: &BidRequest, imps: &[bool], strip: Reasons) -> Bytes {
     // Serialising maps with string keys and finite numbers cannot fail.
-    if imps.iter().all(|x| *x) && !strip {
+    if imps.iter().all(|x| *x) && strip.is_empty() {
         return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
     }
     let mut rest = request.rest.clone();
-    if strip {
-        crate::privacy::strip(&mut rest);
-    }
+    crate::privacy::strip(&mut rest, strip);
     let partial = BidRequest {
         imp: request
             .imp
