@@ -45,6 +45,8 @@ pub mod table;
 pub mod tcf;
 
 #[cfg(test)]
+mod gdpr_tests;
+#[cfg(test)]
 mod gpp_tests;
 #[cfg(test)]
 mod strip_tests;
