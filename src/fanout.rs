@@ -10,6 +10,7 @@ use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
 use crate::partners::{self, Booked, Call, Cut, Outcome, Partner, PartnerIx, Skip};
+use crate::privacy::{Decision, Reasons};
 use crate::telemetry;
 use crate::vocab::Listener;
 use bytes::Bytes;
@@ -53,11 +54,12 @@ pub async fn run(
     // The request is serialised once per view (the imps offered, the privacy decision),
     // without `tmax`; each partner's `tmax` is then spliced in front (`with_tmax`), so
     // partners with different timeouts do not cost a serialisation each.
-    let mut views: Vec<(Vec<bool>, bool, Bytes)> = Vec::new();
-    let mut bodies: Vec<(u64, Vec<bool>, bool, Bytes)> = Vec::new();
+    let mut views: Vec<(Vec<bool>, Reasons, Bytes)> = Vec::new();
+    let mut bodies: Vec<(u64, Vec<bool>, Reasons, Bytes)> = Vec::new();
     request.tmax = None;
     // The request's privacy signals, read once; per partner, its consent decides whether it
-    // gets personal identifiers (`privacy::strip`) — nothing leaves before this is applied.
+    // is called and what personal data it gets (`privacy::strip`) — nothing leaves before
+    // this is applied.
     let signals = crate::privacy::Signals::of(&request.rest);
     let quiet = signals.nothing_to_do();
 
@@ -79,6 +81,18 @@ pub async fn run(
             elapsed: Duration::ZERO,
             booked: Booked::default(),
         };
+        // Direct demand is the publisher's own: the per-vendor rules do not apply to it
+        // (`/v1/ads` has already removed what the listener did not consent to). Decided
+        // before the breaker and the QPS cap, so a partner that may not be called spends
+        // neither a probe nor a QPS slot.
+        let privacy = match partner.demand.vendor_rules() {
+            Some(vendor_id) if !quiet => signals.decide(vendor_id),
+            _ => Decision::Allow,
+        };
+        if privacy == Decision::Skip {
+            results.push(skipped(Skip::Privacy));
+            continue;
+        }
         let Some(budget) = partner_budget(now, deadline, partner.timeout_ms, cfg) else {
             results.push(skipped(Skip::NoTime));
             continue;
@@ -103,18 +117,19 @@ pub async fn run(
             results.push(skipped(Skip::Qps));
             continue;
         }
-        // The body an HTTP partner gets, built only when one is asked for: per vendor id,
-        // the privacy decision (nothing personal leaves without it), then the cached view.
+        let strip = match privacy {
+            Decision::Strip(reasons) => reasons,
+            Decision::Allow | Decision::Skip => Reasons::NONE,
+        };
+        // The body an HTTP partner gets, built only when one is asked for: the privacy
+        // decision above applied (nothing personal leaves without it), then the cached view.
         let request: &BidRequest = request;
-        let mut bytes = |vendor_id| {
-            let strip = match (quiet, signals.decide(vendor_id)) {
-                (true, _) | (_, crate::privacy::Decision::Allow) => false,
-                (false, crate::privacy::Decision::Strip(reason)) => {
-                    metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason.as_str())
-                        .increment(1); // rare enough for a lookup
-                    true
-                }
-            };
+        let mut bytes = || {
+            if !strip.is_empty() {
+                let reason = strip.first().map_or("", |r| r.as_str());
+                metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason)
+                    .increment(1); // a lookup: small beside cloning and serialising a copy
+            }
             match bodies
                 .iter()
                 .find(|(t, m, s, _)| *t == budget.tmax_ms && *m == imps && *s == strip)
@@ -219,16 +234,15 @@ fn offered(eligible: &Eligible, p: PartnerIx, imps: usize) -> Vec<bool> {
 }
 
 /// The serialised request with only the offered imps (`imps` empty: all of them), and
-/// without personal identifiers when `strip`. Always a JSON object (`{…}`).
-fn body(request: &BidRequest, imps: &[bool], strip: bool) -> Bytes {
+/// with personal data removed or coarsened as the privacy signals in `strip` ask. Always a
+/// JSON object (`{…}`).
+fn body(request: &BidRequest, imps: &[bool], strip: Reasons) -> Bytes {
     // Serialising maps with string keys and finite numbers cannot fail.
-    if imps.iter().all(|x| *x) && !strip {
+    if imps.iter().all(|x| *x) && strip.is_empty() {
         return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
     }
     let mut rest = request.rest.clone();
-    if strip {
-        crate::privacy::strip(&mut rest);
-    }
+    crate::privacy::strip(&mut rest, strip);
     let partial = BidRequest {
         imp: request
             .imp

@@ -37,6 +37,9 @@ pub enum Skip {
     CircuitOpen,
     /// Its `qps_limit` is used up for now.
     Qps,
+    /// GDPR applies and the TC string gives its vendor no legal basis for purpose 2 (see
+    /// `privacy::Signals::decide`): it may not take part in the auction at all.
+    Privacy,
 }
 
 #[derive(Debug)]
@@ -57,6 +60,7 @@ impl Outcome {
             Outcome::Transport(_) | Outcome::BadResponse(_) => "error",
             Outcome::Throttled(Skip::NoTime | Skip::Qps) => "throttled",
             Outcome::Throttled(Skip::CircuitOpen) => "circuit_open",
+            Outcome::Throttled(Skip::Privacy) => "no_legal_basis",
         }
     }
 
@@ -98,6 +102,11 @@ impl Outcome {
                 7,
                 "not called: circuit breaker open after repeated failures".into(),
             ),
+            Outcome::Throttled(Skip::Privacy) => (
+                8,
+                "not called: under GDPR, the TCF string gives its vendor no purpose 2 legal basis"
+                    .into(),
+            ),
         })
     }
 }
@@ -136,5 +145,6 @@ mod tests {
         );
         assert_eq!(Outcome::Throttled(Skip::NoTime).error(w).unwrap().0, 6);
         assert_eq!(Outcome::Throttled(Skip::CircuitOpen).error(w).unwrap().0, 7);
+        assert_eq!(Outcome::Throttled(Skip::Privacy).error(w).unwrap().0, 8);
     }
 }

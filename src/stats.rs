@@ -116,6 +116,8 @@ impl PartnerStats {
         self.with_bucket(now, |b| {
             match outcome {
                 Outcome::Throttled(Skip::CircuitOpen) => b.circuit_open += 1,
+                // Says nothing of the partner's health or capacity: the user's choice.
+                Outcome::Throttled(Skip::Privacy) => {}
                 Outcome::Throttled(_) => b.throttled += 1,
                 _ => {}
             }

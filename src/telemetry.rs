@@ -70,7 +70,7 @@ pub struct PartnerMetrics {
 }
 
 /// Every value of the `outcome` label of `bidgate_partner_requests_total`.
-pub const OUTCOME_LABELS: [&str; 7] = [
+pub const OUTCOME_LABELS: [&str; 8] = [
     "bid",
     "nobid",
     "timeout",
@@ -78,6 +78,7 @@ pub const OUTCOME_LABELS: [&str; 7] = [
     "error",
     "throttled",
     "circuit_open",
+    "no_legal_basis",
 ];
 /// Every value of the `kind` label of `bidgate_partner_errors_total`.
 pub const ERROR_KINDS: [&str; 4] = ["transport", "status", "body", "too_large"];
@@ -248,6 +249,7 @@ mod label_tests {
             Outcome::Throttled(Skip::NoTime),
             Outcome::Throttled(Skip::CircuitOpen),
             Outcome::Throttled(Skip::Qps),
+            Outcome::Throttled(Skip::Privacy),
         ];
         for o in &outcomes {
             assert!(super::OUTCOME_LABELS.contains(&o.label()), "{o:?}");

@@ -254,15 +254,22 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
 }
 
 /// Whether personal data (ids, precise location, demographics) may reach bidders: not for a
-/// child, not where GDPR applies without a TCF consent string, not after a US opt-out of sale,
-/// not with limit-ad-tracking on. Per-vendor TCF decoding is not done here: a present TCF
-/// string is passed on and the bidder applies it.
+/// child, not where GDPR applies without a TCF consent string, not after a US opt-out (of
+/// sale in the US Privacy string, read as the fan-out reads it: either case; of sale, sharing
+/// or targeted advertising in a GPP US section), not with limit-ad-tracking on. Per-vendor
+/// TCF decoding is not done here: the fan-out does it per partner (`privacy::Signals`); this
+/// check also guards internal demand, which the per-vendor rules do not cover.
 pub fn personal_data_allowed(r: &AdRequest) -> bool {
     let c = &r.user.consent;
     let gdpr_without_consent = c.gdpr && c.tcf.as_deref().is_none_or(|s| s.trim().is_empty());
-    let opted_out = c
+    let us_opt_out = c
         .us_privacy
         .as_deref()
-        .is_some_and(|s| s.as_bytes().get(2) == Some(&b'Y'));
-    !(c.coppa || gdpr_without_consent || opted_out || r.device.lmt)
+        .and_then(crate::privacy::us_privacy_opt_out)
+        == Some(true);
+    let gpp_opt_out = c
+        .gpp
+        .as_deref()
+        .is_some_and(|s| !crate::privacy::gpp::decode(s).opted_out.is_empty());
+    !(c.coppa || gdpr_without_consent || us_opt_out || gpp_opt_out || r.device.lmt)
 }

@@ -70,17 +70,25 @@ impl Demand {
         }
     }
 
-    /// Asks for bids. An HTTP partner gets `body(its vendor id)`, the serialised request as
-    /// its privacy decision allows; direct demand is the publisher's own and reads `ask`
-    /// (no body is built for it: `/v1/ads` has already removed what the listener did not
-    /// consent to).
+    /// Whose privacy rules it is bound by: `Some(vendor id)` for an HTTP partner (its TCF
+    /// vendor, `None` when not configured), `None` for direct demand, which is the
+    /// publisher's own (`/v1/ads` has already removed what the listener did not consent to).
+    pub fn vendor_rules(&self) -> Option<Option<u16>> {
+        match self {
+            Demand::Http(http) => Some(http.vendor_id),
+            Demand::Direct(_) => None,
+        }
+    }
+
+    /// Asks for bids. An HTTP partner gets `body()`, the serialised request as its privacy
+    /// decision allows; direct demand reads `ask` (no body is built for it).
     pub fn call<'a>(
         &'a self,
         ask: Ask<'_>,
-        body: &mut dyn FnMut(Option<u16>) -> Bytes,
+        body: &mut dyn FnMut() -> Bytes,
     ) -> Call<impl Future<Output = Outcome> + use<'a>> {
         match self {
-            Demand::Http(http) => Call::Sent(super::call(http, body(http.vendor_id))),
+            Demand::Http(http) => Call::Sent(super::call(http, body())),
             Demand::Direct(direct) => {
                 let now_unix = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

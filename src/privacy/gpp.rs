@@ -9,8 +9,10 @@
 //! Virginia (9), Colorado (10), Utah (11) and Connecticut (12), version 1; of each only the
 //! opt-out fields (SaleOptOut, SharingOptOut, TargetedAdvertisingOptOut, whichever the section
 //! has; 2 bits, 1 = opted out, 2 = did not, 0 = not applicable), located by the fields before
-//! them. Also US Privacy (6), which is the plain `1YNN` string. Everything else is ignored:
-//! TCF EU (2: the TCF string travels in `user.consent`), TCF Canada, the later US states, the
+//! them. Also US Privacy (6), which is the plain `1YNN` string, and TCF EU v2 (2), which is a
+//! TC string: it is kept whole ([`Gpp::tcf_eu`]) for the GDPR rules, since a publisher that
+//! signals GDPR only through GPP must be treated as one that sets `regs.gdpr` and sends the
+//! string in `user.consent`. Everything else is ignored: TCF Canada, the later US states, the
 //! remaining fields of the sections read (notices, sensitive data, MSPA modes) and their
 //! optional GPC subsection (CMPs fold GPC into the opt-out fields themselves).
 
@@ -18,6 +20,9 @@ use super::bits::Bits;
 
 /// Real strings with a few sections are a few hundred characters.
 pub const MAX_LEN: usize = 16 * 1024;
+
+/// The section id of TCF EU v2.
+const TCF_EU: u16 = 2;
 
 /// Section ids beyond this are not assigned (the last is in the twenties).
 const MAX_SECTION_ID: u64 = 1_000;
@@ -52,6 +57,8 @@ pub struct Gpp {
     pub ids: Vec<u16>,
     /// The decoded sections whose user opted out of sale, sharing or targeted advertising.
     pub opted_out: Vec<u16>,
+    /// The TCF EU v2 section (id 2), as sent: a TC string, decoded by the GDPR rules.
+    pub tcf_eu: Option<String>,
     /// The first problem met, if any.
     pub error: Option<GppError>,
 }
@@ -96,6 +103,10 @@ pub fn decode(s: &str) -> Gpp {
         }
     }
     for (&id, section) in gpp.ids.iter().zip(&sections) {
+        if id == TCF_EU {
+            gpp.tcf_eu = Some((*section).to_owned());
+            continue;
+        }
         let (out, error) = opted_out(id, section);
         if out {
             gpp.opted_out.push(id);

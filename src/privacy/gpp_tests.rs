@@ -52,6 +52,7 @@ fn ok(ids: &[u16], opted_out: &[u16]) -> Gpp {
     Gpp {
         ids: ids.to_vec(),
         opted_out: opted_out.to_vec(),
+        tcf_eu: None,
         error: None,
     }
 }
@@ -64,9 +65,14 @@ fn published_strings() {
     assert_eq!(decode("DBACLMA~BVVqAAEABCA~BVoYYYI"), ok(&[7, 9], &[]));
     let all = "DBABrGA~BVVqAAEABCA~BVoYYZoI~BVoYYYI~BVoYYQg~BVaGGGCA~BVoYYYQg";
     assert_eq!(decode(all), ok(&[7, 8, 9, 10, 11, 12], &[]));
-    // TCF EU (not read) and US Privacy.
-    let eu = "DBACNY~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA~1YNN";
-    assert_eq!(decode(eu), ok(&[2, 6], &[]));
+    // TCF EU (kept whole for the GDPR rules) and US Privacy.
+    let tc = "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA";
+    let eu = format!("DBACNY~{tc}~1YNN");
+    let with_tc = Gpp {
+        tcf_eu: Some(tc.to_owned()),
+        ..ok(&[2, 6], &[])
+    };
+    assert_eq!(decode(&eu), with_tc);
     assert_eq!(decode("DBABzw~1YNN~BVVqAAEABCA.QA"), ok(&[6, 7], &[]));
     assert_eq!(decode("DBABTA~1YYY"), ok(&[6], &[6]));
     // Our header encoder writes the same bits (encoders differ in how many zero bits pad the
@@ -179,8 +185,15 @@ fn malformed_strings_are_reported() {
     assert_eq!(err(&v3), Some(GppError::SectionVersion(7, 3)));
     assert_eq!(err("DBABTA~1YXN"), Some(GppError::Section(6)));
     assert_eq!(err("DBABLA~B"), Some(GppError::Section(7)));
-    // Sections we do not read are skipped, whatever they hold.
-    assert_eq!(decode("DBABM~not even base64!"), ok(&[2], &[]));
+    // Sections we do not read are skipped, whatever they hold (TCF Canada here).
+    let canada = format!("{}~not even base64!", header(&[5]));
+    assert_eq!(decode(&canada), ok(&[5], &[]));
+    // TCF EU is passed on as sent: the TCF decoder judges it.
+    let junk = Gpp {
+        tcf_eu: Some("not even base64!".into()),
+        ..ok(&[2], &[])
+    };
+    assert_eq!(decode("DBABM~not even base64!"), junk);
 }
 
 #[test]

@@ -1,90 +1,68 @@
-//! Removing personal identifiers from a bid request, for a partner that may not have them.
+//! Removing and coarsening personal data in a bid request, for a partner that may not have it.
 
+use super::Reasons;
+use super::table::{Action, Coarse, FIELDS, Field};
 use serde_json::{Map, Number, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Identify the user across sites and apps, or describe the person.
-const USER_FIELDS: [&str; 6] = ["id", "buyeruid", "yob", "gender", "eids", "data"];
-
-/// Identify the device.
-const DEVICE_FIELDS: [&str; 7] = [
-    "ifa", "didsha1", "didmd5", "dpidsha1", "dpidmd5", "macsha1", "macmd5",
-];
-
-/// Removes personal identifiers from a request's `rest` (in place):
+/// Applies the rules of [`table`](super::table) for `reasons` to a request's `rest` (in
+/// place): each listed field gets the strongest action any of the reasons asks for.
 ///
-/// - `user`: `id`, `buyeruid`, `yob`, `gender`, `eids`, `ext.eids` and `data` are removed;
-///   `geo.lat`/`geo.lon` are rounded to 2 decimals.
-/// - `device`: `ifa`, `didsha1`, `didmd5`, `dpidsha1`, `dpidmd5`, `macsha1` and `macmd5` are
-///   removed; `ip` is cut to its /24 and `ipv6` to its /48 (each by the family of the address
-///   it actually holds); `geo.lat`/`geo.lon` are rounded to 2 decimals.
-///
-/// Everything else stays, on purpose: `user.consent`, `regs` and `device.lmt` are the signals
-/// the partner must see to apply its own rules (and `lmt` is the user's OS setting, not ours
-/// to change); coarse location (`geo.country`, `region`, `city`, `zip`, `accuracy`, …) is not
-/// an identifier. A 2-decimal coordinate is within about 1.1 km; `geo.accuracy` is left as
-/// sent, so it now understates the error.
-///
-/// Hostile shapes get the safe default: a `user`, `device` or `geo` that is not an object, an
-/// address that does not parse and a coordinate that is not a number are removed whole, since
-/// what they hold cannot be inspected.
-pub fn strip(rest: &mut Map<String, Value>) {
-    edit_object(rest, "user", |user| {
-        for field in USER_FIELDS {
-            user.remove(field);
+/// Hostile shapes get the safe default: a parent on a field's path (`user`, `device`, `geo`,
+/// `ext`) that is not an object, an address that does not parse and a coordinate that is not
+/// a number are removed whole, since what they hold cannot be inspected. A parent is only
+/// looked at for a field that some reason changes: with no reason, nothing is touched.
+pub fn strip(rest: &mut Map<String, Value>, reasons: Reasons) {
+    for field in FIELDS {
+        let action = field.action(reasons.iter());
+        if action != Action::Keep {
+            apply(rest, field, action);
         }
-        if let Some(Value::Object(ext)) = user.get_mut("ext") {
-            ext.remove("eids");
-        }
-        edit_object(user, "geo", round_geo);
-    });
-    edit_object(rest, "device", |device| {
-        for field in DEVICE_FIELDS {
-            device.remove(field);
-        }
-        for field in ["ip", "ipv6"] {
-            let truncated = device.get(field).map(|v| v.as_str().and_then(truncate_ip));
-            match truncated {
-                Some(Some(ip)) => {
-                    device.insert(field.to_owned(), Value::String(ip));
-                }
-                Some(None) => {
-                    device.remove(field);
-                }
-                None => {}
-            }
-        }
-        edit_object(device, "geo", round_geo);
-    });
-}
-
-/// Applies `edit` to `parent[key]` when it is an object; removes it when it is anything else.
-fn edit_object(
-    parent: &mut Map<String, Value>,
-    key: &str,
-    edit: impl FnOnce(&mut Map<String, Value>),
-) {
-    match parent.get_mut(key) {
-        Some(Value::Object(o)) => edit(o),
-        Some(_) => {
-            parent.remove(key);
-        }
-        None => {}
     }
 }
 
-fn round_geo(geo: &mut Map<String, Value>) {
-    for key in ["lat", "lon"] {
-        let rounded = geo.get(key).map(|v| v.as_f64().and_then(round_coordinate));
-        match rounded {
-            Some(Some(x)) => {
-                geo.insert(key.to_owned(), Value::Number(x));
+fn apply(rest: &mut Map<String, Value>, field: &Field, action: Action) {
+    let Some((last, parents)) = field.path.split_last() else {
+        return;
+    };
+    let mut map = rest;
+    for key in parents {
+        // Looked at before borrowing mutably, so a parent of the wrong shape can be removed.
+        match map.get(*key) {
+            Some(Value::Object(_)) => {}
+            Some(_) => {
+                map.remove(*key);
+                return;
             }
-            Some(None) => {
-                geo.remove(key);
-            }
-            None => {}
+            None => return,
         }
+        let Some(Value::Object(child)) = map.get_mut(*key) else {
+            return;
+        };
+        map = child;
+    }
+    let coarsened = match (action, field.coarse) {
+        (Action::Coarsen, Some(kind)) => match map.get(*last) {
+            None => return,
+            Some(v) => coarsen(kind, v),
+        },
+        _ => None,
+    };
+    match coarsened {
+        Some(v) => {
+            map.insert((*last).to_owned(), v);
+        }
+        None => {
+            map.remove(*last);
+        }
+    }
+}
+
+/// The coarse value, or `None` when `v` is not of the kind (then the field is removed).
+fn coarsen(kind: Coarse, v: &Value) -> Option<Value> {
+    match kind {
+        Coarse::Coordinate => v.as_f64().and_then(round_coordinate).map(Value::Number),
+        Coarse::Address => v.as_str().and_then(truncate_ip).map(Value::String),
     }
 }
 

@@ -1,24 +1,45 @@
 //! Stripping: exact values, and hostile shapes.
 
 use super::strip::{round_coordinate, truncate_ip};
-use super::tests::{request, stripped};
+use super::tests::{coarse_only, request, stripped, stripped_child};
 use super::*;
 use serde_json::{Value, json};
 
+/// `v` stripped as for a partner without consent.
 fn strip_value(v: Value) -> Value {
     let mut rest = v.as_object().unwrap().clone();
-    strip(&mut rest);
+    strip(&mut rest, Reason::GdprNoConsent.into());
     Value::Object(rest)
 }
 
+/// The request of `tests::request` as a reason leaves it.
+type Expected = fn(Value, Option<&str>) -> Map<String, Value>;
+
 #[test]
 fn strip_removes_exactly_the_documented_fields_and_is_idempotent() {
-    let mut rest = request(json!({ "gdpr": 1 }), Some("CPX"));
-    strip(&mut rest);
-    assert_eq!(rest, stripped(json!({ "gdpr": 1 }), Some("CPX")));
-    let once = rest.clone();
-    strip(&mut rest);
-    assert_eq!(rest, once);
+    let cases: [(Reason, Expected); 3] = [
+        (Reason::GdprNoConsent, stripped),
+        (Reason::Coppa, stripped_child),
+        (Reason::NoPreciseGeo, coarse_only),
+    ];
+    for (reason, expected) in cases {
+        let mut rest = request(json!({ "gdpr": 1 }), Some("CPX"));
+        strip(&mut rest, reason.into());
+        assert_eq!(
+            rest,
+            expected(json!({ "gdpr": 1 }), Some("CPX")),
+            "{reason:?}"
+        );
+        let once = rest.clone();
+        strip(&mut rest, reason.into());
+        assert_eq!(rest, once);
+    }
+    // No reason: nothing touched, not even a hostile shape.
+    let mut rest = request(json!({}), None);
+    rest.insert("user".into(), json!("u-1"));
+    let before = rest.clone();
+    strip(&mut rest, Reasons::NONE);
+    assert_eq!(rest, before);
 }
 
 #[test]
@@ -81,10 +102,10 @@ fn hostile_shapes_are_removed_whole() {
     }));
     assert_eq!(out, json!({ "site": { "id": "s" } }));
     let out = strip_value(json!({
-        "user": { "geo": "52.52,13.40", "ext": "eids", "id": "x" },
-        "device": { "geo": null, "ifa": null },
+        "user": { "geo": "52.52,13.40", "ext": "eids", "id": "x", "keywords": "k" },
+        "device": { "geo": null, "ifa": null, "ext": [1] },
     }));
-    assert_eq!(out, json!({ "user": { "ext": "eids" }, "device": {} }));
+    assert_eq!(out, json!({ "user": { "keywords": "k" }, "device": {} }));
     // Nothing to strip: unchanged.
     let plain = json!({ "imp": [], "user": { "keywords": "k" }, "device": { "ua": "x" } });
     assert_eq!(strip_value(plain.clone()), plain);

@@ -1,11 +1,13 @@
 //! IAB TCF v2 (2.0–2.2) consent strings: the core segment, as far as per-vendor consent needs.
 //!
-//! Decoded: the purposes' consent and legitimate-interest bits, the vendor consent and vendor
-//! legitimate-interest sections (bitfield or range encoding), and the publisher restrictions
-//! as far as they concern purpose 1 (a publisher can forbid a vendor purpose 1 even where the
-//! user consented). Not decoded: the segments after the first `.` (disclosed vendors, allowed
-//! vendors, publisher purposes), which do not change what a vendor may do under our rule, and
-//! the creation dates, CMP version, screen, language and special features (skipped).
+//! Decoded: the special feature opt-ins (special feature 1, precise geolocation, decides whether
+//! coordinates and full IP addresses may leave), the purposes' consent and legitimate-interest
+//! bits, the vendor consent and vendor legitimate-interest sections (bitfield or range
+//! encoding), and the publisher restrictions as far as they concern purposes 1 and 2 (a
+//! publisher can forbid a vendor a purpose, or a legal basis for it, even where the user
+//! agreed). Not decoded: the segments after the first `.` (disclosed vendors, allowed vendors,
+//! publisher purposes), which do not change what a vendor may do under our rules, and the
+//! creation dates, CMP version, screen and language (skipped).
 //!
 //! Everything is bounds-checked: a short or hostile string is a [`TcfError`], never a panic,
 //! and nothing is allocated beyond what the input's own length pays for.
@@ -44,13 +46,18 @@ pub struct Tcf {
     /// Bit 23 is purpose 1, bit 0 purpose 24 (the string's own order).
     purposes_consent: u32,
     purposes_li: u32,
+    /// Bit 11 is special feature 1, bit 0 special feature 12 (the string's own order).
+    special_features: u16,
     purpose_one_treatment: bool,
     publisher_cc: [u8; 2],
     vendor_consents: VendorSet,
     vendor_li: VendorSet,
-    /// Vendors a publisher restriction keeps from purpose 1 (any type but "require consent").
-    purpose_one_restricted: Vec<(u16, u16)>,
+    /// Publisher restrictions of purposes 1 and 2: (purpose, type, first vendor, last vendor).
+    restrictions: Vec<Restriction>,
 }
+
+/// One vendor range of a publisher restriction: purpose, restriction type, first and last id.
+type Restriction = (u8, u8, u16, u16);
 
 /// One vendor section, kept as encoded: a bitfield costs at most 8 KiB, ranges are tested in
 /// place rather than expanded (a range 1–65535 stays one entry).
@@ -102,21 +109,21 @@ fn read_ranges(r: &mut Bits, max: u16) -> Result<Vec<(u16, u16)>, TcfError> {
 }
 
 /// The publisher restrictions section: NumPubRestrictions(12), then per restriction
-/// PurposeId(6), RestrictionType(2) and a range list. Only purpose 1 is kept; type 1 ("require
-/// consent") changes nothing for a consent-only purpose, every other type (0 "not allowed",
-/// 2 "require legitimate interest", which purpose 1 cannot have, 3 undefined) forbids it.
-fn purpose_one_restrictions(r: &mut Bits) -> Result<Vec<(u16, u16)>, TcfError> {
+/// PurposeId(6), RestrictionType(2) and a range list. Only purposes 1 and 2 are kept: the
+/// rules read no other purpose. Types: 0 not allowed, 1 require consent, 2 require legitimate
+/// interest, 3 undefined (read as not allowed).
+fn restrictions(r: &mut Bits) -> Result<Vec<Restriction>, TcfError> {
     let count = r.int(12)?;
-    let mut restricted = Vec::new();
+    let mut kept = Vec::new();
     for _ in 0..count {
-        let purpose = r.int(6)?;
-        let kind = r.int(2)?;
+        let purpose = r.int(6)? as u8;
+        let kind = r.int(2)? as u8;
         let ranges = read_ranges(r, u16::MAX)?;
-        if purpose == 1 && kind != 1 {
-            restricted.extend(ranges);
+        if matches!(purpose, 1 | 2) {
+            kept.extend(ranges.into_iter().map(|(a, b)| (purpose, kind, a, b)));
         }
     }
-    Ok(restricted)
+    Ok(kept)
 }
 
 impl Tcf {
@@ -136,25 +143,27 @@ impl Tcf {
         r.skip(12 + 6 + 12)?; // CmpVersion, ConsentScreen, ConsentLanguage
         let vendor_list_version = r.int(12)? as u16;
         let policy_version = r.int(6)? as u8;
-        r.skip(1 + 1 + 12)?; // IsServiceSpecific, UseNonStandardTexts, SpecialFeatureOptIns
+        r.skip(1 + 1)?; // IsServiceSpecific, UseNonStandardTexts
+        let special_features = r.int(12)? as u16;
         let purposes_consent = r.int(24)? as u32;
         let purposes_li = r.int(24)? as u32;
         let purpose_one_treatment = r.bit()?;
         let publisher_cc = [letter(r.int(6)?), letter(r.int(6)?)];
         let vendor_consents = VendorSet::read(&mut r)?;
         let vendor_li = VendorSet::read(&mut r)?;
-        let purpose_one_restricted = purpose_one_restrictions(&mut r)?;
+        let restrictions = restrictions(&mut r)?;
         Ok(Tcf {
             cmp_id,
             vendor_list_version,
             policy_version,
             purposes_consent,
             purposes_li,
+            special_features,
             purpose_one_treatment,
             publisher_cc,
             vendor_consents,
             vendor_li,
-            purpose_one_restricted,
+            restrictions,
         })
     }
 
@@ -178,11 +187,39 @@ impl Tcf {
         self.vendor_li.contains(vendor)
     }
 
-    /// Whether a publisher restriction keeps `vendor` from purpose 1.
+    /// Whether the user opted in to special feature `n` (1–12); 1 is precise geolocation.
+    pub fn special_feature(&self, n: u8) -> bool {
+        (1..=12).contains(&n) && self.special_features >> (12 - u16::from(n)) & 1 == 1
+    }
+
+    /// Whether a publisher restriction keeps `vendor` from purpose 1. Type 1 ("require
+    /// consent") changes nothing for a purpose that only consent can open; every other type
+    /// forbids it (legitimate interest is no basis for purpose 1).
     pub fn purpose_one_restricted(&self, vendor: u16) -> bool {
-        self.purpose_one_restricted
+        self.restricted(1, vendor).any(|kind| kind != 1)
+    }
+
+    /// Whether `vendor` has a legal basis for purpose 2 (select basic ads), which TCF lets rest
+    /// on consent or on legitimate interest: the purpose and the vendor both under the same
+    /// basis, unless a publisher restriction closes it (type 1 leaves only consent, type 2
+    /// only legitimate interest, types 0 and 3 neither). Whether the vendor declared the
+    /// basis in the Global Vendor List is not checked: bidgate carries no copy of the list.
+    pub fn purpose_two_basis(&self, vendor: u16) -> bool {
+        let (mut by_consent, mut by_li) = (true, true);
+        for kind in self.restricted(2, vendor) {
+            by_consent &= kind == 1;
+            by_li &= kind == 2;
+        }
+        by_consent && self.purpose_consent(2) && self.vendor_consent(vendor)
+            || by_li && self.purpose_li(2) && self.vendor_li(vendor)
+    }
+
+    /// The types of the restrictions of `purpose` that cover `vendor`.
+    fn restricted(&self, purpose: u8, vendor: u16) -> impl Iterator<Item = u8> + '_ {
+        self.restrictions
             .iter()
-            .any(|(a, b)| (*a..=*b).contains(&vendor))
+            .filter(move |(p, _, a, b)| *p == purpose && (*a..=*b).contains(&vendor))
+            .map(|(_, kind, _, _)| *kind)
     }
 
     /// PurposeOneTreatment: purpose 1 was not disclosed (publisher jurisdictions without the

@@ -20,6 +20,8 @@ pub struct Spec {
     pub version: u8,
     pub purposes_consent: Vec<u8>,
     pub purposes_li: Vec<u8>,
+    /// Special features opted in to (1 is precise geolocation).
+    pub special_features: Vec<u8>,
     pub consents: Vendors,
     pub li: Vendors,
     pub restrictions: Vec<Restriction>,
@@ -33,6 +35,7 @@ impl Spec {
             version: 2,
             purposes_consent: purposes.to_vec(),
             purposes_li: vec![],
+            special_features: vec![],
             consents: Vendors::Bits(max, vendors.to_vec()),
             li: Vendors::Bits(0, vec![]),
             restrictions: vec![],
@@ -59,7 +62,12 @@ impl Spec {
         w.int(12, 300).int(12, 7).int(6, 1); // CmpId, CmpVersion, ConsentScreen
         w.int(6, 4).int(6, 13); // ConsentLanguage "EN"
         w.int(12, 150).int(6, 4); // VendorListVersion, TcfPolicyVersion
-        w.bit(false).bit(false).int(12, 0); // IsServiceSpecific, NonStandard, SpecialFeatures
+        w.bit(false).bit(false); // IsServiceSpecific, UseNonStandardTexts
+        let features = self.special_features.iter();
+        w.int(
+            12,
+            features.fold(0, |acc, f| acc | 1 << (12 - u64::from(*f))),
+        );
         w.int(24, purpose_bits(&self.purposes_consent));
         w.int(24, purpose_bits(&self.purposes_li));
         w.bit(false).int(6, 3).int(6, 4); // PurposeOneTreatment, PublisherCC "DE"
@@ -132,6 +140,67 @@ fn publisher_restrictions_on_purpose_one() {
     assert!(tcf.purpose_one_restricted(32)); // not allowed
     assert!(!tcf.purpose_one_restricted(52)); // "require consent": nothing changes
     assert!(!tcf.purpose_one_restricted(7)); // a restriction on purpose 2
+}
+
+#[test]
+fn purpose_two_rests_on_consent_or_legitimate_interest() {
+    // Vendor 10 under consent, 20 under LI, 30 under both, 40 under neither.
+    let both = Spec {
+        purposes_li: vec![2],
+        li: Vendors::Bits(30, vec![20, 30]),
+        ..Spec::consent(&[10, 30], &[1, 2])
+    };
+    let basis = |spec: &Spec| {
+        let tcf = Tcf::decode(&spec.encode()).unwrap();
+        [10, 20, 30, 40].map(|v| tcf.purpose_two_basis(v))
+    };
+    assert_eq!(basis(&both), [true, true, true, false]);
+    // The purpose itself must be open under the same basis as the vendor.
+    let no_purpose_li = Spec {
+        purposes_li: vec![],
+        ..both
+    };
+    assert_eq!(basis(&no_purpose_li), [true, false, true, false]);
+    let no_purpose_consent = Spec {
+        purposes_consent: vec![1],
+        purposes_li: vec![2],
+        ..no_purpose_li
+    };
+    assert_eq!(basis(&no_purpose_consent), [false, true, true, false]);
+    // Publisher restrictions of purpose 2, each on all four vendors: 0 not allowed, 1 require
+    // consent, 2 require legitimate interest, 3 undefined (not allowed).
+    let restricted = |kind: u8| Spec {
+        purposes_li: vec![2],
+        li: Vendors::Bits(30, vec![20, 30]),
+        restrictions: vec![(2, kind, vec![(1, 100)])],
+        ..Spec::consent(&[10, 30], &[1, 2])
+    };
+    assert_eq!(basis(&restricted(0)), [false; 4]);
+    assert_eq!(basis(&restricted(1)), [true, false, true, false]);
+    assert_eq!(basis(&restricted(2)), [false, true, true, false]);
+    assert_eq!(basis(&restricted(3)), [false; 4]);
+    // A purpose 1 restriction leaves purpose 2 alone, and the reverse.
+    let p1 = Spec {
+        restrictions: vec![(1, 0, vec![(1, 100)])],
+        ..Spec::consent(&[10], &[1, 2])
+    };
+    let tcf = Tcf::decode(&p1.encode()).unwrap();
+    assert!(tcf.purpose_one_restricted(10) && tcf.purpose_two_basis(10));
+}
+
+#[test]
+fn special_features() {
+    let spec = Spec {
+        special_features: vec![1, 12],
+        ..Spec::consent(&[32], &[1])
+    };
+    let tcf = Tcf::decode(&spec.encode()).unwrap();
+    let on: Vec<u8> = (0..=13).filter(|f| tcf.special_feature(*f)).collect();
+    assert_eq!(on, [1, 12]);
+    let none = Tcf::decode(&Spec::consent(&[32], &[1]).encode()).unwrap();
+    assert!(!none.special_feature(1));
+    // The purposes after the field are read at the right place.
+    assert!(tcf.purpose_consent(1) && !tcf.purpose_consent(2) && tcf.vendor_consent(32));
 }
 
 /// Generated with the iabtcf.com encoder; the decoded values are the ones published with them

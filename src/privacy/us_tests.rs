@@ -80,20 +80,15 @@ fn undecodable_gpp_strips_nothing_but_is_noted() {
 
 #[test]
 fn reasons_have_stable_names() {
-    let names = [
-        Reason::Coppa,
-        Reason::GdprNoConsent,
-        Reason::UsPrivacyOptOut,
-        Reason::GppOptOut,
-    ]
-    .map(Reason::as_str);
+    let names = Reason::ALL.map(Reason::as_str);
     assert_eq!(
         names,
         [
             "coppa",
             "gdpr_no_consent",
             "us_privacy_opt_out",
-            "gpp_opt_out"
+            "gpp_opt_out",
+            "tcf_no_precise_geo",
         ]
     );
 }

@@ -43,7 +43,7 @@ fn gateway_config(partners: &[(&str, &MockPartner)], placements: &str) -> String
     let mut cfg = config("pricing = \"first_price\"", &list);
     // The mocks are on loopback: their notice URLs are private addresses.
     for (_, p) in partners {
-        // Vendor 37 is among the consented vendors of `TCF` (purpose 1 too).
+        // Vendor 37 is among the consented vendors of `TCF` (purposes 1 and 2 too).
         cfg = with_partner_lines(
             cfg,
             &p.endpoint(),

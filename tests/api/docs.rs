@@ -651,3 +651,33 @@ fn readme_test_command_is_the_one_ci_runs() {
     assert!(readme.contains("cargo nextest run --workspace"));
     assert!(readme.contains("cargo test --workspace"));
 }
+
+// The privacy table, generated from the one the code applies
+// ------------------------------------------------------------
+
+const PRIVACY: &str = "docs/privacy.md";
+const TABLE_BEGIN: &str = "<!-- privacy table: begin -->\n";
+const TABLE_END: &str = "<!-- privacy table: end -->";
+
+#[test]
+fn privacy_table_is_the_code_table() {
+    let committed = read(PRIVACY);
+    let (before, rest) = committed
+        .split_once(TABLE_BEGIN)
+        .expect("docs/privacy.md has the table's begin marker");
+    let (table, after) = rest
+        .split_once(TABLE_END)
+        .expect("docs/privacy.md has the table's end marker");
+    let generated = bidgate::privacy::table::markdown();
+    if std::env::var_os(WRITE_VAR).is_some() {
+        let text = format!("{before}{TABLE_BEGIN}{generated}{TABLE_END}{after}");
+        std::fs::write(project_file(PRIVACY), text).unwrap();
+        return;
+    }
+    assert!(
+        table == generated,
+        "the table in {PRIVACY} differs from privacy::table::FIELDS (it is generated, not \
+         written by hand); `{WRITE_VAR}=1 cargo test --test api docs::` rewrites it.\n\
+         committed:\n{table}\ngenerated:\n{generated}"
+    );
+}

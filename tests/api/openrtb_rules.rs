@@ -383,9 +383,10 @@ async fn the_rates_file_is_reread_and_overrides_the_config() {
     assert_eq!(price().await, 6.0);
 }
 
-/// A published TCF v2 string (LiveRamp/iabconsent fixtures): purposes 1, 3, 4, 7; vendors
-/// 2, 37 and 61 consented.
-const TCF: &str = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA";
+/// A TCF v2 string (from the encoder of `src/privacy/tcf_tests.rs`): purposes 1–4 consented,
+/// vendor 37 consented; purpose 2 also under legitimate interest, with vendor 52's legitimate
+/// interest (so 52 takes part, without consent); special feature 1.
+const TCF: &str = "CO5rKAAO5rKAAEsAHBENCWEIAPAAAEAAAAYgASgAAAAAIAaAAAAAAAABAA";
 
 #[tokio::test]
 async fn personal_data_reaches_only_the_partners_the_user_consented_to() {

@@ -422,9 +422,10 @@ pub fn request(tmax: u64, imps: &[(&str, f64)]) -> Value {
     json!({"id": "req-1", "tmax": tmax, "imp": imps, "app": {"bundle": "com.example.music"}})
 }
 
-/// A published TCF v2 string (LiveRamp/iabconsent fixtures): purposes 1, 3, 4, 7; vendors
-/// 2, 37 and 61 consented.
-pub const TCF: &str = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA";
+/// A TCF v2 string (from the encoder of `src/privacy/tcf_tests.rs`): purposes 1, 2, 3, 4 and 7,
+/// vendors 2, 37 and 61 consented, and special feature 1 (precise geolocation): the vendors
+/// get everything, purpose 2 included (without it a vendor is not called at all).
+pub const TCF: &str = "CO5rKAAO5rKAAEsAHBENCWEIAPIAAAAAAAYgAekAAAAAIAAAIAAAAA";
 
 /// A `/v1/ads` request from a Swedish listener of the example music app, who gave GDPR
 /// consent (`TCF`), for the given slots (`[{"id", "placement"}]`).
