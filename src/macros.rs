@@ -97,6 +97,12 @@ fn replace<'t>(text: &'t str, v: &Values<'_>, encode: Encode) -> Cow<'t, str> {
     };
     let mut out = String::with_capacity(text.len() + 64);
     let mut copied = 0;
+    // Markup repeats the price in every tracking URL: format it once.
+    let numbers = Numbers {
+        price: v.price.map(|m| m.to_f64().to_string()),
+        min_to_win: v.min_to_win.map(|m| m.to_f64().to_string()),
+        loss: v.loss.map(|l| l.to_string()),
+    };
     loop {
         let after = start + 2;
         let Some(end) = text[after..].find('}') else {
@@ -106,7 +112,7 @@ fn replace<'t>(text: &'t str, v: &Values<'_>, encode: Encode) -> Cow<'t, str> {
         let name = &text[after..after + end];
         if known(name) {
             out.push_str(&text[copied..start]);
-            write_value(name, v, encode, &mut out);
+            write_value(name, v, &numbers, encode, &mut out);
             copied = close;
         }
         match open(close) {
@@ -134,9 +140,15 @@ fn known(name: &str) -> bool {
     KNOWN.contains(&name)
 }
 
+/// The numeric values, formatted once per text.
+struct Numbers {
+    price: Option<String>,
+    min_to_win: Option<String>,
+    loss: Option<String>,
+}
+
 /// Writes a known macro's value (empty when it has none), encoded for where it goes.
-fn write_value(name: &str, v: &Values<'_>, encode: Encode, out: &mut String) {
-    let number;
+fn write_value(name: &str, v: &Values<'_>, n: &Numbers, encode: Encode, out: &mut String) {
     let text: &str = match name {
         "AUCTION_ID" => v.auction_id,
         "AUCTION_BID_ID" => v.bid_id.unwrap_or_default(),
@@ -144,14 +156,9 @@ fn write_value(name: &str, v: &Values<'_>, encode: Encode, out: &mut String) {
         "AUCTION_SEAT_ID" => v.seat_id,
         "AUCTION_AD_ID" => v.ad_id.unwrap_or_default(),
         "AUCTION_CURRENCY" => v.currency,
-        "AUCTION_PRICE" | "AUCTION_MIN_TO_WIN" | "AUCTION_LOSS" => {
-            number = match name {
-                "AUCTION_PRICE" => v.price.map(|m| m.to_f64().to_string()),
-                "AUCTION_MIN_TO_WIN" => v.min_to_win.map(|m| m.to_f64().to_string()),
-                _ => v.loss.map(|l| l.to_string()),
-            };
-            number.as_deref().unwrap_or_default()
-        }
+        "AUCTION_PRICE" => n.price.as_deref().unwrap_or_default(),
+        "AUCTION_MIN_TO_WIN" => n.min_to_win.as_deref().unwrap_or_default(),
+        "AUCTION_LOSS" => n.loss.as_deref().unwrap_or_default(),
         _ => "",
     };
     match encode {
