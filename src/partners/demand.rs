@@ -139,23 +139,6 @@ impl Demand {
         }
     }
 
-    /// This demand's pooled-client settings, for a successor with these settings and this
-    /// endpoint: kept while the settings and the endpoint's origin are unchanged.
-    pub fn http_pool(
-        &self,
-        settings: &HttpClientConfig,
-        endpoint: &reqwest::Url,
-    ) -> Option<Arc<HttpClientConfig>> {
-        match self {
-            Demand::Http(old)
-                if *old.http == *settings && old.endpoint.origin() == endpoint.origin() =>
-            {
-                Some(old.http.clone())
-            }
-            _ => None,
-        }
-    }
-
     /// Whether its pool is new (not carried over from `previous`): it needs warming.
     pub fn pool_is_new(&self, previous: Option<&Demand>) -> bool {
         match (self, previous) {
