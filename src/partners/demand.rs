@@ -9,7 +9,8 @@
 //! - what `call` answers carries each direct bid's typed `Booking` (its tier, which the
 //!   auction ranks by, and its line item, which the tracking token carries);
 //! - `on_impression`: a billed impression's delivery accounting;
-//! - `chooses_placements`, and the HTTP pool's warm-up and reuse across reloads.
+//! - `chooses_placements`, and the HTTP pool's warm-up (whether a reload made it new; what
+//!   survives a reload is `gateway::State`'s decision).
 
 use super::{Booked, Impression, Outcome, PartnerId};
 use crate::config::HttpClientConfig;
