@@ -13,7 +13,6 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -78,16 +77,10 @@ impl Clients {
         })
     }
 
-    /// This one when `config` asks for the same clients and limits (their allowances carry
-    /// over a reload), else a new one.
-    pub fn carry_over(
-        previous: Option<&Arc<Clients>>,
-        config: &Config,
-    ) -> Result<Arc<Clients>, String> {
-        match previous {
-            Some(p) if settings(config).is_ok_and(|s| s == p.settings) => Ok(p.clone()),
-            _ => Clients::new(config).map(Arc::new),
-        }
+    /// Whether `config` asks for the same clients, keys, proxies and limits as this was
+    /// built with: then a reload keeps this one, and every client's allowance with it.
+    pub fn same_settings(&self, config: &Config) -> bool {
+        settings(config).is_ok_and(|s| s == self.settings)
     }
 
     /// Takes one request from the allowance of whom it comes from, or says how long until

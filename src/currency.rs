@@ -26,27 +26,32 @@ pub struct Rates {
     /// The auction currency.
     pub base: String,
     configured: HashMap<String, Rate>,
-    /// From the rates file, replaced whole on each refresh.
-    file: ArcSwap<HashMap<String, Rate>>,
+    /// From the rates file, replaced whole on each refresh; long-lived state, shared with
+    /// the gateways that replace this one while the file and the auction currency are the
+    /// same (`gateway::State`).
+    file: Arc<FileRates>,
 }
+
+/// The rates file's latest rates, replaced whole on each refresh.
+pub type FileRates = ArcSwap<HashMap<String, Rate>>;
 
 impl Rates {
     pub fn new(base: &str, configured: HashMap<String, Rate>) -> Self {
+        Self::with_file(base, configured, Arc::default())
+    }
+
+    /// Rates whose file rates are `file` (see `Rates::file`).
+    pub fn with_file(base: &str, configured: HashMap<String, Rate>, file: Arc<FileRates>) -> Self {
         Self {
             base: base.to_string(),
             configured,
-            file: ArcSwap::from_pointee(HashMap::new()),
+            file,
         }
     }
 
     /// Replaces the rates read from the file.
     pub fn set_file_rates(&self, rates: HashMap<String, Rate>) {
         self.file.store(Arc::new(rates));
-    }
-
-    /// The file rates now in use (a reloaded gateway starts from its predecessor's).
-    pub fn file_rates(&self) -> HashMap<String, Rate> {
-        (**self.file.load()).clone()
     }
 
     /// `amount` of `from` in the auction currency, rounded to the nearest micro; `None`

@@ -4,7 +4,7 @@
 use crate::openrtb::BidResponse;
 use std::time::Duration;
 
-/// What came of asking one partner. Codes are stable and appear in `ext.errors` (README).
+/// What came of asking one partner. Codes are stable and appear in `ext.errors` (docs/api.md, status and error codes).
 #[derive(Debug)]
 pub enum Outcome {
     Bid(BidResponse),

@@ -2,9 +2,10 @@
 //!
 //! A request takes the current gateway once, when it starts, and keeps it to the end: an
 //! auction finishes under the config it started with while new ones use the new config. A
-//! new gateway inherits what must survive a reload (connection pools with unchanged
-//! settings, breaker state of partners that still exist, the in-flight count), and an
-//! invalid file is refused whole, leaving the running config untouched.
+//! new gateway keeps what must survive a reload (connection pools with unchanged settings,
+//! breaker state of partners that still exist, the in-flight count…: the running gateway's
+//! `State::carry_over` decides), and an invalid file is refused whole, leaving the running
+//! config untouched.
 
 use crate::config::{self, Problem};
 use crate::gateway::Gateway;
@@ -19,7 +20,7 @@ pub struct Live {
     current: ArcSwap<Gateway>,
     /// The config file reloads read; `None` when the gateway was built from a value.
     path: Option<PathBuf>,
-    /// Reloads are serialised: two at once would each inherit from the same predecessor.
+    /// Reloads are serialised: two at once would each carry over the same predecessor's state.
     reloading: Mutex<()>,
     /// Set on SIGTERM/SIGINT: `/readyz` says 503 while in-flight work finishes.
     draining: AtomicBool,
@@ -135,12 +136,16 @@ impl Live {
                 "event_log, admin.listen and log settings apply at the next restart only"
             );
         }
-        let next = Gateway::inherit(config, &previous).map_err(|e| {
-            vec![Problem {
-                path: "(config)".into(),
-                message: e,
-            }]
-        })?;
+        let next = previous
+            .state()
+            .carry_over(&config)
+            .and_then(|state| Gateway::with_state(config, state))
+            .map_err(|e| {
+                vec![Problem {
+                    path: "(config)".into(),
+                    message: e,
+                }]
+            })?;
         let partners = next.partners.len();
         self.current.store(Arc::new(next));
         // Each worker now opens connections to the partners whose pools are new

@@ -1,6 +1,6 @@
 //! Metrics (the `metrics` facade, rendered by the Prometheus exporter) and logging.
 //!
-//! Metric names and labels are listed in README. Label values are bounded: partner ids come
+//! Metric names and labels are listed in docs/operations.md (Metrics). Label values are bounded: partner ids come
 //! from config, outcomes and routes from fixed sets; never a request id.
 
 use crate::money::Micros;

@@ -228,7 +228,7 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
     {
         return bad("device.utc_offset_min", "must be between -720 and 840");
     }
-    // Either may travel in a tracking token (internal demand's frequency caps): bounded.
+    // Either may travel in a tracking token (direct demand's frequency caps): bounded.
     for (field, id) in [("user.id", &r.user.id), ("device.ifa", &r.device.ifa)] {
         if id.as_deref().is_some_and(|id| {
             id.len() > crate::vocab::MAX_USER_ID_BYTES || id.chars().any(char::is_control)
@@ -258,7 +258,7 @@ fn check(r: &AdRequest, placements: &[crate::config::PlacementConfig]) -> Result
 /// sale in the US Privacy string, read as the fan-out reads it: either case; of sale, sharing
 /// or targeted advertising in a GPP US section), not with limit-ad-tracking on. Per-vendor
 /// TCF decoding is not done here: the fan-out does it per partner (`privacy::Signals`); this
-/// check also guards internal demand, which the per-vendor rules do not cover.
+/// check also guards direct demand, which the per-vendor rules do not cover.
 pub fn personal_data_allowed(r: &AdRequest) -> bool {
     let c = &r.user.consent;
     let gdpr_without_consent = c.gdpr && c.tcf.as_deref().is_none_or(|s| s.trim().is_empty());

@@ -75,7 +75,7 @@ pub struct Rules<'a> {
     pub pricing: PriceRule,
 }
 
-/// Why a bid cannot take part. Codes are stable: they appear in `ext.errors` (see README).
+/// Why a bid cannot take part. Codes are stable: they appear in `ext.errors` (docs/api.md, status and error codes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     MissingBidId,

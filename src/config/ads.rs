@@ -12,10 +12,15 @@ use serde::{Deserialize, Serialize};
 pub struct PlacementConfig {
     /// Unique; what apps put in `slots[].placement`.
     pub id: String,
+    /// The kind of ad it takes (`audio`, `video` or `display`): the OpenRTB imp object
+    /// partners are offered (`imp.audio`, `imp.video`, `imp.banner`) and which other keys
+    /// apply (durations and mimes, or sizes).
     pub format: AdFormat,
-    /// Audio and video: shortest and longest ad, in seconds.
+    /// Audio and video: shortest ad, in seconds (`minduration`).
     #[serde(default = "defaults::min_duration_s")]
     pub min_duration_s: u32,
+    /// Audio and video: longest ad, in seconds (`maxduration`; > 0, ≥ `min_duration_s`);
+    /// a longer ad is not offered. For a pod, see `pod.max_duration_s`.
     #[serde(default = "defaults::max_duration_s")]
     pub max_duration_s: u32,
     /// Audio and video: accepted media types. Empty = the format's usual ones.
@@ -91,9 +96,12 @@ pub struct EventsConfig {
     /// `dedup_capacity` is 0): about 100 bytes per impression remembered.
     #[serde(default = "super::defaults::dedup_impressions_per_second")]
     pub dedup_impressions_per_second: u64,
-    /// Billing and win notices (`burl`, `nurl`): time allowed per call, and calls at once.
+    /// Time allowed for one notice call (`burl`, `nurl`, `lurl`), in ms (> 0): a partner
+    /// slower than this misses that notice (counted), and the call is abandoned.
     #[serde(default = "defaults::notice_timeout_ms")]
     pub notice_timeout_ms: u64,
+    /// Notice calls in flight at once (> 0); up to 16 times this many wait their turn, and
+    /// past that a notice is dropped (counted), so that a slow partner cannot pile up tasks.
     #[serde(default = "defaults::notice_concurrency")]
     pub notice_concurrency: usize,
 }

@@ -120,7 +120,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         if partner.id == crate::vocab::DIRECT_PARTNER_ID && c.internal.catalog.is_some() {
             p.push(Problem::new(
                 key("id"),
-                "`internal` is internal demand's id while [internal] catalog is set",
+                "`internal` is direct demand's id while [internal] catalog is set",
             ));
         } else {
             unique_id(&partner.id, key("id"), "partner", &mut seen, &mut p);

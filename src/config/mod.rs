@@ -131,9 +131,14 @@ pub struct AuctionConfig {
     /// Kept back from the fan-out for the auction and for writing the response.
     #[serde(default = "defaults::processing_reserve_ms")]
     pub processing_reserve_ms: u64,
-    /// ISO-4217 code of the auction currency; bids in other currencies are dropped.
+    /// ISO-4217 code of the auction currency: floors, clearing prices and the revenue metric
+    /// are in it. A bid in another currency is converted at the `[currency]` rate for it
+    /// (before `bid_adjustment`); with no rate known, it is refused (code 305).
     #[serde(default = "defaults::currency")]
     pub currency: String,
+    /// What the winner pays: `first_price`, its own bid (OpenRTB `at` = 1); `second_price`,
+    /// the runner-up's price or the floor, whichever is higher, plus
+    /// `second_price_increment`, never more than its bid (`at` = 2).
     #[serde(default)]
     pub pricing: Pricing,
     /// Second price: added to the runner-up (or floor), in currency units (0.01 = one cent).
@@ -254,12 +259,13 @@ impl Default for LogConfig {
     }
 }
 
-/// Internal demand: a catalog of campaigns and line items (JSON or TOML, see
-/// `schemas/catalog.schema.json`), reloaded with the config and when the file changes.
+/// Direct (internal) demand: a catalog of direct-sold campaigns and line items (JSON or
+/// TOML, see `schemas/catalog.schema.json`) that bids in-process as the partner `internal`,
+/// reloaded with the config and when the file changes. Its delivery counters survive reloads.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct InternalConfig {
-    /// The catalog file; unset = no internal demand.
+    /// The catalog file; unset = no direct demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<std::path::PathBuf>,
 }
@@ -275,6 +281,8 @@ pub struct CurrencyConfig {
     /// its rates override `rates`. A file that cannot be read keeps the last good rates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rates_file: Option<std::path::PathBuf>,
+    /// Seconds between two reads of `rates_file` (> 0); a new file is first read at the
+    /// next one. Without `rates_file`, unused.
     #[serde(default = "defaults::refresh_s")]
     pub refresh_s: u64,
 }

@@ -84,6 +84,9 @@ pub struct PartnerConfig {
     pub endpoint: String,
     /// This partner never gets longer than this, whatever the request's `tmax` says.
     pub timeout_ms: u64,
+    /// `false` keeps the partner in the file but out of every auction: it is not called, has
+    /// no stats or metrics, and its breaker, limiter and stats start afresh when it is
+    /// enabled again.
     #[serde(default = "defaults::enabled")]
     pub enabled: bool,
     /// Most bid requests per second this partner may receive (its contract's QPS cap); over
@@ -105,6 +108,9 @@ pub struct PartnerConfig {
     /// that vendor's consent in the TCF string. Absent = treated as not consented.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_id: Option<u16>,
+    /// Whether its win and loss notices (`nurl`, `lurl`) are fired after the auction, and
+    /// whether its notice URLs, `burl` included, may point at private addresses. A `burl` is
+    /// fired on the first impression whatever `win` says.
     #[serde(default)]
     pub notices: NoticeConfig,
 }

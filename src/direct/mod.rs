@@ -29,7 +29,7 @@ pub use crate::vocab::{DIRECT_PARTNER_ID as PARTNER_ID, DIRECT_SEAT as SEAT};
 
 pub struct Direct {
     index: Index,
-    /// Delivery and frequency-cap counters; kept across catalog reloads.
+    /// Delivery and frequency-cap counters; kept across catalog reloads (`gateway::State`).
     store: Arc<MemoryStore>,
     /// The auction currency, which the catalog's CPMs are in.
     currency: String,
@@ -90,13 +90,13 @@ pub struct Impression<'a> {
 }
 
 impl Direct {
-    /// The catalog at `path`, checked against the configured placements and indexed. The
-    /// delivery and frequency-cap counters carry over from `previous` (the direct demand of
-    /// the gateway this one replaces), so a reload neither resets goals nor caps.
+    /// The catalog at `path`, checked against the configured placements and indexed.
+    /// `store` holds the delivery and frequency-cap counters, long-lived state that
+    /// `gateway::State` keeps across reloads, so a reload neither resets goals nor caps.
     pub fn load(
         config: &Config,
         path: &std::path::Path,
-        previous: Option<&Direct>,
+        store: Arc<MemoryStore>,
     ) -> Result<Self, String> {
         let report = |problems: Vec<crate::internal::CatalogProblem>| {
             let lines: Vec<String> = problems
@@ -112,7 +112,7 @@ impl Direct {
         }
         Ok(Self {
             index: Index::build(catalog),
-            store: previous.map_or_else(Default::default, |d| d.store.clone()),
+            store,
             currency: config.auction.currency.clone(),
         })
     }

@@ -1,7 +1,7 @@
 //! Tracking events: the signed URLs handed to apps, and what happens when one is called.
 //!
-//! `Events` lives on the `Gateway` and is carried over on reload while its settings are
-//! unchanged, so the deduplication memory and the notice backlog survive a reload.
+//! `Events` is long-lived state (`gateway::State`, which decides what a reload keeps): the
+//! signing key, the deduplication memory and the notice backlog survive a reload.
 
 pub mod dedup;
 pub mod record;
@@ -11,7 +11,6 @@ use crate::config::EventsConfig;
 use crate::notices::Notifier;
 use dedup::Dedup;
 use std::sync::Arc;
-use std::time::Duration;
 use token::Signer;
 
 /// The event kinds apps report, as they appear in `/v1/events/{kind}`.
@@ -68,51 +67,8 @@ pub struct Events {
     /// The pooled clients notices use (kept across reloads): open, and public-only.
     pub client: reqwest::Client,
     pub guarded: reqwest::Client,
-    /// The settings this was built with (a reload keeps it while they are equal).
+    /// The settings this was built with (what a reload compares the new ones with).
     pub cfg: EventsConfig,
-}
-
-impl Events {
-    pub fn new(
-        cfg: &EventsConfig,
-        client: reqwest::Client,
-        guarded: reqwest::Client,
-        previous: Option<&Events>,
-    ) -> Self {
-        // With no configured key, keep the previous random key: tokens handed out before a
-        // reload must still verify after it.
-        let signer = match previous {
-            Some(p) if cfg.secrets.is_empty() && p.signer.random => p.signer.clone(),
-            _ => Signer::new(&cfg.secrets),
-        };
-        let capacity = dedup_capacity(cfg);
-        let dedup = match previous {
-            Some(p) if dedup_capacity(&p.cfg) == capacity => p.dedup.clone(),
-            // New size, same memory: what was counted before the reload stays counted.
-            _ => Arc::new(Dedup::new(capacity, previous.map(|p| &*p.dedup))),
-        };
-        Self {
-            signer,
-            dedup,
-            client: client.clone(),
-            guarded: guarded.clone(),
-            notifier: match previous {
-                Some(p)
-                    if p.cfg.notice_concurrency == cfg.notice_concurrency
-                        && p.cfg.notice_timeout_ms == cfg.notice_timeout_ms =>
-                {
-                    p.notifier.clone()
-                }
-                _ => std::sync::Arc::new(Notifier::new(
-                    client,
-                    guarded,
-                    cfg.notice_concurrency,
-                    Duration::from_millis(cfg.notice_timeout_ms),
-                )),
-            },
-            cfg: cfg.clone(),
-        }
-    }
 }
 
 /// Impressions the deduplication memory holds: configured, or enough for

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 const ENDPOINT: &str = "ads";
-/// ext.errors-style code for a winning bid whose markup could not be used (README).
+/// ext.errors-style code for a winning bid whose markup could not be used (docs/api.md, status and error codes).
 const UNUSABLE_MARKUP: u32 = crate::auction::UNPLAYABLE_CODE;
 
 pub async fn handle(

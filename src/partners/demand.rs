@@ -9,7 +9,8 @@
 //! - what `call` answers carries each direct bid's typed `Booking` (its tier, which the
 //!   auction ranks by, and its line item, which the tracking token carries);
 //! - `on_impression`: a billed impression's delivery accounting;
-//! - `chooses_placements`, and the HTTP pool's warm-up and reuse across reloads.
+//! - `chooses_placements`, and the HTTP pool's warm-up (whether a reload made it new; what
+//!   survives a reload is `gateway::State`'s decision).
 
 use super::{Booked, Impression, Outcome, PartnerId};
 use crate::config::HttpClientConfig;
@@ -136,23 +137,6 @@ impl Demand {
         match self {
             Demand::Http(http) => http.http.connect_timeout_ms,
             Demand::Direct(_) => 0,
-        }
-    }
-
-    /// This demand's pooled-client settings, for a successor with these settings and this
-    /// endpoint: kept while the settings and the endpoint's origin are unchanged.
-    pub fn http_pool(
-        &self,
-        settings: &HttpClientConfig,
-        endpoint: &reqwest::Url,
-    ) -> Option<Arc<HttpClientConfig>> {
-        match self {
-            Demand::Http(old)
-                if *old.http == *settings && old.endpoint.origin() == endpoint.origin() =>
-            {
-                Some(old.http.clone())
-            }
-            _ => None,
         }
     }
 

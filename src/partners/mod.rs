@@ -14,10 +14,9 @@ use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
 use crate::openrtb::{BidResponse, VERSION_HEADER};
 use bytes::{Bytes, BytesMut};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +29,19 @@ thread_local! {
 /// A partner's configured id: the seat in responses and the `partner` metrics label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PartnerId(Arc<str>);
+
+impl From<&str> for PartnerId {
+    fn from(id: &str) -> Self {
+        PartnerId(id.into())
+    }
+}
+
+/// Lets a map keyed by partner id be searched with a `&str`.
+impl std::borrow::Borrow<str> for PartnerId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 impl PartnerId {
     pub fn as_str(&self) -> &str {
@@ -55,6 +67,30 @@ impl std::ops::Index<PartnerIx> for Vec<Partner> {
     }
 }
 
+/// What a partner keeps across config reloads, by its id: built and carried over by
+/// `gateway::State` (which decides what survives), and shared by every `Partner` built for
+/// that id, whose fields are clones of these `Arc`s (no lookup per call).
+#[derive(Debug, Clone)]
+pub struct PartnerState {
+    /// Its circuit breaker, as configured (`Breaker::config`).
+    pub breaker: Arc<Breaker>,
+    /// The QPS cap the limiter enforces, and the limiter (`None`: no cap).
+    pub qps_limit: Option<u32>,
+    pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// The last minute of its traffic, for the admin API.
+    pub stats: Arc<crate::stats::PartnerStats>,
+    /// Its pooled clients' identity (`None` for direct demand).
+    pub pool: Option<Pool>,
+}
+
+/// An HTTP partner's pooled-client settings, whose `Arc` is the pools' identity (see
+/// [`Http::client`]), and the endpoint they were opened for (its origin decides reuse).
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub settings: Arc<HttpClientConfig>,
+    pub endpoint: reqwest::Url,
+}
+
 /// A partner as the request path uses it, parsed once from config: what every kind of
 /// demand shares (budget, breaker, QPS cap, stats, metrics, price adjustment, notices), and
 /// what bids (`demand`).
@@ -62,12 +98,12 @@ impl std::ops::Index<PartnerIx> for Vec<Partner> {
 pub struct Partner {
     pub id: PartnerId,
     pub timeout_ms: u64,
-    /// Shared with this partner's successor after a reload, so its state survives.
+    /// Its state's (`PartnerState`): shared with its successor after a reload while unchanged.
     pub breaker: Arc<Breaker>,
-    /// The QPS cap, as configured and as enforced (shared across reloads while unchanged).
+    /// The QPS cap, as configured and as enforced (the limiter is its state's).
     pub qps_limit: Option<u32>,
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
-    /// The last minute of this partner's traffic, for the admin API; kept across reloads.
+    /// The last minute of this partner's traffic, for the admin API (its state's).
     pub stats: Arc<crate::stats::PartnerStats>,
     /// Its metric handles, registered when the partner is built (not per call).
     pub metrics: Arc<crate::telemetry::PartnerMetrics>,
@@ -86,44 +122,26 @@ impl fmt::Debug for crate::telemetry::PartnerMetrics {
 
 impl Partner {
     /// Config is validated before this is called, so the URL parses. `currency` is the
-    /// auction currency (a label of the revenue metric).
-    /// `previous` is the partner with the same id in the gateway this one replaces: its
-    /// breaker, limiter and pool carry over when their settings did not change.
+    /// auction currency (a label of the revenue metric). Its breaker, limiter, stats and pool
+    /// are `state`'s, the state kept for its id (`gateway::State`).
     pub fn from_config(
         c: &PartnerConfig,
         currency: &str,
-        previous: Option<&Partner>,
+        state: &PartnerState,
     ) -> Result<Self, String> {
         let endpoint = reqwest::Url::parse(&c.endpoint).map_err(|e| e.to_string())?;
-        let http = match previous.and_then(|old| old.demand.http_pool(&c.http_client, &endpoint)) {
-            Some(pool) => pool,
-            None => {
-                // Fail at load, not on the first call, when no client can be built.
-                client(&c.http_client).map_err(|e| e.to_string())?;
-                Arc::new(c.http_client.clone())
-            }
-        };
+        let http = state
+            .pool
+            .as_ref()
+            .map(|p| p.settings.clone())
+            .ok_or_else(|| format!("partners.{}: its state has no HTTP pool", c.id))?;
         let demand = Demand::Http(Http {
             endpoint,
             max_response_bytes: c.http_client.max_response_bytes,
             http,
             vendor_id: c.vendor_id,
         });
-        let mut partner = Self::new(
-            &c.id,
-            demand,
-            c.timeout_ms,
-            &c.circuit_breaker,
-            currency,
-            previous,
-        );
-        partner.limiter = match previous.filter(|old| old.qps_limit == c.qps_limit) {
-            Some(old) => old.limiter.clone(),
-            None => c
-                .qps_limit
-                .and_then(NonZeroU32::new)
-                .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
-        };
+        let mut partner = Self::new(&c.id, demand, c.timeout_ms, currency, state);
         partner.qps_limit = c.qps_limit;
         partner.bid_adjustment_nanos = (c.bid_adjustment * 1e9).round() as i64;
         partner.notices = c.notices;
@@ -131,56 +149,42 @@ impl Partner {
     }
 
     /// Direct demand as the partner `direct::PARTNER_ID`, its catalog read from `catalog`:
-    /// no HTTP settings of its own, no QPS cap, no price adjustment, a breaker that never
-    /// opens (it cannot fail on the network) and `timeout_ms` of the longest tmax, so that
-    /// only the request's own deadline bounds it. `previous` is the partner with its id in
-    /// the gateway this one replaces: its delivery counters carry over.
+    /// no HTTP settings of its own, no QPS cap, no price adjustment, and `timeout_ms` of the
+    /// longest tmax, so that only the request's own deadline bounds it. Its breaker (one that
+    /// never opens: it cannot fail on the network) and stats are `state`'s; `store` holds its
+    /// delivery counters.
     pub fn direct(
         config: &crate::config::Config,
         catalog: &std::path::Path,
-        previous: Option<&Partner>,
+        state: &PartnerState,
+        store: Arc<crate::internal::MemoryStore>,
     ) -> Result<Self, String> {
-        let before = previous.and_then(|old| match &old.demand {
-            Demand::Direct(d) => Some(&**d),
-            Demand::Http(_) => None,
-        });
-        let direct = crate::direct::Direct::load(config, catalog, before)?;
-        let never_opens = crate::config::CircuitBreakerConfig {
-            failure_threshold: 0,
-            ..Default::default()
-        };
+        let direct = crate::direct::Direct::load(config, catalog, store)?;
         Ok(Self::new(
             crate::direct::PARTNER_ID,
             Demand::Direct(Arc::new(direct)),
             config.auction.max_tmax_ms,
-            &never_opens,
             &config.auction.currency,
-            previous,
+            state,
         ))
     }
 
     /// A partner without QPS cap, price adjustment or notice settings (see the
-    /// constructors). Its breaker (while its settings are the same) and its stats carry over
-    /// from `previous`, the partner with the same id in the gateway this one replaces.
+    /// constructors), holding `state`'s breaker, limiter and stats.
     fn new(
         id: &str,
         demand: Demand,
         timeout_ms: u64,
-        breaker: &crate::config::CircuitBreakerConfig,
         currency: &str,
-        previous: Option<&Partner>,
+        state: &PartnerState,
     ) -> Self {
-        let breaker = previous
-            .filter(|old| old.breaker.config() == breaker)
-            .map(|old| old.breaker.clone())
-            .unwrap_or_else(|| Arc::new(Breaker::new(breaker.clone())));
         Self {
             id: PartnerId(id.into()),
             timeout_ms,
-            breaker,
+            breaker: state.breaker.clone(),
             qps_limit: None,
-            limiter: None,
-            stats: previous.map(|old| old.stats.clone()).unwrap_or_default(),
+            limiter: state.limiter.clone(),
+            stats: state.stats.clone(),
             // Registered anew on a reload (cheap, and the auction currency may have changed).
             metrics: Arc::new(crate::telemetry::PartnerMetrics::new(id, currency)),
             bid_adjustment_nanos: 1_000_000_000,

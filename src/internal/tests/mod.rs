@@ -1,4 +1,4 @@
-//! Tests of internal demand. Helpers build line items in code; `catalog.rs` tests the file
+//! Tests of the direct demand catalog core. Helpers build line items in code; `catalog.rs` tests the file
 //! formats and their problems.
 
 mod caps;
