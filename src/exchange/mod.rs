@@ -11,6 +11,9 @@ pub use markup::NO_MARKUP_CODE;
 pub use report::{ErrorEntry, MORE_ERRORS_CODE, ResponseExt};
 pub use response::{bid_response, record};
 pub use screen::MAX_BIDS_PER_IMP;
+/// Public for the fuzz targets (`fuzz/`): the markup check of screening.
+#[doc(hidden)]
+pub use screen::playable_markup;
 
 use crate::auction::{self, ImpFloor, Rules};
 use crate::deadline::Deadline;

@@ -14,7 +14,7 @@ pub const MAX_BIDS_PER_IMP: usize = 20;
 
 /// Whether an audio/video bid's markup can be played: readable VAST, or a bare media URL
 /// with its duration. No `adm` is fine when a `nurl` can deliver it (fetched if it wins).
-pub(super) fn playable_markup(bid: &Bid) -> Result<(), String> {
+pub fn playable_markup(bid: &Bid) -> Result<(), String> {
     let markup = bid.adm();
     let adm = match markup.as_deref().map(str::trim) {
         Some(a) if !a.is_empty() => a,
