@@ -65,9 +65,14 @@ pub async fn run(
     let quiet = signals.nothing_to_do();
     // Which partners have their own `imp.ext` params (`None`, the usual case: nobody, and
     // `imp.ext` goes out as sent).
-    let has_params =
-        outbound::scan_params(&request.imp, gw.partners.len(), |k| gw.partner_index(k));
-    let is_partner = |k: &str| gw.partner_index(k).is_some();
+    // Disabled partners' keys are partner keys too: their params go to nobody.
+    let is_partner = |k: &str| gw.config.partners.iter().any(|p| p.id == k);
+    let has_params = outbound::scan_params(
+        &request.imp,
+        gw.partners.len(),
+        |k| gw.partner_index(k),
+        is_partner,
+    );
 
     // The usual case, no placement restricts its partners and every partner takes every
     // media type: no per-partner imp masks at all.

@@ -62,13 +62,15 @@ impl Params<'_> {
     }
 }
 
-/// Which of `partners` partners have params in some imp (`index` maps a key to a partner);
+/// Which of `partners` partners have params in some imp (`index` maps a key to an enabled
+/// partner; `is_partner` also knows disabled ones, whose params must not leak either);
 /// `None` when no imp carries any partner's params, so that bodies need no scoping at all.
-/// Read once per request: one map lookup per `imp.ext` key.
+/// Read once per request: one lookup per `imp.ext` key.
 pub fn scan_params(
     imps: &[Imp],
     partners: usize,
     index: impl Fn(&str) -> Option<PartnerIx>,
+    is_partner: impl Fn(&str) -> bool,
 ) -> Option<Vec<bool>> {
     let mut has: Option<Vec<bool>> = None;
     let mut mark = |key: &str| {
@@ -77,6 +79,8 @@ pub fn scan_params(
         }
         if let Some(PartnerIx(i)) = index(key) {
             has.get_or_insert_with(|| vec![false; partners])[i] = true;
+        } else if is_partner(key) {
+            has.get_or_insert_with(|| vec![false; partners]);
         }
     };
     for imp in imps {

@@ -69,7 +69,7 @@ fn each_partner_gets_only_its_own_params() {
         _ => None,
     };
     assert_eq!(
-        scan_params(std::slice::from_ref(&imp), 3, index),
+        scan_params(std::slice::from_ref(&imp), 3, index, is_partner),
         Some(vec![true, true, false])
     );
     let seen = |own| {
@@ -90,7 +90,19 @@ fn each_partner_gets_only_its_own_params() {
     assert_eq!(seen(Some("c")), json!({"gpid": "g", "prebid": {"keep": 1}}));
     let plain: crate::openrtb::Imp =
         serde_json::from_value(json!({"id": "1", "ext": {"bidder": {"x": 1}}})).unwrap();
-    assert_eq!(scan_params(&[plain], 3, index), None, "no partner keys");
+    assert_eq!(
+        scan_params(std::slice::from_ref(&plain), 3, index, is_partner),
+        None,
+        "no partner keys"
+    );
+    let disabled = |k: &str| k == "off";
+    let off: crate::openrtb::Imp =
+        serde_json::from_value(json!({"id": "1", "ext": {"off": {"x": 1}}})).unwrap();
+    assert_eq!(
+        scan_params(&[off], 3, index, disabled),
+        Some(vec![false; 3]),
+        "a disabled partner's key still needs scoping away"
+    );
 }
 
 #[test]
