@@ -11,38 +11,24 @@ use serde_json::Value;
 const IMP_COUNTS: &[(&str, &[&str])] = &[
     ("", &["exp", "instl"]),
     ("banner", &["w", "h", "pos"]),
+    ("video", TIMED),
     (
         "video",
-        &[
-            "w",
-            "h",
-            "pos",
-            "minduration",
-            "maxduration",
-            "minbitrate",
-            "maxbitrate",
-            "sequence",
-            "maxseq",
-            "poddur",
-            "skipmin",
-            "skipafter",
-            "linearity",
-        ],
+        &["w", "h", "pos", "skipmin", "skipafter", "linearity"],
     ),
-    (
-        "audio",
-        &[
-            "minduration",
-            "maxduration",
-            "minbitrate",
-            "maxbitrate",
-            "sequence",
-            "maxseq",
-            "poddur",
-            "feed",
-            "nvol",
-        ],
-    ),
+    ("audio", TIMED),
+    ("audio", &["feed", "nvol"]),
+];
+
+/// What video and audio share: durations, bitrates, sequence.
+const TIMED: &[&str] = &[
+    "minduration",
+    "maxduration",
+    "minbitrate",
+    "maxbitrate",
+    "sequence",
+    "maxseq",
+    "poddur",
 ];
 
 /// The same for objects of the request itself.
