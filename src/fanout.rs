@@ -70,7 +70,7 @@ pub async fn run(
     let has_params = outbound::scan_params(
         &request.imp,
         gw.partners.len(),
-        |k| gw.partner_index(k),
+        |k| gw.partner_index(k).map(|PartnerIx(i)| i),
         is_partner,
     );
 
@@ -142,9 +142,7 @@ pub async fn run(
             Decision::Strip(reasons) => reasons,
             Decision::Allow | Decision::Skip => Reasons::NONE,
         };
-        let own = has_params
-            .as_ref()
-            .and_then(|has| has[i].then_some(PartnerIx(i)));
+        let own = has_params.as_ref().and_then(|has| has[i].then_some(i));
         let params = match has_params {
             None => outbound::Params::AsSent,
             Some(_) => outbound::Params::Scoped {

@@ -99,7 +99,8 @@ pub struct View {
     /// What its privacy decision strips.
     pub strip: Reasons,
     /// Whose `imp.ext` params it carries: `Some` only for a partner that has some.
-    pub own: Option<crate::partners::PartnerIx>,
+    /// (An index into the gateway's partners; plain, so that `partners` may read this module.)
+    pub own: Option<usize>,
 }
 
 /// One auction's bodies: each view serialised once, each (view, `tmax`, gzip) spliced and

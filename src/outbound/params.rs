@@ -4,7 +4,6 @@
 //! key: those hold other bidders' placement ids and deal terms.
 
 use crate::openrtb::Imp;
-use crate::partners::PartnerIx;
 use serde_json::Value;
 
 /// Keys of `imp.ext` that are conventions, never a partner's params, whatever partners are
@@ -69,7 +68,7 @@ impl Params<'_> {
 pub fn scan_params(
     imps: &[Imp],
     partners: usize,
-    index: impl Fn(&str) -> Option<PartnerIx>,
+    index: impl Fn(&str) -> Option<usize>,
     is_partner: impl Fn(&str) -> bool,
 ) -> Option<Vec<bool>> {
     let mut has: Option<Vec<bool>> = None;
@@ -77,7 +76,7 @@ pub fn scan_params(
         if RESERVED.contains(&key) {
             return;
         }
-        if let Some(PartnerIx(i)) = index(key) {
+        if let Some(i) = index(key) {
             has.get_or_insert_with(|| vec![false; partners])[i] = true;
         } else if is_partner(key) {
             has.get_or_insert_with(|| vec![false; partners]);

@@ -64,8 +64,8 @@ fn each_partner_gets_only_its_own_params() {
     .unwrap();
     let is_partner = |k: &str| k == "a" || k == "b" || k == "c";
     let index = |k: &str| match k {
-        "a" => Some(crate::partners::PartnerIx(0)),
-        "b" => Some(crate::partners::PartnerIx(1)),
+        "a" => Some(0),
+        "b" => Some(1),
         _ => None,
     };
     assert_eq!(
