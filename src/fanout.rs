@@ -9,11 +9,11 @@ use crate::breaker::Admit;
 use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
+use crate::outbound;
 use crate::partners::{self, Booked, Call, Cut, Outcome, Partner, PartnerIx, Skip};
 use crate::privacy::{Decision, Reasons};
 use crate::telemetry;
 use crate::vocab::Listener;
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::time::Duration;
@@ -51,28 +51,49 @@ pub async fn run(
     let now = Instant::now();
     let mut results = Vec::with_capacity(gw.partners.len());
     let mut pending = FuturesUnordered::new();
-    // The request is serialised once per view (the imps offered, the privacy decision),
-    // without `tmax`; each partner's `tmax` is then spliced in front (`with_tmax`), so
-    // partners with different timeouts do not cost a serialisation each.
-    let mut views: Vec<(Vec<bool>, Reasons, Bytes)> = Vec::new();
-    let mut bodies: Vec<(u64, Vec<bool>, Reasons, Bytes)> = Vec::new();
+    // bidgate's own node ends the supply chain of everything it forwards.
+    outbound::supply_chain(&mut request.rest, &request.id, &gw.config.supply_chain);
+    // The request is serialised once per view (the imps offered, the privacy decision,
+    // whose params), without `tmax`; each partner's `tmax` is then spliced in front, so
+    // partners with different timeouts do not cost a serialisation each (`outbound::Bodies`).
+    let mut bodies = outbound::Bodies::default();
     request.tmax = None;
     // The request's privacy signals, read once; per partner, its consent decides whether it
     // is called and what personal data it gets (`privacy::strip`) — nothing leaves before
     // this is applied.
     let signals = crate::privacy::Signals::of(&request.rest);
     let quiet = signals.nothing_to_do();
+    // Which partners have their own `imp.ext` params (`None`, the usual case: nobody, and
+    // `imp.ext` goes out as sent).
+    // Disabled partners' keys are partner keys too: their params go to nobody.
+    let is_partner = |k: &str| gw.config.partners.iter().any(|p| p.id == k);
+    let has_params = outbound::scan_params(
+        &request.imp,
+        gw.partners.len(),
+        |k| gw.partner_index(k).map(|PartnerIx(i)| i),
+        is_partner,
+    );
 
-    // The usual case, no placement restricts its partners: no per-partner imp masks at all.
+    // The usual case, no placement restricts its partners and every partner takes every
+    // media type: no per-partner imp masks at all.
     let restricted = eligible.iter().any(Option::is_some);
+    let media: Vec<u8> = if gw.partners.iter().any(|p| p.media != outbound::ALL_MEDIA) {
+        request.imp.iter().map(outbound::imp_media).collect()
+    } else {
+        Vec::new()
+    };
     for (i, partner) in gw.partners.iter().enumerate() {
         // Empty = every imp.
-        let imps = if restricted {
-            offered(eligible, PartnerIx(i), request.imp.len())
+        let imps = if restricted || partner.media != outbound::ALL_MEDIA {
+            let allowed = |imp: usize| match eligible.get(imp) {
+                Some(Some(allowed)) => allowed.contains(&PartnerIx(i)),
+                _ => true,
+            };
+            outbound::offered(request.imp.len(), allowed, &media, partner.media)
         } else {
             Vec::new()
         };
-        if restricted && imps.iter().all(|offered| !offered) {
+        if !imps.is_empty() && imps.iter().all(|offered| !offered) {
             continue;
         }
         let skipped = |skip| Called {
@@ -121,6 +142,16 @@ pub async fn run(
             Decision::Strip(reasons) => reasons,
             Decision::Allow | Decision::Skip => Reasons::NONE,
         };
+        let own = has_params.as_ref().and_then(|has| has[i].then_some(i));
+        let params = match has_params {
+            None => outbound::Params::AsSent,
+            Some(_) => outbound::Params::Scoped {
+                own: own.map(|_| partner.id.as_str()),
+                is_partner: &is_partner,
+            },
+        };
+        let view = outbound::View { imps, strip, own };
+        let gzip = partner.demand.gzips_requests();
         // The body an HTTP partner gets, built only when one is asked for: the privacy
         // decision above applied (nothing personal leaves without it), then the cached view.
         let request: &BidRequest = request;
@@ -130,31 +161,13 @@ pub async fn run(
                 metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason)
                     .increment(1); // a lookup: small beside cloning and serialising a copy
             }
-            match bodies
-                .iter()
-                .find(|(t, m, s, _)| *t == budget.tmax_ms && *m == imps && *s == strip)
-            {
-                Some((_, _, _, b)) => b.clone(),
-                None => {
-                    let view = match views.iter().find(|(m, s, _)| *m == imps && *s == strip) {
-                        Some((_, _, v)) => v.clone(),
-                        None => {
-                            let v = body(request, &imps, strip);
-                            views.push((imps.clone(), strip, v.clone()));
-                            v
-                        }
-                    };
-                    let b = with_tmax(&view, budget.tmax_ms);
-                    bodies.push((budget.tmax_ms, imps.clone(), strip, b.clone()));
-                    b
-                }
-            }
+            bodies.get(request, &view, &params, budget.tmax_ms, gzip)
         };
         // Direct demand decides in-process, in microseconds: no request, no wait.
         let started = Instant::now();
         let ask = partners::Ask {
             request,
-            imps: &imps,
+            imps: &view.imps,
             listener,
         };
         let sent = match partner.demand.call(ask, &mut bytes) {
@@ -201,63 +214,13 @@ pub async fn run(
         ));
     }
     // The caller's request keeps the tmax the (last) partner was told, as before.
-    if let Some((tmax, ..)) = bodies.last() {
-        request.tmax = Some(*tmax as i64);
+    if let Some(tmax) = bodies.last_tmax() {
+        request.tmax = Some(tmax as i64);
     }
     while let Some(called) = pending.next().await {
         results.push(called);
     }
     results
-}
-
-/// `body` (a serialised JSON object without `tmax`) with `"tmax":N` as its first member.
-fn with_tmax(body: &[u8], tmax_ms: u64) -> Bytes {
-    let mut out = Vec::with_capacity(body.len() + 16);
-    out.extend_from_slice(b"{\"tmax\":");
-    out.extend_from_slice(tmax_ms.to_string().as_bytes());
-    let rest = &body[1..]; // after the opening brace
-    if rest.first() != Some(&b'}') {
-        out.push(b',');
-    }
-    out.extend_from_slice(rest);
-    Bytes::from(out)
-}
-
-/// Which imps partner `p` is offered.
-fn offered(eligible: &Eligible, p: PartnerIx, imps: usize) -> Vec<bool> {
-    (0..imps)
-        .map(|i| match eligible.get(i) {
-            Some(Some(allowed)) => allowed.contains(&p),
-            _ => true,
-        })
-        .collect()
-}
-
-/// The serialised request with only the offered imps (`imps` empty: all of them), and
-/// with personal data removed or coarsened as the privacy signals in `strip` ask. Always a
-/// JSON object (`{…}`).
-fn body(request: &BidRequest, imps: &[bool], strip: Reasons) -> Bytes {
-    // Serialising maps with string keys and finite numbers cannot fail.
-    if imps.iter().all(|x| *x) && strip.is_empty() {
-        return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
-    }
-    let mut rest = request.rest.clone();
-    crate::privacy::strip(&mut rest, strip);
-    let partial = BidRequest {
-        imp: request
-            .imp
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| imps.is_empty() || imps[*i])
-            .map(|(_, imp)| imp.clone())
-            .collect(),
-        id: request.id.clone(),
-        tmax: request.tmax,
-        at: request.at,
-        cur: request.cur.clone(),
-        rest,
-    };
-    Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
 }
 
 /// What a call says about its partner for the breaker: `Some(true)` healthy, `Some(false)`
@@ -328,18 +291,6 @@ mod tests {
             !gw.behind(ms(25)),
             "lag-based judgement off with the adaptive limit"
         );
-    }
-
-    #[test]
-    fn tmax_is_spliced_into_the_shared_body() {
-        let body = with_tmax(br#"{"id":"a","imp":[{"id":"1"}]}"#, 150);
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"tmax": 150, "id": "a", "imp": [{"id": "1"}]})
-        );
-        let empty: serde_json::Value = serde_json::from_slice(&with_tmax(b"{}", 7)).unwrap();
-        assert_eq!(empty, serde_json::json!({"tmax": 7}));
     }
 
     /// A partner that accepts connections and never answers.

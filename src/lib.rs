@@ -28,6 +28,7 @@ pub mod netaddr;
 pub mod notices;
 pub mod openrtb;
 pub mod openrtb_model;
+pub mod outbound;
 pub mod outcome;
 pub mod partners;
 pub mod privacy;

@@ -45,6 +45,9 @@ fn main() -> ExitCode {
                     eprintln!("{}: {} problem(s)", catalog.display(), problems.len());
                     return ExitCode::FAILURE;
                 }
+                for note in bidgate::config::advice(&c) {
+                    eprintln!("{}: note: {note}", path.display());
+                }
                 println!("{}: ok ({} partners)", path.display(), c.partners.len());
                 ExitCode::SUCCESS
             }

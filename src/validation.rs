@@ -10,6 +10,9 @@ use crate::openrtb::BidRequest;
 use serde_json::Value;
 use std::collections::HashMap;
 
+mod counts;
+use counts::{REQUEST_COUNTS, check_counts, non_negative};
+
 /// Parses a JSON body into a `BidRequest`; the error names the offending field.
 pub fn parse(body: &[u8]) -> Result<BidRequest, String> {
     // The usual, valid request is read without tracking its path (a tenth of an auction's
@@ -69,6 +72,9 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
     if nonempty("wseat") && nonempty("bseat") {
         return Err("request.wseat and request.bseat must not both be given".into());
     }
+    for (object, keys) in REQUEST_COUNTS {
+        non_negative(r.rest.get(*object), keys, &format!("request.{object}"))?;
+    }
     let mut seen = HashMap::with_capacity(r.imp.len());
     let mut floors = Vec::with_capacity(r.imp.len());
     for (i, imp) in r.imp.iter().enumerate() {
@@ -81,6 +87,7 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
                 imp.id
             ));
         }
+        check_counts(i, &imp.rest)?;
         check_media(i, &imp.rest)?;
         let mut floor = match imp.bidfloor.map(Micros::from_f64) {
             None => Micros::ZERO,
@@ -119,9 +126,12 @@ fn check_media(i: usize, imp: &crate::openrtb::Rest) -> Result<(), String> {
         ));
     }
     let num = |o: &Value, k: &str| o.get(k).and_then(Value::as_f64);
+    // An interstitial fills the screen: its banner may say 0 × 0 (the IAB's own 2.5
+    // `mobile.json` example does).
+    let interstitial = imp.get("instl").and_then(Value::as_i64) == Some(1);
     if let Some(b) = imp.get("banner") {
         for k in ["w", "h"] {
-            if num(b, k).is_some_and(|v| v <= 0.0) {
+            if num(b, k).is_some_and(|v| v < 0.0 || (v == 0.0 && !interstitial)) {
                 return Err(format!("{} must be > 0", at(&format!("banner.{k}"))));
             }
         }
@@ -136,7 +146,7 @@ fn check_media(i: usize, imp: &crate::openrtb::Rest) -> Result<(), String> {
                 num(f, "w").is_some_and(|v| v > 0.0) && num(f, "h").is_some_and(|v| v > 0.0);
             let ratio = num(f, "wratio").is_some_and(|v| v > 0.0)
                 && num(f, "hratio").is_some_and(|v| v > 0.0);
-            if !(sized || ratio) {
+            if !(sized || ratio || interstitial) {
                 return Err(format!(
                     "{} needs w and h > 0 (or wratio and hratio > 0)",
                     at(&format!("banner.format[{j}]"))

@@ -95,6 +95,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         }
     }
     check_clients(c, &mut p);
+    check_supply_chain(&c.supply_chain, &mut p);
     super::ads::validate(c, &mut p);
     for (code, rate) in &c.currency.rates {
         if !is_currency_code(code) {
@@ -148,6 +149,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
                 "must be >= 1 (remove the key for no cap; set enabled = false to stop calling)",
             ));
         }
+        check_partner_requests(partner, &key, &mut p);
         // Inherited values were checked at the top level; only report a partner's own.
         if partner.http_client != c.http_client {
             check_http(&partner.http_client, &key("http_client"), &mut p);
@@ -157,6 +159,85 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         }
     }
     p
+}
+
+/// Advice that does not stop the config from loading: settings an operator most likely
+/// wants (`check-config` prints them as notes).
+pub fn advice(c: &Config) -> Vec<Problem> {
+    let mut notes = Vec::new();
+    if c.supply_chain.asi.is_none() && !c.partners.is_empty() {
+        notes.push(Problem::new(
+            "supply_chain",
+            "not set: outbound requests carry no node for bidgate in source.schain, and buyers \
+             that check sellers.json and ads.txt/app-ads.txt may discount or drop them; set asi \
+             and sid",
+        ));
+    }
+    notes
+}
+
+/// `asi` and `sid` come together (a node needs both), and are plain non-empty text.
+fn check_supply_chain(s: &super::SupplyChainConfig, p: &mut Vec<Problem>) {
+    fn text(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim)
+    }
+    match (text(&s.asi), text(&s.sid)) {
+        (Some(""), _) => p.push(Problem::new("supply_chain.asi", "must not be empty")),
+        (_, Some("")) => p.push(Problem::new("supply_chain.sid", "must not be empty")),
+        (Some(_), None) => p.push(Problem::new(
+            "supply_chain.sid",
+            "must be set with supply_chain.asi (a node names both)",
+        )),
+        (None, Some(_)) => p.push(Problem::new(
+            "supply_chain.asi",
+            "must be set with supply_chain.sid (a node names both)",
+        )),
+        _ => {}
+    }
+    if let Some(asi) = text(&s.asi)
+        && asi.contains(|c: char| c.is_whitespace() || c == '/')
+    {
+        p.push(Problem::new(
+            "supply_chain.asi",
+            "must be a domain name (e.g. exchange.example.com), not a URL",
+        ));
+    }
+}
+
+/// Headers bidgate sets itself, which a partner's `headers` may not replace.
+const OWN_HEADERS: [&str; 5] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "host",
+    "x-openrtb-version",
+];
+
+/// A partner's media types and extra headers (names valid, values present in the
+/// environment and sendable).
+fn check_partner_requests(
+    partner: &super::PartnerConfig,
+    key: &dyn Fn(&str) -> String,
+    p: &mut Vec<Problem>,
+) {
+    if partner.media_types.is_empty() {
+        p.push(Problem::new(
+            key("media_types"),
+            "must name at least one of banner, video, audio, native (set enabled = false to stop calling)",
+        ));
+    }
+    for name in partner.headers.keys() {
+        if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            p.push(Problem::new(
+                key(&format!("headers.{name}")),
+                "is set by bidgate itself",
+            ));
+        }
+    }
+    if let Err(e) = partner.header_values() {
+        let (at, message) = e.split_once(": ").unwrap_or((&e, ""));
+        p.push(Problem::new(key(at), message));
+    }
 }
 
 /// Far more imps than any real request has; the cap bounds the work of one request.

@@ -99,3 +99,6 @@ pub fn refresh_s() -> u64 {
 pub fn log_level() -> String {
     "info".into()
 }
+pub fn media_types() -> Vec<super::partner::MediaType> {
+    super::partner::MediaType::ALL.to_vec()
+}

@@ -14,10 +14,13 @@ mod partner;
 
 pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
+pub use check::advice;
 pub(crate) use check::is_currency_code;
 pub use event_log::{EventLogConfig, Fsync};
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
-pub use partner::{CircuitBreakerConfig, HttpClientConfig, NoticeConfig, PartnerConfig};
+pub use partner::{
+    CircuitBreakerConfig, HeaderSource, HttpClientConfig, MediaType, NoticeConfig, PartnerConfig,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,9 @@ pub struct Config {
     /// The local log of auctions and events (JSON lines, hourly files).
     #[serde(default)]
     pub event_log: EventLogConfig,
+    /// bidgate's own node in every outbound request's supply chain (`source.schain`).
+    #[serde(default)]
+    pub supply_chain: SupplyChainConfig,
     /// Where apps show ads (`/v1/ads` slots name one).
     #[serde(default)]
     pub placements: Vec<PlacementConfig>,
@@ -164,6 +170,30 @@ pub enum Pricing {
     #[default]
     FirstPrice,
     SecondPrice,
+}
+
+/// bidgate's place in the supply chain (OpenRTB 2.6 §3.2.25, the IAB SupplyChain object).
+/// Buyers check each node against the seller's `sellers.json` and the publisher's
+/// `ads.txt`/`app-ads.txt`; many discount or drop traffic whose last node is not the
+/// entity that sent the request. Set `asi` and `sid`, and bidgate appends its node
+/// (`hp = 1`) to every outbound request. Unset: requests go out with the supply chain as
+/// the caller sent it (and `/v1/ads` requests with none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SupplyChainConfig {
+    /// The canonical domain of bidgate's operator, as in its `sellers.json` (e.g.
+    /// `exchange.example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asi: Option<String>,
+    /// bidgate's seller id for this traffic in that `sellers.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// `/v1/ads` requests (bidgate is the publisher's platform): `app.publisher.id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_id: Option<String>,
+    /// `/v1/ads` requests: `app.publisher.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_name: Option<String>,
 }
 
 /// Inbound rate limit per client: over it, 429 with `Retry-After`. It applies to

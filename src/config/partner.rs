@@ -113,6 +113,87 @@ pub struct PartnerConfig {
     /// fired on the first impression whatever `win` says.
     #[serde(default)]
     pub notices: NoticeConfig,
+    /// The media types this partner bids on (`banner`, `video`, `audio`, `native`): it is
+    /// offered only imps with at least one of them, and not called when none remain, so a
+    /// video-only bidder costs neither a request nor its QPS allowance on a banner auction.
+    #[serde(default = "defaults::media_types")]
+    pub media_types: Vec<MediaType>,
+    /// Extra HTTP headers sent with every bid request to this partner, e.g. an auth token:
+    /// `headers = { "X-Api-Key" = { env = "PARTNER_KEY" } }` (read from the environment when
+    /// the config is loaded, so the secret stays out of the file) or a literal string.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, HeaderSource>,
+    /// Gzip bid request bodies (`Content-Encoding: gzip`): for partners that ask for it or
+    /// links where bytes cost more than CPU. Each distinct body is compressed once per
+    /// auction, however many partners get it.
+    #[serde(default)]
+    pub gzip_requests: bool,
+}
+
+impl PartnerConfig {
+    /// Its extra headers as sent (`Err`: the first that cannot be, with its key path).
+    pub fn header_values(
+        &self,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, String> {
+        self.headers
+            .iter()
+            .map(|(name, source)| {
+                let at = |e: &dyn std::fmt::Display| format!("headers.{name}: {e}");
+                let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| at(&"is not a valid header name"))?;
+                let value = source.value().map_err(|e| at(&e))?;
+                let value = reqwest::header::HeaderValue::from_str(&value)
+                    .map_err(|_| at(&"is not a valid header value"))?;
+                Ok((name, value))
+            })
+            .collect()
+    }
+}
+
+/// An OpenRTB imp media type: which of `imp.banner`, `video`, `audio`, `native` a partner bids on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaType {
+    Banner,
+    Video,
+    Audio,
+    Native,
+}
+
+impl MediaType {
+    pub const ALL: [MediaType; 4] = [Self::Banner, Self::Video, Self::Audio, Self::Native];
+
+    /// Its member name in an OpenRTB imp.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Banner => "banner",
+            Self::Video => "video",
+            Self::Audio => "audio",
+            Self::Native => "native",
+        }
+    }
+}
+
+/// Where an extra header's value comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum HeaderSource {
+    /// The value as written (for what is not secret).
+    Literal(String),
+    /// The value of this environment variable, read at load; unset is a config error.
+    Env { env: String },
+}
+
+impl HeaderSource {
+    /// The value now: the literal, or the environment variable's (`Err`: what is missing).
+    pub fn value(&self) -> Result<String, String> {
+        match self {
+            Self::Literal(v) => Ok(v.clone()),
+            Self::Env { env } => {
+                std::env::var(env).map_err(|_| format!("${env} is not set (or not UTF-8)"))
+            }
+        }
+    }
 }
 
 /// Win and loss notices to a partner (`nurl`, `lurl`), fired after the auction.

@@ -55,6 +55,8 @@ async fn serve(
         |id| gw.partner_index(id),
     );
     let mut mapped = mapped;
+    // bidgate sells the app's inventory itself here: it names the publisher.
+    crate::outbound::publisher(&mut mapped.request.rest, &cfg.supply_chain);
     // A placement's partner list names external partners; demand that chooses its
     // placements itself (direct demand's catalog targets them) is offered every slot.
     for (i, _) in gw

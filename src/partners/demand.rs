@@ -41,6 +41,11 @@ pub struct Http {
     pub http: Arc<HttpClientConfig>,
     /// Its IAB TCF vendor id: what its privacy decision is made for.
     pub vendor_id: Option<u16>,
+    /// Extra headers for every bid request (`headers`), values read at load.
+    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// Its bodies arrive gzipped (`gzip_requests`): the fan-out compresses each distinct
+    /// body once, and the call says `Content-Encoding: gzip`.
+    pub gzip_requests: bool,
 }
 
 /// One bid request for one partner, as the fan-out prepared it.
@@ -69,6 +74,11 @@ impl Demand {
             Demand::Http(_) => None,
             Demand::Direct(_) => Some(crate::direct::SEAT),
         }
+    }
+
+    /// Whether its request bodies are to be gzipped (`body()` then hands it gzip bytes).
+    pub fn gzips_requests(&self) -> bool {
+        matches!(self, Demand::Http(http) if http.gzip_requests)
     }
 
     /// Whose privacy rules it is bound by: `Some(vendor id)` for an HTTP partner (its TCF

@@ -15,7 +15,7 @@ use crate::config::{HttpClientConfig, PartnerConfig};
 use crate::openrtb::{BidResponse, VERSION_HEADER};
 use bytes::{Bytes, BytesMut};
 use governor::DefaultDirectRateLimiter;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +110,9 @@ pub struct Partner {
     /// `bid_adjustment` as nano-units (10⁹ = 1.0): prices are scaled in integers.
     pub bid_adjustment_nanos: i64,
     pub notices: crate::config::NoticeConfig,
+    /// The media types it bids on, as `outbound::media_bits` (`outbound::ALL_MEDIA`: every
+    /// one, no per-imp mask needed).
+    pub media: u8,
     /// What bids: an HTTP partner or direct demand.
     pub demand: Demand,
 }
@@ -140,11 +143,14 @@ impl Partner {
             max_response_bytes: c.http_client.max_response_bytes,
             http,
             vendor_id: c.vendor_id,
+            headers: c.header_values()?,
+            gzip_requests: c.gzip_requests,
         });
         let mut partner = Self::new(&c.id, demand, c.timeout_ms, currency, state);
         partner.qps_limit = c.qps_limit;
         partner.bid_adjustment_nanos = (c.bid_adjustment * 1e9).round() as i64;
         partner.notices = c.notices;
+        partner.media = crate::outbound::media_bits(&c.media_types);
         Ok(partner)
     }
 
@@ -189,6 +195,7 @@ impl Partner {
             metrics: Arc::new(crate::telemetry::PartnerMetrics::new(id, currency)),
             bid_adjustment_nanos: 1_000_000_000,
             notices: Default::default(),
+            media: crate::outbound::ALL_MEDIA,
             demand,
         }
     }
@@ -290,14 +297,18 @@ pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
 /// fan-out wraps it in the partner's deadline and drops it, connection and all, when late.
 pub async fn call(partner: &Http, body: Bytes) -> Outcome {
     let max_bytes = partner.max_response_bytes;
-    let sent = partner
+    let mut post = partner
         .client()
         .post(partner.endpoint.clone())
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(VERSION_HEADER.0, VERSION_HEADER.1)
-        .body(body)
-        .send()
-        .await;
+        .header(VERSION_HEADER.0, VERSION_HEADER.1);
+    if partner.gzip_requests {
+        post = post.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    for (name, value) in &partner.headers {
+        post = post.header(name, value);
+    }
+    let sent = post.body(body).send().await;
     let mut resp = match sent {
         Ok(r) => r,
         Err(e) => return Outcome::Transport(describe(&e)),

@@ -131,6 +131,7 @@ fn defaults_json() -> Value {
         event_log: Default::default(),
         currency: Default::default(),
         internal: Default::default(),
+        supply_chain: Default::default(),
         placements: vec![],
         partners: vec![],
     })
@@ -188,6 +189,13 @@ fn example_config_lists_every_key_with_its_default_value() {
             bid_adjustment: 1.0,
             vendor_id: Some(1),
             notices: Default::default(),
+            media_types: vec![bidgate::config::MediaType::Audio],
+            headers: [(
+                "X-Seat".to_string(),
+                bidgate::config::HeaderSource::Literal("s".into()),
+            )]
+            .into(),
+            gzip_requests: true,
         })
         .unwrap(),
     );
@@ -199,7 +207,16 @@ fn example_config_lists_every_key_with_its_default_value() {
         .iter()
         .filter(|k| {
             !INHERITED_SECTIONS.contains(&k.as_str())
-                && !["qps_limit", "bid_adjustment", "vendor_id", "notices"].contains(&k.as_str())
+                && ![
+                    "qps_limit",
+                    "bid_adjustment",
+                    "vendor_id",
+                    "notices",
+                    "media_types",
+                    "headers",
+                    "gzip_requests",
+                ]
+                .contains(&k.as_str())
         })
         .cloned()
         .collect();
@@ -247,8 +264,9 @@ fn example_config_comments_every_key() {
     }
     // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
     // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
-    // + prefer_deals + strict_types + admin.protect_metrics.
-    assert_eq!(keys_seen, 80, "number of key lines in config/example.toml");
+    // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
+    // request keys (media_types, headers, gzip_requests).
+    assert_eq!(keys_seen, 87, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,6 +651,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "event_log",
                 "currency",
                 "internal",
+                "supply_chain",
                 "placements",
                 "partners"
             ]

@@ -26,6 +26,7 @@ mod logs;
 mod openrtb_fixtures;
 mod openrtb_model;
 mod openrtb_rules;
+mod partner_requests;
 mod privacy;
 mod reload;
 mod schemas;

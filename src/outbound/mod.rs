@@ -1,0 +1,180 @@
+//! What each partner is sent: the request as bidgate forwards it (its supply-chain node,
+//! `schain`), each partner's own view of it (the imps it is offered, its own `imp.ext`
+//! params only, personal data as its privacy decision allows), and the bytes on the wire
+//! (`tmax` spliced in, gzip).
+//!
+//! The fan-out serialises one body per distinct view, not per partner: the views are keyed
+//! by what actually differs, so the usual request (no placement limits, no per-partner
+//! params, no privacy stripping) is serialised once however many partners get it.
+
+mod params;
+mod schain;
+
+pub use params::{Params, scan_params};
+pub use schain::{publisher, supply_chain};
+
+use crate::config::MediaType;
+use crate::openrtb::{BidRequest, Imp};
+use crate::privacy::Reasons;
+use bytes::Bytes;
+use std::io::Write;
+
+/// Media types as bits (banner 1, video 2, audio 4, native 8), for cheap per-imp masks.
+pub fn media_bits(types: &[MediaType]) -> u8 {
+    types.iter().fold(0, |bits, t| bits | bit(*t))
+}
+
+/// Every media type: a partner that takes all of them needs no per-imp mask.
+pub const ALL_MEDIA: u8 = 0b1111;
+
+fn bit(t: MediaType) -> u8 {
+    match t {
+        MediaType::Banner => 1,
+        MediaType::Video => 2,
+        MediaType::Audio => 4,
+        MediaType::Native => 8,
+    }
+}
+
+/// The media types an imp offers (its `banner`, `video`, `audio`, `native` objects).
+pub fn imp_media(imp: &Imp) -> u8 {
+    MediaType::ALL
+        .iter()
+        .filter(|t| imp.rest.get(t.key()).is_some_and(|v| v.is_object()))
+        .fold(0, |bits, t| bits | bit(*t))
+}
+
+/// A partner's imp mask: each imp allowed by the placement (`allowed(i)`) and offering one
+/// of the partner's media types (`media`, per imp; empty = not limited). Empty when every
+/// imp is offered, so that such partners share the unmasked view.
+pub fn offered(
+    imps: usize,
+    allowed: impl Fn(usize) -> bool,
+    media: &[u8],
+    accepts: u8,
+) -> Vec<bool> {
+    let mask: Vec<bool> = (0..imps)
+        .map(|i| allowed(i) && media.get(i).is_none_or(|m| m & accepts != 0))
+        .collect();
+    if mask.iter().all(|x| *x) {
+        Vec::new()
+    } else {
+        mask
+    }
+}
+
+/// The serialised request with only the offered imps (`imps` empty: all of them), with
+/// personal data removed or coarsened as the privacy signals in `strip` ask, and with
+/// `imp.ext` narrowed to one partner's params (`params`). Always a JSON object (`{…}`).
+pub fn body(request: &BidRequest, imps: &[bool], strip: Reasons, params: &Params<'_>) -> Bytes {
+    // Serialising maps with string keys and finite numbers cannot fail.
+    if imps.iter().all(|x| *x) && strip.is_empty() && params.is_as_sent() {
+        return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
+    }
+    let mut rest = request.rest.clone();
+    crate::privacy::strip(&mut rest, strip);
+    let partial = BidRequest {
+        imp: request
+            .imp
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| imps.is_empty() || imps[*i])
+            .map(|(_, imp)| params.apply(imp))
+            .collect(),
+        id: request.id.clone(),
+        tmax: request.tmax,
+        at: request.at,
+        cur: request.cur.clone(),
+        rest,
+    };
+    Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
+}
+
+/// What makes two partners' bodies differ (apart from `tmax` and gzip): partners with equal
+/// keys share one serialisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The imps offered (empty: all).
+    pub imps: Vec<bool>,
+    /// What its privacy decision strips.
+    pub strip: Reasons,
+    /// Whose `imp.ext` params it carries: `Some` only for a partner that has some.
+    /// (An index into the gateway's partners; plain, so that `partners` may read this module.)
+    pub own: Option<usize>,
+}
+
+/// One auction's bodies: each view serialised once, each (view, `tmax`, gzip) spliced and
+/// compressed once.
+#[derive(Default)]
+pub struct Bodies {
+    views: Vec<(View, Bytes)>,
+    sent: Vec<(u64, bool, View, Bytes)>,
+}
+
+impl Bodies {
+    /// The bytes for `view` with `tmax_ms`, gzipped when `gzip`; `params` says how the view
+    /// scopes `imp.ext` (consistent with `view.own`).
+    pub fn get(
+        &mut self,
+        request: &BidRequest,
+        view: &View,
+        params: &Params<'_>,
+        tmax_ms: u64,
+        gzip: bool,
+    ) -> Bytes {
+        if let Some((.., b)) = self
+            .sent
+            .iter()
+            .find(|(t, g, v, _)| *t == tmax_ms && *g == gzip && v == view)
+        {
+            return b.clone();
+        }
+        let serialised = match self.views.iter().find(|(v, _)| v == view) {
+            Some((_, b)) => b.clone(),
+            None => {
+                let b = body(request, &view.imps, view.strip, params);
+                self.views.push((view.clone(), b.clone()));
+                b
+            }
+        };
+        let mut b = with_tmax(&serialised, tmax_ms);
+        if gzip {
+            b = self::gzip(&b);
+        }
+        self.sent.push((tmax_ms, gzip, view.clone(), b.clone()));
+        b
+    }
+
+    /// The `tmax` of the last body built, if any.
+    pub fn last_tmax(&self) -> Option<u64> {
+        self.sent.last().map(|(t, ..)| *t)
+    }
+}
+
+/// `body` (a serialised JSON object without `tmax`) with `"tmax":N` as its first member.
+pub fn with_tmax(body: &[u8], tmax_ms: u64) -> Bytes {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    out.extend_from_slice(b"{\"tmax\":");
+    out.extend_from_slice(tmax_ms.to_string().as_bytes());
+    let rest = &body[1..]; // after the opening brace
+    if rest.first() != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Bytes::from(out)
+}
+
+/// A body gzipped (fast level: the partner is waiting, and bid requests compress well
+/// at any level).
+pub fn gzip(body: &[u8]) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 3 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    enc.write_all(body).expect("gzip into memory");
+    Bytes::from(enc.finish().expect("gzip into memory"))
+}
+
+#[cfg(test)]
+mod tests;

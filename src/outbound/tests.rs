@@ -1,0 +1,146 @@
+use super::*;
+use crate::config::SupplyChainConfig;
+use serde_json::json;
+
+fn cfg() -> SupplyChainConfig {
+    SupplyChainConfig {
+        asi: Some("bidgate.example".into()),
+        sid: Some("pub-1".into()),
+        ..Default::default()
+    }
+}
+
+fn rest(v: serde_json::Value) -> crate::openrtb::Rest {
+    v.as_object().unwrap().clone()
+}
+
+#[test]
+fn supply_chain_appends_and_ands_complete() {
+    let node = json!({"asi": "bidgate.example", "sid": "pub-1", "rid": "r", "hp": 1});
+    let up = json!({"asi": "up.example", "sid": "9", "hp": 1});
+    let cases = [
+        (
+            json!({}),
+            json!({"ver": "1.0", "complete": 1, "nodes": [node]}),
+        ),
+        (
+            json!({"source": {"schain": {"ver": "1.0", "complete": 1, "nodes": [up]}}}),
+            json!({"ver": "1.0", "complete": 1, "nodes": [up, node]}),
+        ),
+        (
+            json!({"source": {"schain": {"ver": "1.0", "complete": 0, "nodes": [up]}}}),
+            json!({"ver": "1.0", "complete": 0, "nodes": [up, node]}),
+        ),
+        (
+            json!({"source": {"tid": "t", "ext": {"schain": {"ver": "1.0", "complete": 1, "nodes": [up]}}}}),
+            json!({"ver": "1.0", "complete": 1, "nodes": [up, node]}),
+        ),
+        (
+            json!({"source": {"schain": "garbage"}}),
+            json!({"ver": "1.0", "complete": 0, "nodes": [node]}),
+        ),
+    ];
+    for (input, want) in cases {
+        let mut r = rest(input.clone());
+        supply_chain(&mut r, "r", &cfg());
+        assert_eq!(r["source"]["schain"], want, "{input}");
+        assert!(
+            r["source"].get("ext").is_none(),
+            "moved out of ext: {input}"
+        );
+    }
+    let mut untouched = rest(json!({"source": {"ext": {"schain": {"nodes": []}}}}));
+    let before = untouched.clone();
+    supply_chain(&mut untouched, "r", &SupplyChainConfig::default());
+    assert_eq!(untouched, before, "not configured: as sent");
+}
+
+#[test]
+fn each_partner_gets_only_its_own_params() {
+    let imp: crate::openrtb::Imp = serde_json::from_value(json!({
+        "id": "1", "banner": {"w": 1, "h": 1},
+        "ext": {"a": {"p": 1}, "gpid": "g", "prebid": {"bidder": {"b": {"p": 2}}, "keep": 1}}
+    }))
+    .unwrap();
+    let is_partner = |k: &str| k == "a" || k == "b" || k == "c";
+    let index = |k: &str| match k {
+        "a" => Some(0),
+        "b" => Some(1),
+        _ => None,
+    };
+    assert_eq!(
+        scan_params(std::slice::from_ref(&imp), 3, index, is_partner),
+        Some(vec![true, true, false])
+    );
+    let seen = |own| {
+        let p = Params::Scoped {
+            own,
+            is_partner: &is_partner,
+        };
+        serde_json::to_value(p.apply(&imp)).unwrap()["ext"].clone()
+    };
+    assert_eq!(
+        seen(Some("a")),
+        json!({"gpid": "g", "prebid": {"keep": 1}, "bidder": {"p": 1}})
+    );
+    assert_eq!(
+        seen(Some("b")),
+        json!({"gpid": "g", "prebid": {"keep": 1}, "bidder": {"p": 2}})
+    );
+    assert_eq!(seen(Some("c")), json!({"gpid": "g", "prebid": {"keep": 1}}));
+    let plain: crate::openrtb::Imp =
+        serde_json::from_value(json!({"id": "1", "ext": {"bidder": {"x": 1}}})).unwrap();
+    assert_eq!(
+        scan_params(std::slice::from_ref(&plain), 3, index, is_partner),
+        None,
+        "no partner keys"
+    );
+    let disabled = |k: &str| k == "off";
+    let off: crate::openrtb::Imp =
+        serde_json::from_value(json!({"id": "1", "ext": {"off": {"x": 1}}})).unwrap();
+    assert_eq!(
+        scan_params(&[off], 3, index, disabled),
+        Some(vec![false; 3]),
+        "a disabled partner's key still needs scoping away"
+    );
+}
+
+#[test]
+fn media_masks() {
+    let imp = |v| serde_json::from_value::<crate::openrtb::Imp>(v).unwrap();
+    let media = [
+        imp_media(&imp(json!({"id": "1", "banner": {}}))),
+        imp_media(&imp(json!({"id": "2", "video": {}, "banner": {}}))),
+    ];
+    assert_eq!(media, [1, 3]);
+    let video = media_bits(&[MediaType::Video]);
+    assert_eq!(offered(2, |_| true, &media, video), [false, true]);
+    assert!(
+        offered(2, |_| true, &media, ALL_MEDIA).is_empty(),
+        "all: unmasked"
+    );
+    assert_eq!(offered(2, |i| i == 0, &[], ALL_MEDIA), [true, false]);
+}
+
+#[test]
+fn gzip_round_trips() {
+    use std::io::Read;
+    let body = br#"{"id":"a","imp":[{"id":"1"}]}"#;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&gzip(body)[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, body);
+}
+
+#[test]
+fn tmax_is_spliced_into_the_shared_body() {
+    let body = with_tmax(br#"{"id":"a","imp":[{"id":"1"}]}"#, 150);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"tmax": 150, "id": "a", "imp": [{"id": "1"}]})
+    );
+    let empty: serde_json::Value = serde_json::from_slice(&with_tmax(b"{}", 7)).unwrap();
+    assert_eq!(empty, serde_json::json!({"tmax": 7}));
+}

@@ -1,0 +1,111 @@
+//! Counts, sizes and ids the spec requires (OpenRTB 2.6 §3.2): a negative size, duration,
+//! bitrate or position means nothing a bidder can act on, so it is refused with a 400
+//! naming the field rather than passed on for each partner to trip over.
+
+use serde_json::Value;
+
+/// Integer fields the spec defines as a count, size, duration, bitrate, sequence, accuracy,
+/// ppi or position, which a negative value makes meaningless, by object path. (Fields
+/// where the spec gives negatives a meaning, such as `startdelay`, `podseq`, `slotinpod`
+/// and `maxextended`, are not here.)
+const IMP_COUNTS: &[(&str, &[&str])] = &[
+    ("", &["exp", "instl"]),
+    ("banner", &["w", "h", "pos"]),
+    ("video", TIMED),
+    (
+        "video",
+        &["w", "h", "pos", "skipmin", "skipafter", "linearity"],
+    ),
+    ("audio", TIMED),
+    ("audio", &["feed", "nvol"]),
+];
+
+/// What video and audio share: durations, bitrates, sequence.
+const TIMED: &[&str] = &[
+    "minduration",
+    "maxduration",
+    "minbitrate",
+    "maxbitrate",
+    "sequence",
+    "maxseq",
+    "poddur",
+];
+
+/// The same for objects of the request itself.
+pub(super) const REQUEST_COUNTS: &[(&str, &[&str])] =
+    &[("device", &["w", "h", "ppi", "devicetype"])];
+
+/// Each of `keys` in `object` (at `path`) is absent or a number >= 0.
+pub(super) fn non_negative(
+    object: Option<&Value>,
+    keys: &[&str],
+    path: &str,
+) -> Result<(), String> {
+    let Some(o) = object else { return Ok(()) };
+    for k in keys {
+        if o.get(*k).and_then(Value::as_f64).is_some_and(|v| v < 0.0) {
+            return Err(format!("{path}.{k} must be >= 0"));
+        }
+    }
+    if let Some(accuracy) = o
+        .get("geo")
+        .and_then(|g| g.get("accuracy"))
+        .and_then(Value::as_f64)
+        && accuracy < 0.0
+    {
+        return Err(format!("{path}.geo.accuracy must be >= 0"));
+    }
+    Ok(())
+}
+
+/// An imp's counts and sizes are not negative (see `IMP_COUNTS`), its banner formats' and
+/// its durations' included, and each of its deals has an `id` (a deal bid names it).
+pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), String> {
+    let at = format!("request.imp[{i}]");
+    for (object, keys) in IMP_COUNTS {
+        match *object {
+            "" => {
+                for k in *keys {
+                    if imp.get(*k).and_then(Value::as_f64).is_some_and(|v| v < 0.0) {
+                        return Err(format!("{at}.{k} must be >= 0"));
+                    }
+                }
+            }
+            o => non_negative(imp.get(o), keys, &format!("{at}.{o}"))?,
+        }
+    }
+    let items = |o: &str, k: &str| {
+        imp.get(o)
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().enumerate())
+            .into_iter()
+            .flatten()
+    };
+    for (j, f) in items("banner", "format") {
+        non_negative(
+            Some(f),
+            &["w", "h", "wratio", "hratio", "wmin"],
+            &format!("{at}.banner.format[{j}]"),
+        )?;
+    }
+    for kind in ["video", "audio"] {
+        for (j, d) in items(kind, "rqddurs") {
+            if d.as_f64().is_some_and(|v| v < 0.0) {
+                return Err(format!("{at}.{kind}.rqddurs[{j}] must be >= 0"));
+            }
+        }
+    }
+    for (j, deal) in items("pmp", "deals") {
+        if deal
+            .get("id")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(format!(
+                "{at}.pmp.deals[{j}].id must be present and non-empty"
+            ));
+        }
+    }
+    Ok(())
+}
