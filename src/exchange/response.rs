@@ -19,11 +19,7 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         // auction's macros; the markup in its raw JSON form (`Bid::substitute_adm`), so it
         // is not unescaped on the way through.
         let (adm, burl) = {
-            let values = won.macros(
-                &settled.request.id,
-                gw.partners[won.partner].id.as_str(),
-                currency,
-            );
+            let values = won.macros(&settled.request.id, gw.partners[won.partner].id.as_str());
             let burl = won
                 .bid
                 .str_field("burl")

@@ -81,8 +81,7 @@ pub(super) fn offers<'a>(
             continue;
         };
         let partner = &gw.partners[c.partner];
-        // OpenRTB: an absent `cur` means USD.
-        let bid_currency = resp.cur.as_deref().unwrap_or("USD");
+        let bid_currency = super::notices::bid_currency(resp);
         for (s, seat) in resp.seatbid.iter().enumerate() {
             for (b, bid) in seat.bid.iter().enumerate() {
                 let imp = find_imp(&bid.impid);

@@ -1,0 +1,66 @@
+//! OpenRTB money semantics end to end: billing macros in the bid's own currency and units,
+//! exchange-side deals, `test=1` auctions that bill nothing, and floors.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+fn bids_reply(cur: &str, bids: Value) -> Reply {
+    Reply::Json(json!({"id": "x", "cur": cur, "seatbid": [{"seat": "buyer-1", "bid": bids}]}))
+}
+
+fn banner_imp(id: &str) -> Value {
+    json!({"id": id, "banner": {"w": 320, "h": 50}})
+}
+
+/// Waits until the notifier has counted `n` notices of `kind` to `partner` answered `ok`.
+async fn notices_ok(app: &TestApp, kind: &str, partner: &str, n: f64) {
+    let series =
+        format!(r#"bidgate_notices_total{{kind="{kind}",partner="{partner}",result="ok"}}"#);
+    app.wait_for_metric(&series, |v| v >= n).await;
+}
+
+/// A bid whose nurl, burl, lurl and adm carry the price, currency and min-to-win macros.
+fn billed_bid(p: &MockPartner, id: &str, price: f64) -> Value {
+    let q = "p=${AUCTION_PRICE}&c=${AUCTION_CURRENCY}&m=${AUCTION_MIN_TO_WIN}";
+    json!({"id": id, "impid": "1", "price": price,
+        "adm": "<ad>${AUCTION_PRICE} ${AUCTION_CURRENCY}</ad>",
+        "nurl": format!("http://{}/win/{id}?{q}", p.addr),
+        "burl": format!("http://{}/bill/{id}?{q}", p.addr),
+        "lurl": format!("http://{}/loss/{id}?{q}", p.addr)})
+}
+
+#[tokio::test]
+async fn billing_macros_are_in_the_bids_currency_before_its_adjustment() {
+    let eur = mock_partner(Reply::NoBid);
+    // 2.00 EUR is 3.00 USD, 2.70 after the adjustment of 0.9; 1.00 EUR is 1.35 USD.
+    eur.set_reply(bids_reply(
+        "EUR",
+        json!([billed_bid(&eur, "w", 2.0), billed_bid(&eur, "l", 1.0)]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("money-eur", eur.endpoint(), 300)],
+    ) + "\n[currency]\nrates = { EUR = 1.5 }\n";
+    let cfg = with_partner_lines(
+        cfg,
+        &eur.endpoint(),
+        "bid_adjustment = 0.9\nnotices = { allow_private = true }",
+    );
+    let app = spawn_app(&cfg).await;
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [banner_imp("1")], "app": {"bundle": "b"}}))
+        .await;
+    // The client is answered in the auction currency, after the adjustment.
+    assert_eq!(body["cur"], "USD");
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["price"], 2.7, "{body}");
+    // The partner is told its own price, in its own currency.
+    assert_eq!(bid["adm"], "<ad>2 EUR</ad>");
+    let burl = bid["burl"].as_str().unwrap();
+    assert!(burl.ends_with("/bill/w?p=2&c=EUR&m="), "{burl}");
+    notices_ok(&app, "win", "money-eur", 1.0).await;
+    notices_ok(&app, "loss", "money-eur", 1.0).await;
+    assert_eq!(eur.paths("/win"), ["/win/w?p=2&c=EUR&m="]);
+    // The loser needed the winner's 2.70 USD: 2.00 EUR in its units.
+    assert_eq!(eur.paths("/loss"), ["/loss/l?p=&c=EUR&m=2"]);
+}
