@@ -107,6 +107,11 @@ pub struct PartnerConfig {
     pub vendor_id: Option<u16>,
     #[serde(default)]
     pub notices: NoticeConfig,
+    /// Refuse (code 314) a bid whose `dealid` names no deal of the request's `pmp`. By
+    /// default such a bid is a deal the partner arranged on its side: it competes in the open
+    /// market (no deal priority, no deal floor) and keeps its `dealid` in the answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict_deals: bool,
 }
 
 /// Win and loss notices to a partner (`nurl`, `lurl`), fired after the auction.

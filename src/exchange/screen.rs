@@ -113,7 +113,7 @@ pub(super) fn offers<'a>(
                     {
                         refused = Some(crate::auction::Rejection::Unplayable(why));
                     } else {
-                        match checks.check(i, bid, seat.seat.as_deref()) {
+                        match checks.check(i, bid, seat.seat.as_deref(), partner.strict_deals) {
                             Ok(a) => accepted = Some(a),
                             Err(r) => refused = Some(r),
                         }

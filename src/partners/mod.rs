@@ -74,6 +74,8 @@ pub struct Partner {
     /// `bid_adjustment` as nano-units (10⁹ = 1.0): prices are scaled in integers.
     pub bid_adjustment_nanos: i64,
     pub notices: crate::config::NoticeConfig,
+    /// Refuse bids for deals the request did not offer (`strict_deals`).
+    pub strict_deals: bool,
     /// What bids: an HTTP partner or direct demand.
     pub demand: Demand,
 }
@@ -127,6 +129,7 @@ impl Partner {
         partner.qps_limit = c.qps_limit;
         partner.bid_adjustment_nanos = (c.bid_adjustment * 1e9).round() as i64;
         partner.notices = c.notices;
+        partner.strict_deals = c.strict_deals;
         Ok(partner)
     }
 
@@ -185,6 +188,7 @@ impl Partner {
             metrics: Arc::new(crate::telemetry::PartnerMetrics::new(id, currency)),
             bid_adjustment_nanos: 1_000_000_000,
             notices: Default::default(),
+            strict_deals: false,
             demand,
         }
     }

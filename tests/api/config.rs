@@ -188,6 +188,7 @@ fn example_config_lists_every_key_with_its_default_value() {
             bid_adjustment: 1.0,
             vendor_id: Some(1),
             notices: Default::default(),
+            strict_deals: true,
         })
         .unwrap(),
     );

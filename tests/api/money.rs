@@ -64,3 +64,53 @@ async fn billing_macros_are_in_the_bids_currency_before_its_adjustment() {
     // The loser needed the winner's 2.70 USD: 2.00 EUR in its units.
     assert_eq!(eur.paths("/loss"), ["/loss/l?p=&c=EUR&m=2"]);
 }
+
+#[tokio::test]
+async fn an_exchange_side_deal_competes_in_the_open_market_unless_strict() {
+    let theirs = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "t", "impid": "1", "price": 3.0, "dealid": "theirs", "adm": "x"}]),
+    ));
+    let strict = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "s", "impid": "1", "price": 9.0, "dealid": "theirs-too", "adm": "x"}]),
+    ));
+    let open = mock_partner(bids_reply(
+        "USD",
+        json!([{"id": "o", "impid": "1", "price": 2.0, "adm": "x"}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"\nprefer_deals = true",
+        &[
+            ("xdeal-theirs", theirs.endpoint(), 300),
+            ("xdeal-strict", strict.endpoint(), 300),
+            ("xdeal-open", open.endpoint(), 300),
+        ],
+    );
+    let cfg = with_partner_lines(cfg, &strict.endpoint(), "strict_deals = true");
+    let app = spawn_app(&cfg).await;
+    // The request's own deal has a floor of 5.00: an exchange-side deal is not held to it.
+    let mut imp = banner_imp("1");
+    imp["pmp"] = json!({"deals": [{"id": "d1", "bidfloor": 5.0}]});
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
+    assert_eq!(
+        winners(&body),
+        [("xdeal-theirs".into(), "1".into(), 3.0)],
+        "{body}"
+    );
+    assert_eq!(body["seatbid"][0]["bid"][0]["dealid"], "theirs");
+    assert_eq!(error_codes(&body, "xdeal-strict"), [314]);
+    assert!(error_codes(&body, "xdeal-theirs").is_empty());
+
+    // No deal priority: a higher open-market bid beats it even with prefer_deals.
+    open.set_reply(bids_reply(
+        "USD",
+        json!([{"id": "o", "impid": "1", "price": 4.0, "adm": "x"}]),
+    ));
+    let body = app
+        .auction_json(&json!({"id": "r2", "imp": [banner_imp("1")], "app": {"bundle": "b"}}))
+        .await;
+    assert_eq!(winners(&body), [("xdeal-open".into(), "1".into(), 4.0)]);
+}
