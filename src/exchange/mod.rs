@@ -39,6 +39,13 @@ pub struct ImpSpec {
     pub playable: bool,
 }
 
+/// Whether the auction bills anyone: not with `test = 1` (OpenRTB: "test mode in which
+/// auctions are not billable"). A test auction fires no win, loss or billing notice and
+/// counts no win or revenue; its partners were told `test = 1` too.
+pub fn billable(request: &BidRequest) -> bool {
+    request.rest.get("test").and_then(serde_json::Value::as_i64) != Some(1)
+}
+
 /// A winning bid, as the partner sent it (macros not yet substituted).
 #[derive(Debug)]
 pub struct Won {
@@ -125,7 +132,10 @@ pub async fn settle(
         pricing: gw.pricing,
     };
     let outcome = auction::run(&imps, &offers, rules);
-    notices::fire(gw, &called, &offers, &outcome, &request);
+    let billable = billable(&request);
+    if billable {
+        notices::fire(gw, &called, &offers, &outcome, &request);
+    }
 
     // The ext (times, error messages) is only written when there is a response to carry it:
     // a 204 records metrics and nothing else.
@@ -186,8 +196,10 @@ pub async fn settle(
                 &bid_currency,
             )
             .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)));
-        gw.partners[partner].metrics.win(win.clearing);
-        gw.partners[partner].stats.win(now);
+        if billable {
+            gw.partners[partner].metrics.win(win.clearing);
+            gw.partners[partner].stats.win(now);
+        }
         wins.push(Won {
             imp: win.imp,
             partner,

@@ -114,3 +114,38 @@ async fn an_exchange_side_deal_competes_in_the_open_market_unless_strict() {
         .await;
     assert_eq!(winners(&body), [("xdeal-open".into(), "1".into(), 4.0)]);
 }
+
+#[tokio::test]
+async fn a_test_auction_fires_no_notice_and_counts_no_revenue() {
+    let p = mock_partner(Reply::NoBid);
+    p.set_reply(bids_reply(
+        "USD",
+        json!([billed_bid(&p, "w", 2.0), billed_bid(&p, "l", 1.0)]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("money-test", p.endpoint(), 300)],
+    );
+    let cfg = with_partner_lines(cfg, &p.endpoint(), "notices = { allow_private = true }");
+    let app = spawn_app(&cfg).await;
+    let test = json!({"id": "t", "test": 1, "imp": [banner_imp("1")], "app": {"bundle": "b"}});
+    let body = app.auction_json(&test).await;
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["price"], 2.0, "it still answers: {body}");
+    assert!(bid.get("burl").is_none(), "no billing notice to fire: {bid}");
+    assert_eq!(p.requests()[0].body["test"], 1, "the partner knows");
+    // A billable auction after it: once its notices are answered, the test auction's
+    // (fired before its answer, so before this one) would have been too.
+    let mut live = test.clone();
+    live["test"] = json!(0);
+    let body = app.auction_json(&live).await;
+    assert!(body["seatbid"][0]["bid"][0]["burl"].is_string());
+    notices_ok(&app, "win", "money-test", 1.0).await;
+    notices_ok(&app, "loss", "money-test", 1.0).await;
+    assert_eq!(p.paths("/win").len(), 1, "only the billable auction's");
+    assert_eq!(p.paths("/loss").len(), 1, "only the billable auction's");
+    let wins = app.metric(r#"bidgate_wins_total{partner="money-test"}"#).await;
+    assert_eq!(wins, Some(1.0));
+    let revenue = r#"bidgate_revenue_micros_total{partner="money-test",currency="USD"}"#;
+    assert_eq!(app.metric(revenue).await, Some(2_000_000.0));
+}
