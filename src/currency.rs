@@ -85,7 +85,12 @@ impl Rates {
     /// An auction-currency `amount` in a partner's own units (OpenRTB §4.4: billing macros
     /// are in the bid's currency and units): the partner's `bid_adjustment` undone, then
     /// converted into its bid `currency`. `None` when that currency has no rate.
-    pub fn to_partner(&self, amount: Micros, adjustment_nanos: i64, currency: &str) -> Option<Micros> {
+    pub fn to_partner(
+        &self,
+        amount: Micros,
+        adjustment_nanos: i64,
+        currency: &str,
+    ) -> Option<Micros> {
         self.from_base(unscale(amount, adjustment_nanos), currency)
     }
 }
@@ -187,17 +192,31 @@ mod tests {
             HashMap::from([("EUR".into(), Rate::from_f64(1.08).unwrap())]),
         );
         // A 2.00 EUR bid is 2.16 USD, 1.944 USD after an adjustment of 0.9; back again.
-        let adjusted = scale(rates.to_base(Micros(2_000_000), "EUR").unwrap(), 900_000_000);
+        let adjusted = scale(
+            rates.to_base(Micros(2_000_000), "EUR").unwrap(),
+            900_000_000,
+        );
         assert_eq!(adjusted, Micros(1_944_000));
         assert_eq!(
             rates.to_partner(adjusted, 900_000_000, "EUR"),
             Some(Micros(2_000_000))
         );
-        assert_eq!(rates.from_base(Micros(2_160_000), "eur"), Some(Micros(2_000_000)));
+        assert_eq!(
+            rates.from_base(Micros(2_160_000), "eur"),
+            Some(Micros(2_000_000))
+        );
         assert_eq!(rates.from_base(Micros(5), "USD"), Some(Micros(5)));
         assert_eq!(rates.from_base(Micros(5), "GBP"), None);
-        assert_eq!(unscale(Micros(1), 3_000_000_000), Micros(0), "0.33 µ rounds to 0");
-        assert_eq!(unscale(Micros(-3), 2_000_000_000), Micros(-2), "half away from zero");
+        assert_eq!(
+            unscale(Micros(1), 3_000_000_000),
+            Micros(0),
+            "0.33 µ rounds to 0"
+        );
+        assert_eq!(
+            unscale(Micros(-3), 2_000_000_000),
+            Micros(-2),
+            "half away from zero"
+        );
         assert_eq!(unscale(Micros(i64::MAX), 1), Micros(i64::MAX), "saturates");
     }
 

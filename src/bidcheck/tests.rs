@@ -47,9 +47,11 @@ fn blocked_advertisers_and_categories_are_refused() {
         Err(Rejection::BlockedCategory("iab25-3".into()))
     );
     assert!(
-        r.check(0,
+        r.check(
+            0,
             &bid(json!({"adomain": ["notbad.com"], "cat": ["IAB2"]})),
-            None, false
+            None,
+            false
         )
         .is_ok()
     );
@@ -145,7 +147,8 @@ fn deal_bids_name_a_deal_of_the_imp_and_take_its_floor_in_its_currency() {
             .is_ok()
     );
     assert!(
-        r.check(0, &bid(json!({"dealid": "d-yen"})), None, false).is_err(),
+        r.check(0, &bid(json!({"dealid": "d-yen"})), None, false)
+            .is_err(),
         "no rate: cannot meet it"
     );
     assert_eq!(
@@ -170,7 +173,10 @@ fn a_deal_the_request_did_not_offer_is_an_open_market_bid_unless_strict() {
         Err(Rejection::UnknownDeal("theirs".into())),
         "strict_deals"
     );
-    assert!(r.check(0, &bid(json!({"dealid": "d1"})), None, false).is_ok_and(|a| a.is_deal));
+    assert!(
+        r.check(0, &bid(json!({"dealid": "d1"})), None, false)
+            .is_ok_and(|a| a.is_deal)
+    );
     let no_pmp = rules(req(json!({"id": "1", "banner": {}}), json!({})));
     assert_eq!(no_pmp.check(0, &exchange_side, None, false), Ok(open));
 }

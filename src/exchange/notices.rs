@@ -73,8 +73,7 @@ pub(super) fn fire(
                 imp_id: &bid.impid,
                 seat_id: partner.id.as_str(),
                 ad_id: bid.str_field("adid"),
-                price: own(price)
-                    .map(|p| Micros::from_f64(bid.price).map_or(p, |bid| p.min(bid))),
+                price: own(price).map(|p| Micros::from_f64(bid.price).map_or(p, |bid| p.min(bid))),
                 currency,
                 loss,
                 min_to_win: own(min_to_win),

@@ -132,7 +132,10 @@ async fn a_test_auction_fires_no_notice_and_counts_no_revenue() {
     let body = app.auction_json(&test).await;
     let bid = &body["seatbid"][0]["bid"][0];
     assert_eq!(bid["price"], 2.0, "it still answers: {body}");
-    assert!(bid.get("burl").is_none(), "no billing notice to fire: {bid}");
+    assert!(
+        bid.get("burl").is_none(),
+        "no billing notice to fire: {bid}"
+    );
     assert_eq!(p.requests()[0].body["test"], 1, "the partner knows");
     // A billable auction after it: once its notices are answered, the test auction's
     // (fired before its answer, so before this one) would have been too.
@@ -144,8 +147,88 @@ async fn a_test_auction_fires_no_notice_and_counts_no_revenue() {
     notices_ok(&app, "loss", "money-test", 1.0).await;
     assert_eq!(p.paths("/win").len(), 1, "only the billable auction's");
     assert_eq!(p.paths("/loss").len(), 1, "only the billable auction's");
-    let wins = app.metric(r#"bidgate_wins_total{partner="money-test"}"#).await;
+    let wins = app
+        .metric(r#"bidgate_wins_total{partner="money-test"}"#)
+        .await;
     assert_eq!(wins, Some(1.0));
     let revenue = r#"bidgate_revenue_micros_total{partner="money-test",currency="USD"}"#;
     assert_eq!(app.metric(revenue).await, Some(2_000_000.0));
+}
+
+/// A house line item for placement `open`, without a CPM.
+const HOUSE_CATALOG: &str = r#"
+[[campaigns]]
+id = "c1"
+name = "House"
+
+[[line_items]]
+id = "house"
+campaign = "c1"
+advertiser = { name = "Us", domain = "us.example" }
+click_url = "https://us.example/"
+flight = { start = "2020-01-01T00:00:00Z", end = "2100-01-01T00:00:00Z" }
+tier = "house"
+pacing = "asap"
+targeting = { placements = ["open"] }
+
+[[line_items.creatives]]
+id = "spot"
+format = "audio"
+media_url = "https://cdn.example/house-30.mp3"
+duration_s = 30
+mime = "audio/mpeg"
+"#;
+
+#[tokio::test]
+async fn a_house_line_item_never_clears_below_the_floor() {
+    let file = ConfigFile::new("money-house", "");
+    let catalog = file.0.parent().unwrap().join("catalog.toml");
+    std::fs::write(&catalog, HOUSE_CATALOG).unwrap();
+    let external = mock_partner(Reply::NoBid);
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("external", external.endpoint(), 200)],
+    ) + &format!(
+        "\n[internal]\ncatalog = \"{}\"\n\n[[placements]]\nid = \"open\"\nformat = \"audio\"\n",
+        catalog.display()
+    );
+    let app = spawn_app(&cfg).await;
+    let request = |floor: f64| {
+        json!({"id": "r", "imp": [{"id": "a", "tagid": "open", "bidfloor": floor,
+            "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}}],
+            "app": {"bundle": "b"}})
+    };
+    let body = app.auction_json(&request(0.0)).await;
+    assert_eq!(winners(&body).len(), 1, "the house ad fills: {body}");
+    let resp = app.auction(&request(999_999_999.0)).await;
+    assert_eq!(resp.status(), 204, "not at 0.000001 against that floor");
+}
+
+#[tokio::test]
+async fn a_floor_without_currency_is_in_usd() {
+    let p = mock_partner(bids_reply(
+        "EUR",
+        json!([{"id": "e", "impid": "1", "price": 1.5, "adm": "x"}]),
+    ));
+    let cfg = config(
+        "pricing = \"first_price\"\ncurrency = \"EUR\"",
+        &[("money-floor", p.endpoint(), 300)],
+    ) + "\n[currency]\nrates = { USD = 0.5 }\n";
+    let app = spawn_app(&cfg).await;
+    // 2 (USD, as none is named) is 1.00 EUR: the 1.50 EUR bid clears it.
+    let mut imp = banner_imp("1");
+    imp["bidfloor"] = json!(2.0);
+    let body = app
+        .auction_json(&json!({"id": "r", "imp": [imp.clone()], "app": {"bundle": "b"}}))
+        .await;
+    assert_eq!(
+        winners(&body),
+        [("money-floor".into(), "1".into(), 1.5)],
+        "{body}"
+    );
+    imp["bidfloorcur"] = json!("EUR");
+    let resp = app
+        .auction(&json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}}))
+        .await;
+    assert_eq!(resp.status(), 204, "2 EUR is above the bid");
 }
