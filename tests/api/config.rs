@@ -200,7 +200,14 @@ fn example_config_lists_every_key_with_its_default_value() {
         .iter()
         .filter(|k| {
             !INHERITED_SECTIONS.contains(&k.as_str())
-                && !["qps_limit", "bid_adjustment", "vendor_id", "notices"].contains(&k.as_str())
+                && ![
+                    "qps_limit",
+                    "bid_adjustment",
+                    "vendor_id",
+                    "notices",
+                    "strict_deals",
+                ]
+                .contains(&k.as_str())
         })
         .cloned()
         .collect();
@@ -248,8 +255,8 @@ fn example_config_comments_every_key() {
     }
     // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
     // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
-    // + prefer_deals + strict_types + admin.protect_metrics.
-    assert_eq!(keys_seen, 80, "number of key lines in config/example.toml");
+    // + prefer_deals + strict_types + admin.protect_metrics + strict_deals.
+    assert_eq!(keys_seen, 81, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
