@@ -55,14 +55,14 @@ impl Rates {
         if from.eq_ignore_ascii_case(&self.base) {
             return Some(amount);
         }
-        let key = from.to_ascii_uppercase();
-        let rate = self
-            .file
-            .load()
-            .get(&key)
-            .copied()
-            .or_else(|| self.configured.get(&key).copied())?;
-        Some(scale(amount, rate.0))
+        Some(scale(amount, self.rate(from)?.0))
+    }
+
+    /// The rate of `code` (the file's first, then the config's); `None` when none is known.
+    fn rate(&self, code: &str) -> Option<Rate> {
+        let key = code.to_ascii_uppercase();
+        let file = self.file.load().get(&key).copied();
+        file.or_else(|| self.configured.get(&key).copied())
     }
 
     /// `amount` of the auction currency in `to`, rounded to the nearest micro: the inverse of
@@ -72,14 +72,7 @@ impl Rates {
         if to.eq_ignore_ascii_case(&self.base) {
             return Some(amount);
         }
-        let key = to.to_ascii_uppercase();
-        let rate = self
-            .file
-            .load()
-            .get(&key)
-            .copied()
-            .or_else(|| self.configured.get(&key).copied())?;
-        Some(unscale(amount, rate.0))
+        Some(unscale(amount, self.rate(to)?.0))
     }
 
     /// An auction-currency `amount` in a partner's own units (OpenRTB §4.4: billing macros
