@@ -60,14 +60,36 @@ impl Rates {
         if from.eq_ignore_ascii_case(&self.base) {
             return Some(amount);
         }
-        let key = from.to_ascii_uppercase();
-        let rate = self
-            .file
-            .load()
-            .get(&key)
-            .copied()
-            .or_else(|| self.configured.get(&key).copied())?;
-        Some(scale(amount, rate.0))
+        Some(scale(amount, self.rate(from)?.0))
+    }
+
+    /// The rate of `code` (the file's first, then the config's); `None` when none is known.
+    fn rate(&self, code: &str) -> Option<Rate> {
+        let key = code.to_ascii_uppercase();
+        let file = self.file.load().get(&key).copied();
+        file.or_else(|| self.configured.get(&key).copied())
+    }
+
+    /// `amount` of the auction currency in `to`, rounded to the nearest micro: the inverse of
+    /// `to_base`, with the same rate, for telling a partner a price in its own currency.
+    /// `None` when no rate is known.
+    pub fn from_base(&self, amount: Micros, to: &str) -> Option<Micros> {
+        if to.eq_ignore_ascii_case(&self.base) {
+            return Some(amount);
+        }
+        Some(unscale(amount, self.rate(to)?.0))
+    }
+
+    /// An auction-currency `amount` in a partner's own units (OpenRTB §4.4: billing macros
+    /// are in the bid's currency and units): the partner's `bid_adjustment` undone, then
+    /// converted into its bid `currency`. `None` when that currency has no rate.
+    pub fn to_partner(
+        &self,
+        amount: Micros,
+        adjustment_nanos: i64,
+        currency: &str,
+    ) -> Option<Micros> {
+        self.from_base(unscale(amount, adjustment_nanos), currency)
     }
 }
 
@@ -76,6 +98,23 @@ pub fn scale(amount: Micros, nanos: i64) -> Micros {
     let p = amount.0 as i128 * nanos as i128;
     let half = if p >= 0 { 500_000_000 } else { -500_000_000 };
     let v = (p + half) / 1_000_000_000;
+    Micros(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// `amount × 10⁹ / nanos`, rounded half away from zero, saturating: the inverse of `scale`.
+/// A zero divisor (never a configured rate or adjustment) gives the amount unchanged.
+pub fn unscale(amount: Micros, nanos: i64) -> Micros {
+    if nanos == 0 {
+        return amount;
+    }
+    let n = amount.0 as i128 * 1_000_000_000;
+    let d = nanos as i128;
+    let half = d.abs() / 2;
+    let v = if (n >= 0) == (d > 0) {
+        (n.abs() + half) / d.abs()
+    } else {
+        -((n.abs() + half) / d.abs())
+    };
     Micros(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
 }
 
@@ -142,6 +181,41 @@ mod tests {
             Micros(i64::MAX),
             "saturates"
         );
+    }
+
+    #[test]
+    fn partner_units_undo_the_adjustment_and_the_conversion() {
+        let rates = Rates::new(
+            "USD",
+            HashMap::from([("EUR".into(), Rate::from_f64(1.08).unwrap())]),
+        );
+        // A 2.00 EUR bid is 2.16 USD, 1.944 USD after an adjustment of 0.9; back again.
+        let adjusted = scale(
+            rates.to_base(Micros(2_000_000), "EUR").unwrap(),
+            900_000_000,
+        );
+        assert_eq!(adjusted, Micros(1_944_000));
+        assert_eq!(
+            rates.to_partner(adjusted, 900_000_000, "EUR"),
+            Some(Micros(2_000_000))
+        );
+        assert_eq!(
+            rates.from_base(Micros(2_160_000), "eur"),
+            Some(Micros(2_000_000))
+        );
+        assert_eq!(rates.from_base(Micros(5), "USD"), Some(Micros(5)));
+        assert_eq!(rates.from_base(Micros(5), "GBP"), None);
+        assert_eq!(
+            unscale(Micros(1), 3_000_000_000),
+            Micros(0),
+            "0.33 µ rounds to 0"
+        );
+        assert_eq!(
+            unscale(Micros(-3), 2_000_000_000),
+            Micros(-2),
+            "half away from zero"
+        );
+        assert_eq!(unscale(Micros(i64::MAX), 1), Micros(i64::MAX), "saturates");
     }
 
     #[test]

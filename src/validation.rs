@@ -94,19 +94,23 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
             Some(Some(f)) if f >= Micros::ZERO => f,
             Some(_) => return Err(format!("request.imp[{i}].bidfloor must be a number >= 0")),
         };
-        if let Some(cur) = &imp.bidfloorcur {
-            if !is_currency_code(cur) {
-                return Err(format!(
-                    "request.imp[{i}].bidfloorcur `{cur}` is not an ISO-4217 currency code"
-                ));
-            }
-            if floor > Micros::ZERO {
-                floor = rates.to_base(floor, cur).ok_or_else(|| {
-                    format!(
-                        "request.imp[{i}].bidfloorcur `{cur}` cannot be converted to the auction currency {currency} (no rate configured)"
-                    )
-                })?;
-            }
+        // OpenRTB: an absent `bidfloorcur` means USD, whatever the auction currency.
+        let cur = imp.bidfloorcur.as_deref().unwrap_or("USD");
+        if !is_currency_code(cur) {
+            return Err(format!(
+                "request.imp[{i}].bidfloorcur `{cur}` is not an ISO-4217 currency code"
+            ));
+        }
+        if floor > Micros::ZERO {
+            floor = rates.to_base(floor, cur).ok_or_else(|| {
+                let named = match imp.bidfloorcur {
+                    Some(_) => format!("`{cur}`"),
+                    None => "(absent, so USD)".into(),
+                };
+                format!(
+                    "request.imp[{i}].bidfloorcur {named} cannot be converted to the auction currency {currency} (no rate configured)"
+                )
+            })?;
         }
         floors.push(floor);
     }
@@ -207,6 +211,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(floors, [Micros(500_000), Micros::ZERO]);
+    }
+
+    #[test]
+    fn a_floor_without_currency_is_in_usd() {
+        let rates = Rates::new(
+            "EUR",
+            HashMap::from([("USD".into(), crate::currency::Rate::from_f64(0.5).unwrap())]),
+        );
+        let r = parse(br#"{"id":"r","imp":[{"id":"1","native":{},"bidfloor":2}]}"#).unwrap();
+        assert_eq!(
+            validate(&r, &rates),
+            Ok(vec![Micros(1_000_000)]),
+            "2 USD = 1 EUR"
+        );
+        let no_usd = Rates::new("EUR", HashMap::new());
+        assert!(
+            validate(&r, &no_usd)
+                .unwrap_err()
+                .contains("(absent, so USD)")
+        );
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn ad(
     let seat = ctx.partner_ids[won.partner.0];
     let bid = &won.bid;
     // The imp id is the slot id (`ads::to_openrtb` makes them so).
-    let values = won.macros(auction_id, seat, ctx.currency);
+    let values = won.macros(auction_id, seat);
     let markup = bid
         .adm()
         .filter(|a| !a.trim().is_empty())

@@ -153,7 +153,15 @@ impl RequestRules {
     }
 
     /// Checks a bid for imp `imp` (index into the request's imps) from buyer seat `seat`.
-    pub fn check(&self, imp: usize, bid: &Bid, seat: Option<&str>) -> Result<Accepted, Rejection> {
+    /// `strict_deals`: refuse a `dealid` the imp did not offer, rather than take it as a deal
+    /// arranged on the partner's side (an open-market bid).
+    pub fn check(
+        &self,
+        imp: usize,
+        bid: &Bid,
+        seat: Option<&str>,
+        strict_deals: bool,
+    ) -> Result<Accepted, Rejection> {
         bounded(bid)?;
         let Some(rules) = self.imps.get(imp) else {
             return Ok(Accepted {
@@ -221,11 +229,18 @@ impl RequestRules {
             .filter(|d| !d.is_empty())
         {
             Some(id) => {
-                let deal = rules
-                    .deals
-                    .iter()
-                    .find(|d| d.id == id)
-                    .ok_or_else(|| Rejection::UnknownDeal(id.to_string()))?;
+                let Some(deal) = rules.deals.iter().find(|d| d.id == id) else {
+                    // A deal the exchange (the partner) arranged itself: about one real
+                    // response in six. It is an open-market bid, unless only the request's
+                    // deals may bid (a private auction) or the partner is held to them.
+                    if strict_deals || rules.private {
+                        return Err(Rejection::UnknownDeal(id.to_string()));
+                    }
+                    return Ok(Accepted {
+                        deal_floor: None,
+                        is_deal: false,
+                    });
+                };
                 if !deal.wseat.is_empty() && !seat_ok(&deal.wseat, &[]) {
                     return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
                 }

@@ -35,22 +35,23 @@ fn blocked_advertisers_and_categories_are_refused() {
         json!({"badv": ["Bad.com"], "bcat": ["IAB25"]}),
     ));
     assert_eq!(
-        r.check(0, &bid(json!({"adomain": ["bad.com"]})), None),
+        r.check(0, &bid(json!({"adomain": ["bad.com"]})), None, false),
         Err(Rejection::BlockedAdvertiser("bad.com".into()))
     );
     assert_eq!(
-        r.check(0, &bid(json!({"adomain": ["shop.bad.com"]})), None),
+        r.check(0, &bid(json!({"adomain": ["shop.bad.com"]})), None, false),
         Err(Rejection::BlockedAdvertiser("shop.bad.com".into()))
     );
     assert_eq!(
-        r.check(0, &bid(json!({"cat": ["IAB25-3"]})), None),
+        r.check(0, &bid(json!({"cat": ["IAB25-3"]})), None, false),
         Err(Rejection::BlockedCategory("iab25-3".into()))
     );
     assert!(
         r.check(
             0,
             &bid(json!({"adomain": ["notbad.com"], "cat": ["IAB2"]})),
-            None
+            None,
+            false
         )
         .is_ok()
     );
@@ -63,15 +64,15 @@ fn media_type_and_duration_must_fit_the_imp() {
         json!({}),
     ));
     assert!(
-        r.check(0, &bid(json!({"dur": 30})), None).is_ok(),
+        r.check(0, &bid(json!({"dur": 30})), None, false).is_ok(),
         "single media type implied"
     );
     assert_eq!(
-        r.check(0, &bid(json!({"mtype": 1})), None),
+        r.check(0, &bid(json!({"mtype": 1})), None, false),
         Err(Rejection::MediaType(1))
     );
     assert_eq!(
-        r.check(0, &bid(json!({"mtype": 3, "dur": 60})), None),
+        r.check(0, &bid(json!({"mtype": 3, "dur": 60})), None, false),
         Err(Rejection::Duration(60))
     );
     let exact = rules(req(
@@ -80,15 +81,15 @@ fn media_type_and_duration_must_fit_the_imp() {
     ));
     assert!(
         exact
-            .check(0, &bid(json!({"mtype": 2, "dur": 15})), None)
+            .check(0, &bid(json!({"mtype": 2, "dur": 15})), None, false)
             .is_ok()
     );
     assert_eq!(
-        exact.check(0, &bid(json!({"mtype": 2, "dur": 20})), None),
+        exact.check(0, &bid(json!({"mtype": 2, "dur": 20})), None, false),
         Err(Rejection::Duration(20))
     );
     assert!(
-        exact.check(0, &bid(json!({})), None).is_ok(),
+        exact.check(0, &bid(json!({})), None, false).is_ok(),
         "two media types and no mtype: nothing to check"
     );
 }
@@ -99,21 +100,21 @@ fn seats_are_allowed_or_blocked() {
         json!({"id": "1", "banner": {}}),
         json!({"wseat": ["seat-1"]}),
     ));
-    assert!(w.check(0, &bid(json!({})), Some("seat-1")).is_ok());
+    assert!(w.check(0, &bid(json!({})), Some("seat-1"), false).is_ok());
     assert_eq!(
-        w.check(0, &bid(json!({})), Some("seat-2")),
+        w.check(0, &bid(json!({})), Some("seat-2"), false),
         Err(Rejection::SeatBlocked("seat-2".into()))
     );
     assert!(
-        w.check(0, &bid(json!({})), None).is_err(),
+        w.check(0, &bid(json!({})), None, false).is_err(),
         "an unnamed seat is not on the allow list"
     );
     let b = rules(req(
         json!({"id": "1", "banner": {}}),
         json!({"bseat": ["seat-2"]}),
     ));
-    assert!(b.check(0, &bid(json!({})), None).is_ok());
-    assert!(b.check(0, &bid(json!({})), Some("SEAT-2")).is_err());
+    assert!(b.check(0, &bid(json!({})), None, false).is_ok());
+    assert!(b.check(0, &bid(json!({})), Some("SEAT-2"), false).is_err());
 }
 
 #[test]
@@ -125,7 +126,7 @@ fn deal_bids_name_a_deal_of_the_imp_and_take_its_floor_in_its_currency() {
     ]}});
     let r = rules(req(imp, json!({})));
     assert_eq!(
-        r.check(0, &bid(json!({"dealid": "d-eur"})), None),
+        r.check(0, &bid(json!({"dealid": "d-eur"})), None, false),
         Ok(Accepted {
             deal_floor: Some(Micros(3_000_000)),
             is_deal: true
@@ -133,25 +134,49 @@ fn deal_bids_name_a_deal_of_the_imp_and_take_its_floor_in_its_currency() {
         "1.5 EUR at 2.0 = 3.00 in the auction currency; not the imp's floor"
     );
     assert_eq!(
-        r.check(0, &bid(json!({"dealid": "nope"})), None),
+        r.check(0, &bid(json!({"dealid": "nope"})), None, false),
         Err(Rejection::UnknownDeal("nope".into()))
     );
     assert!(
-        r.check(0, &bid(json!({"dealid": "d-usd"})), Some("other"))
+        r.check(0, &bid(json!({"dealid": "d-usd"})), Some("other"), false)
             .is_err(),
         "deal wseat"
     );
     assert!(
-        r.check(0, &bid(json!({"dealid": "d-usd"})), Some("vip"))
+        r.check(0, &bid(json!({"dealid": "d-usd"})), Some("vip"), false)
             .is_ok()
     );
     assert!(
-        r.check(0, &bid(json!({"dealid": "d-yen"})), None).is_err(),
+        r.check(0, &bid(json!({"dealid": "d-yen"})), None, false)
+            .is_err(),
         "no rate: cannot meet it"
     );
     assert_eq!(
-        r.check(0, &bid(json!({})), None),
+        r.check(0, &bid(json!({})), None, false),
         Err(Rejection::NotADeal),
         "private auction"
     );
+}
+
+#[test]
+fn a_deal_the_request_did_not_offer_is_an_open_market_bid_unless_strict() {
+    let open = Accepted {
+        deal_floor: None,
+        is_deal: false,
+    };
+    let imp = json!({"id": "1", "banner": {}, "pmp": {"deals": [{"id": "d1", "bidfloor": 2.0}]}});
+    let r = rules(req(imp, json!({})));
+    let exchange_side = bid(json!({"dealid": "theirs"}));
+    assert_eq!(r.check(0, &exchange_side, None, false), Ok(open));
+    assert_eq!(
+        r.check(0, &exchange_side, None, true),
+        Err(Rejection::UnknownDeal("theirs".into())),
+        "strict_deals"
+    );
+    assert!(
+        r.check(0, &bid(json!({"dealid": "d1"})), None, false)
+            .is_ok_and(|a| a.is_deal)
+    );
+    let no_pmp = rules(req(json!({"id": "1", "banner": {}}), json!({})));
+    assert_eq!(no_pmp.check(0, &exchange_side, None, false), Ok(open));
 }

@@ -93,6 +93,10 @@ pub fn timeout_counts_after_ms() -> u64 {
 pub fn bid_adjustment() -> f64 {
     1.0
 }
+/// Exchange-side deals compete in the open market rather than being refused.
+pub fn strict_deals() -> bool {
+    false
+}
 pub fn refresh_s() -> u64 {
     3_600
 }

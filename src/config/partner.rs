@@ -128,6 +128,11 @@ pub struct PartnerConfig {
     /// auction, however many partners get it.
     #[serde(default)]
     pub gzip_requests: bool,
+    /// Refuse (code 314) a bid whose `dealid` names no deal of the request's `pmp`. By
+    /// default such a bid is a deal the partner arranged on its side: it competes in the open
+    /// market (no deal priority, no deal floor) and keeps its `dealid` in the answer.
+    #[serde(default = "defaults::strict_deals")]
+    pub strict_deals: bool,
 }
 
 impl PartnerConfig {

@@ -15,7 +15,6 @@ pub(super) async fn fetch_missing_markup(
     ext: &mut ResponseExt,
     deadline: &Deadline,
 ) {
-    let currency = gw.config.auction.currency.as_str();
     let needs = |w: &Won| !w.bid.has_markup() && w.bid.str_field("nurl").is_some();
     if !wins.iter().any(needs) {
         return;
@@ -26,7 +25,7 @@ pub(super) async fn fetch_missing_markup(
         .filter(|(_, w)| needs(w))
         .map(|(i, w)| {
             let partner = &gw.partners[w.partner];
-            let values = w.macros(auction_id, partner.id.as_str(), currency);
+            let values = w.macros(auction_id, partner.id.as_str());
             let url =
                 crate::macros::substitute_url(w.bid.str_field("nurl").unwrap_or_default(), &values)
                     .into_owned();

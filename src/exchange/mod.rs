@@ -42,6 +42,13 @@ pub struct ImpSpec {
     pub playable: bool,
 }
 
+/// Whether the auction bills anyone: not with `test = 1` (OpenRTB: "test mode in which
+/// auctions are not billable"). A test auction fires no win, loss or billing notice and
+/// counts no win or revenue; its partners were told `test = 1` too.
+pub fn billable(request: &BidRequest) -> bool {
+    request.rest.get("test").and_then(serde_json::Value::as_i64) != Some(1)
+}
+
 /// A winning bid, as the partner sent it (macros not yet substituted).
 #[derive(Debug)]
 pub struct Won {
@@ -52,27 +59,31 @@ pub struct Won {
     pub bid: Bid,
     /// The response's `bidid`, for `${AUCTION_BID_ID}`.
     pub bidid: Option<String>,
+    /// In the auction currency, after the partner's `bid_adjustment`: what the client is
+    /// answered and revenue is counted in.
     pub clearing: Micros,
+    /// The clearing price in the partner's own units (the bid's currency, before its
+    /// `bid_adjustment`, never above its bid), for the billing macros (§4.4); `None` when it
+    /// cannot be expressed (no rate).
+    pub partner_price: Option<Micros>,
+    /// The bid's currency (the response's `cur`, USD when absent), for `${AUCTION_CURRENCY}`.
+    pub bid_currency: String,
     /// Direct demand's booking of the bid: the line item its impression delivers.
     pub booking: Option<Booking>,
 }
 
 impl Won {
-    /// The OpenRTB macro values (§4.4) of this win, for its markup and notice URLs.
-    pub fn macros<'a>(
-        &'a self,
-        auction_id: &'a str,
-        seat: &'a str,
-        currency: &'a str,
-    ) -> crate::macros::Values<'a> {
+    /// The OpenRTB macro values (§4.4) of this win, for its markup and notice URLs: prices
+    /// in the partner's own currency and units, as the spec has them (they go on invoices).
+    pub fn macros<'a>(&'a self, auction_id: &'a str, seat: &'a str) -> crate::macros::Values<'a> {
         crate::macros::Values {
             auction_id,
             bid_id: self.bidid.as_deref(),
             imp_id: &self.bid.impid,
             seat_id: seat,
             ad_id: self.bid.str_field("adid"),
-            price: Some(self.clearing),
-            currency,
+            price: self.partner_price,
+            currency: &self.bid_currency,
             loss: None,
             min_to_win: None,
         }
@@ -124,7 +135,10 @@ pub async fn settle(
         pricing: gw.pricing,
     };
     let outcome = auction::run(&imps, &offers, rules);
-    notices::fire(gw, &called, &offers, &outcome, &request);
+    let billable = billable(&request);
+    if billable {
+        notices::fire(gw, &called, &offers, &outcome, &request);
+    }
 
     // The ext (times, error messages) is only written when there is a response to carry it:
     // a 204 records metrics and nothing else.
@@ -172,18 +186,31 @@ pub async fn settle(
     let mut wins = Vec::with_capacity(outcome.wins.len());
     for win in &outcome.wins {
         let partner = called[win.key.response].partner;
-        let bidid = match &called[win.key.response].outcome {
-            Outcome::Bid(resp) => resp.bidid.clone(),
-            _ => None,
+        let (bidid, bid_currency) = match &called[win.key.response].outcome {
+            Outcome::Bid(resp) => (resp.bidid.clone(), notices::bid_currency(resp).to_string()),
+            _ => (None, currency.to_string()),
         };
-        gw.partners[partner].metrics.win(win.clearing);
-        gw.partners[partner].stats.win(now);
+        let bid = take_bid(&mut called, win.key);
+        let partner_price = gw
+            .rates
+            .to_partner(
+                win.clearing,
+                gw.partners[partner].bid_adjustment_nanos,
+                &bid_currency,
+            )
+            .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)));
+        if billable {
+            gw.partners[partner].metrics.win(win.clearing);
+            gw.partners[partner].stats.win(now);
+        }
         wins.push(Won {
             imp: win.imp,
             partner,
-            bid: take_bid(&mut called, win.key),
+            bid,
             bidid,
             clearing: win.clearing,
+            partner_price,
+            bid_currency,
             booking: called[win.key.response]
                 .booked
                 .get(win.key.seatbid, win.key.bid)

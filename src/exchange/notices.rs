@@ -7,12 +7,17 @@ use crate::gateway::Gateway;
 use crate::macros::{self, Values};
 use crate::money::Micros;
 use crate::notices::Kind;
-use crate::openrtb::{Bid, BidRequest};
+use crate::openrtb::{Bid, BidRequest, BidResponse};
 use crate::partners::Outcome;
 
 /// Loss reasons of the OpenRTB list (5.25) used for bids that were valid but did not win.
 const LOST_TO_HIGHER_BID: u32 = 102;
 const LOST_TO_DEAL: u32 = 103;
+
+/// The currency of a response's bids: its `cur`, USD when absent (OpenRTB's default).
+pub(super) fn bid_currency(resp: &BidResponse) -> &str {
+    resp.cur.as_deref().unwrap_or("USD")
+}
 
 pub(super) fn fire(
     gw: &Gateway,
@@ -21,12 +26,12 @@ pub(super) fn fire(
     outcome: &AuctionOutcome,
     request: &BidRequest,
 ) {
-    let currency = gw.config.auction.currency.as_str();
-    let bid = |o: &Offer<'_>| -> Option<(&Bid, Option<&str>)> {
+    let bid = |o: &Offer<'_>| -> Option<(&Bid, Option<&str>, &str)> {
         match &called[o.key.response].outcome {
             Outcome::Bid(resp) => Some((
                 &resp.seatbid[o.key.seatbid].bid[o.key.bid],
                 resp.bidid.as_deref(),
+                bid_currency(resp),
             )),
             _ => None,
         }
@@ -52,10 +57,15 @@ pub(super) fn fire(
         .map(|(n, r)| (*n, r.loss_reason()))
         .collect();
     for (n, offer) in offers.iter().enumerate() {
-        let Some((bid, bidid)) = bid(offer) else {
+        let Some((bid, bidid, currency)) = bid(offer) else {
             continue;
         };
         let partner = &gw.partners[called[offer.key.response].partner];
+        // Prices in the partner's own units (§4.4): its currency, before its adjustment.
+        let own = |amount: Option<Micros>| {
+            gw.rates
+                .to_partner(amount?, partner.bid_adjustment_nanos, currency)
+        };
         let values =
             |price: Option<Micros>, loss: Option<u32>, min_to_win: Option<Micros>| Values {
                 auction_id: &request.id,
@@ -63,10 +73,10 @@ pub(super) fn fire(
                 imp_id: &bid.impid,
                 seat_id: partner.id.as_str(),
                 ad_id: bid.str_field("adid"),
-                price,
+                price: own(price).map(|p| Micros::from_f64(bid.price).map_or(p, |bid| p.min(bid))),
                 currency,
                 loss,
-                min_to_win,
+                min_to_win: own(min_to_win),
             };
         if let Some(&clearing) = won.get(&offer.key) {
             // A win notice that delivered the markup has been called already.

@@ -11,6 +11,7 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         return None;
     }
     let currency = gw.config.auction.currency.as_str();
+    let billable = super::billable(&settled.request);
     // Winners, grouped into one seatbid per partner in order of first win.
     let mut seatbid: Vec<SeatBid> = Vec::new();
     let mut seat_of: Vec<Option<usize>> = vec![None; gw.partners.len()];
@@ -19,11 +20,7 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         // auction's macros; the markup in its raw JSON form (`Bid::substitute_adm`), so it
         // is not unescaped on the way through.
         let (adm, burl) = {
-            let values = won.macros(
-                &settled.request.id,
-                gw.partners[won.partner].id.as_str(),
-                currency,
-            );
+            let values = won.macros(&settled.request.id, gw.partners[won.partner].id.as_str());
             let burl = won
                 .bid
                 .str_field("burl")
@@ -43,6 +40,10 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         bid.rest.remove("lurl");
         if let Some(burl) = burl {
             bid.rest.insert("burl".into(), burl.into());
+        }
+        // Nothing bills a test auction: the client gets no billing notice to fire.
+        if !billable {
+            bid.rest.remove("burl");
         }
         let s = *seat_of[won.partner.0].get_or_insert_with(|| {
             seatbid.push(SeatBid {

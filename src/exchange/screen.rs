@@ -81,8 +81,7 @@ pub(super) fn offers<'a>(
             continue;
         };
         let partner = &gw.partners[c.partner];
-        // OpenRTB: an absent `cur` means USD.
-        let bid_currency = resp.cur.as_deref().unwrap_or("USD");
+        let bid_currency = super::notices::bid_currency(resp);
         for (s, seat) in resp.seatbid.iter().enumerate() {
             for (b, bid) in seat.bid.iter().enumerate() {
                 let imp = find_imp(&bid.impid);
@@ -114,7 +113,7 @@ pub(super) fn offers<'a>(
                     {
                         refused = Some(crate::auction::Rejection::Unplayable(why));
                     } else {
-                        match checks.check(i, bid, seat.seat.as_deref()) {
+                        match checks.check(i, bid, seat.seat.as_deref(), partner.strict_deals) {
                             Ok(a) => accepted = Some(a),
                             Err(r) => refused = Some(r),
                         }
@@ -124,6 +123,16 @@ pub(super) fn offers<'a>(
                 // A booked (direct) bid ranks by its tier; everyone else is the open auction
                 // (1), or above it with a deal when deals are preferred.
                 let tier = c.booked.get(s, b).map(|booking| booking.rank());
+                // A house line item (rank 0) fills what nothing else fills, at its own price,
+                // but never below the imp's floor: the floor is what the publisher sells
+                // the impression for at the least (sponsorships alone were sold regardless).
+                if tier == Some(0)
+                    && refused.is_none()
+                    && let (Some(i), Some(p)) = (imp, price)
+                    && let Some(floor) = specs.get(i).map(|s| s.floor).filter(|f| p < *f)
+                {
+                    refused = Some(crate::auction::Rejection::BelowFloor { price: p, floor });
+                }
                 let rank = tier.unwrap_or(1 + u8::from(is_deal && gw.config.auction.prefer_deals));
                 offers.push(Offer {
                     key: BidKey {

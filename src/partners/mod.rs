@@ -113,6 +113,8 @@ pub struct Partner {
     /// The media types it bids on, as `outbound::media_bits` (`outbound::ALL_MEDIA`: every
     /// one, no per-imp mask needed).
     pub media: u8,
+    /// Refuse bids for deals the request did not offer (`strict_deals`).
+    pub strict_deals: bool,
     /// What bids: an HTTP partner or direct demand.
     pub demand: Demand,
 }
@@ -151,6 +153,7 @@ impl Partner {
         partner.bid_adjustment_nanos = (c.bid_adjustment * 1e9).round() as i64;
         partner.notices = c.notices;
         partner.media = crate::outbound::media_bits(&c.media_types);
+        partner.strict_deals = c.strict_deals;
         Ok(partner)
     }
 
@@ -196,6 +199,7 @@ impl Partner {
             bid_adjustment_nanos: 1_000_000_000,
             notices: Default::default(),
             media: crate::outbound::ALL_MEDIA,
+            strict_deals: false,
             demand,
         }
     }

@@ -23,6 +23,7 @@ mod hostile;
 mod hostile_events;
 mod internal;
 mod logs;
+mod money;
 mod openrtb_fixtures;
 mod openrtb_model;
 mod openrtb_rules;
