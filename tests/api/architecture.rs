@@ -119,3 +119,23 @@ fn the_cycle_finder_finds_cycles() {
     g.get_mut("c").unwrap().insert("a".into());
     assert_eq!(find_cycle(&g).unwrap(), ["a", "b", "c", "a"]);
 }
+
+/// Files stay small enough to read in one sitting: a file over the limit is a concept that
+/// wants splitting (ARCHITECTURE.md, "one seam per concept").
+#[test]
+fn no_src_file_is_over_400_lines() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    assert!(files.len() > 20, "src not found: {files:?}");
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f).ok()?.lines().count();
+            (n > 400).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
+}

@@ -1,0 +1,24 @@
+use super::*;
+
+#[test]
+fn parses_bids_nobids_and_garbage() {
+    assert!(matches!(parse(b""), Outcome::NoBid));
+    assert!(matches!(
+        parse(br#"{"id":"1","seatbid":[]}"#),
+        Outcome::NoBid
+    ));
+    assert!(matches!(parse(br#"{"id":"1","nbr":2}"#), Outcome::NoBid));
+    let bid = br#"{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5}]}]}"#;
+    assert!(matches!(parse(bid), Outcome::Bid(_)));
+    for bad in [
+        &b"<html>oops</html>"[..],
+        b"[1,2]",
+        br#"{"seatbid":[]}"#,
+        br#"{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"1","price":"NaN"}]}]}"#,
+    ] {
+        assert!(
+            matches!(parse(bad), Outcome::BadResponse(BadResponse::Body(_))),
+            "{bad:?}"
+        );
+    }
+}
