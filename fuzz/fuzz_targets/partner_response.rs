@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = bidgate::exchange::playable_markup(bid);
             // Imp 0 is the fixture's video imp; 1 is an imp the rules do not know.
             for imp in 0..2 {
-                let _ = RULES.check(imp, bid, seat.seat.as_deref());
+                for strict in [false, true] {
+                    let _ = RULES.check(imp, bid, seat.seat.as_deref(), strict);
+                }
             }
             let _ = bid.dur();
             let _ = bid.first_adomain();
