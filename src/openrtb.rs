@@ -7,10 +7,12 @@
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
+
+mod markup;
+pub use markup::Markup;
 
 pub type Rest = Map<String, Value>;
 
@@ -86,7 +88,7 @@ pub struct Bid {
     /// lose, and a loser's markup is never read, so it is neither unescaped on the way in
     /// nor escaped again on the way out. Read it with [`Bid::adm`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub adm: Option<Box<RawValue>>,
+    pub adm: Option<Markup>,
     #[serde(flatten)]
     pub rest: Rest,
 }
@@ -126,7 +128,7 @@ impl Bid {
     /// Done on the raw JSON text, values JSON-escaped: the markup is not unescaped and
     /// escaped again. Markup with `\u` escapes (which could spell a macro in disguise)
     /// takes the long way.
-    pub fn adm_substituted(&self, values: &crate::macros::Values<'_>) -> Option<Box<RawValue>> {
+    pub fn adm_substituted(&self, values: &crate::macros::Values<'_>) -> Option<Markup> {
         let raw = self.adm.as_ref()?.get();
         let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
         if !inner.contains("${") {
@@ -134,18 +136,19 @@ impl Bid {
         }
         if inner.contains("\\u") {
             return match crate::macros::substitute(&self.adm()?, values) {
-                Cow::Owned(r) => serde_json::value::to_raw_value(&r).ok(),
+                Cow::Owned(r) => Some(Markup::from_text(&r)),
                 Cow::Borrowed(_) => None,
             };
         }
         match crate::macros::substitute_json(inner, values) {
-            Cow::Owned(r) => RawValue::from_string(format!("\"{r}\"")).ok(),
+            // Valid as it stands: the macros' values were written JSON-escaped.
+            Cow::Owned(r) => Some(Markup::from_checked_literal(&format!("\"{r}\""))),
             Cow::Borrowed(_) => None,
         }
     }
 
     pub fn set_adm(&mut self, text: &str) {
-        self.adm = serde_json::value::to_raw_value(text).ok();
+        self.adm = Some(Markup::from_text(text));
     }
 
     /// `dur`: the ad's duration in seconds (video/audio), when given as a sane integer.
@@ -289,7 +292,7 @@ known_and_rest!(SeatBid, "an OpenRTB SeatBid object",
 }));
 
 known_and_rest!(Bid, "an OpenRTB Bid object",
-{ id: String, impid: String, price: f64, adm: Box<RawValue> },
+{ id: String, impid: String, price: f64, adm: Markup },
 |rest| Ok(Bid {
     id: id.unwrap_or_default(),
     impid: impid.unwrap_or_default(),

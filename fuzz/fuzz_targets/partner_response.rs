@@ -1,6 +1,7 @@
-//! A partner's 200 body: `partners::parse`, then screening of every bid (size bounds,
-//! playable markup incl. reading its VAST, and the request's rules) against a fixed video
-//! request with a private-auction deal.
+//! A partner's 200 body: the fast reader (`partners::read`) against serde_json alone, then
+//! `partners::parse` and screening of every bid (size bounds, playable markup incl. reading
+//! its VAST, and the request's rules) against a fixed video request with a private-auction
+//! deal.
 #![no_main]
 
 use bidgate::bidcheck::RequestRules;
@@ -18,6 +19,12 @@ static RULES: LazyLock<RequestRules> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
+    // The fast reader (markup lifted out before serde_json) must agree with serde_json alone.
+    match (bidgate::partners::read(data), bidgate::partners::read_plain(data)) {
+        (Ok(fast), Ok(plain)) => assert_eq!(fast, plain),
+        (Err(fast), Err(plain)) => assert_eq!(fast.to_string(), plain.to_string()),
+        (fast, plain) => panic!("fast {fast:?} but plain {plain:?}"),
+    }
     let Outcome::Bid(response) = bidgate::partners::parse(data) else {
         return;
     };

@@ -30,8 +30,23 @@ pub struct Stats {
     pub late: u64,
     /// Slowest answer per HTTP status (0 = no answer), in ms: a 503 must be fast.
     pub max_ms_by_status: BTreeMap<u16, f64>,
+    /// The 503s (sheds) alone: p50, p99, p99.9 and max from the scheduled send, and the max
+    /// from the moment the generator actually sent (without its own send lag), in ms. On a
+    /// shared machine the generator's stalls land on the slowest answer of every status; the
+    /// second figure says how much of a slow 503 was the server's (and the kernel's).
+    pub shed: Option<ShedLatency>,
     /// The same by the second of the schedule in which each request was due to leave.
     pub per_second: Vec<Second>,
+}
+
+/// How fast refusals were (see [`Stats::shed`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShedLatency {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub max_after_send_ms: f64,
 }
 
 /// One second of the schedule: the requests due to leave in it and how they ended.
@@ -104,6 +119,8 @@ pub async fn run(
     let mut late = 0;
     let mut max_ms_by_status: BTreeMap<u16, f64> = BTreeMap::new();
     let mut lag = new_histogram();
+    let mut shed = new_histogram();
+    let mut shed_after_send = Duration::ZERO;
     let mut last_answer = start;
     let seconds = (n as f64 / rate).ceil().max(1.0) as usize;
     let mut per_second = vec![(Second::default(), new_histogram()); seconds];
@@ -117,6 +134,10 @@ pub async fn run(
         }
         let _ = second_hist.record((latency.as_micros() as u64).max(1));
         let _ = lag.record((send_lag.as_micros() as u64).max(1));
+        if status == 503 {
+            let _ = shed.record((latency.as_micros() as u64).max(1));
+            shed_after_send = shed_after_send.max(latency.saturating_sub(send_lag));
+        }
         *statuses.entry(status).or_insert(0) += 1;
         let ms = latency.as_secs_f64() * 1000.0;
         let slowest = max_ms_by_status.entry(status).or_insert(0.0);
@@ -149,6 +170,16 @@ pub async fn run(
         max_ms: hist.max() as f64 / 1000.0,
         late,
         max_ms_by_status,
+        shed: (!shed.is_empty()).then(|| {
+            let ms = |q: f64| shed.value_at_quantile(q) as f64 / 1000.0;
+            ShedLatency {
+                p50_ms: ms(0.5),
+                p99_ms: ms(0.99),
+                p999_ms: ms(0.999),
+                max_ms: shed.max() as f64 / 1000.0,
+                max_after_send_ms: shed_after_send.as_secs_f64() * 1000.0,
+            }
+        }),
         per_second: per_second
             .into_iter()
             .map(|(mut s, h)| {

@@ -592,6 +592,7 @@ pub async fn run(args: Args) -> std::io::Result<()> {
                 "late_by_own_clock": c.map(|c| c.late),
                 "client_late_share": s.late as f64 / s.sent.max(1) as f64,
                 "slowest_503_ms": s.max_ms_by_status.get(&503),
+                "shed_latency": s.shed,
                 "share_200": s.share(200), "share_204": s.share(204), "share_503": s.share(503),
                 "share_other": s.non_2xx().saturating_sub(s.statuses.get(&503).copied().unwrap_or(0)) as f64 / s.sent.max(1) as f64,
                 "send_lag_p99_ms": s.send_lag_p99_ms,
@@ -924,6 +925,20 @@ fn targets(o: &Value, tmax: u64) -> Vec<Target> {
                 Some(true),
                 "",
             ),
+        }
+        let shed = &ov["shed_latency"];
+        if let (Some(p99), Some(p999), Some(after)) = (
+            f(&shed["p99_ms"]),
+            f(&shed["p999_ms"]),
+            f(&shed["max_after_send_ms"]),
+        ) {
+            add(
+                "overload: 503s p99 / p99.9 / slowest from the actual send",
+                format!("{p99:.1} / {p999:.1} / {after:.1} ms"),
+                "—".into(),
+                None,
+                "(the slowest without the generator's own send lag; not a target)",
+            );
         }
         let opened = opened(&ov["circuits_opened"]);
         add(

@@ -80,7 +80,7 @@ pub(super) fn bid(impid: &str, n: usize, c: &crate::internal::Candidate<'_>) -> 
         id: format!("{}~{n}", li.id),
         impid: impid.to_string(),
         price: price.to_f64(),
-        adm: serde_json::value::to_raw_value(&adm).ok(),
+        adm: Some(crate::openrtb::Markup::from_text(&adm)),
         rest,
     }
 }

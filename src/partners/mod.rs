@@ -4,15 +4,17 @@
 //! This is the only module that speaks HTTP to partners. A call never returns an error:
 //! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
 
+mod answer;
 mod demand;
 
 pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
+pub use answer::{parse, read, read_plain};
 pub use demand::{Ask, Call, Demand, Http};
 
 use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
-use crate::openrtb::{BidResponse, VERSION_HEADER};
+use crate::openrtb::VERSION_HEADER;
 use bytes::{Bytes, BytesMut};
 use governor::DefaultDirectRateLimiter;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
@@ -339,20 +341,6 @@ pub async fn call(partner: &Http, body: Bytes) -> Outcome {
         }
     }
     parse(&buf)
-}
-
-/// Reads a 200 body: empty or bid-less means no bid; anything but a BidResponse is bad.
-pub fn parse(body: &[u8]) -> Outcome {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Outcome::NoBid;
-    }
-    match serde_json::from_slice::<BidResponse>(body) {
-        Ok(r) if r.seatbid.iter().all(|s| s.bid.is_empty()) => Outcome::NoBid,
-        Ok(r) => Outcome::Bid(r),
-        Err(e) => Outcome::BadResponse(BadResponse::Body(format!(
-            "response is not an OpenRTB BidResponse: {e}"
-        ))),
-    }
 }
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
