@@ -3,9 +3,9 @@
 //! Why a scanner of our own: markup is nearly all of an answer (a 4 KB VAST and a 3 KB
 //! display tag per partner, escaped quotes every ~20 bytes), and serde_json's string scan,
 //! which pays ~100 instructions at every escape, was a quarter of an auction's
-//! instructions. So the body is first walked by [`lift_markup`], which skips strings with
-//! `memchr2` (SIMD) and tracks just enough structure to know which strings are
-//! `seatbid[].bid[].adm`. Each such markup is checked (escapes, control characters, UTF-8),
+//! instructions. So the body is first walked by [`lift_markup`], which skips strings 16
+//! bytes at a time ([`string_end`]) and tracks just enough structure to know which strings
+//! are `seatbid[].bid[].adm`. Each such markup is checked (escapes, control characters, UTF-8),
 //! kept aside, and replaced in a copy of the body by its index, a number: serde_json then
 //! reads a body of a few hundred bytes per bid, and the markup goes back into its bid
 //! as a [`Markup`]. Anything unusual (a key written with escapes, a non-string `adm`, a
