@@ -49,6 +49,38 @@ fn retarget(v: &mut Value, title: &str) {
     }
 }
 
+/// Rules of bidgate's validation that the types do not carry (they are checked in code), so
+/// that generated requests meet them and the document says what a 400 is for. Each target
+/// must exist: a renamed field fails here instead of silently dropping its rule.
+fn validation_rules(schemas: &mut Map<String, Value>) {
+    let mut rule = |schema: &str, field: Option<&str>, rule: Value| {
+        let s = schemas
+            .get_mut(schema)
+            .unwrap_or_else(|| panic!("no schema {schema}"));
+        let target = match field {
+            Some(f) => s["properties"]
+                .get_mut(f)
+                .unwrap_or_else(|| panic!("{schema} has no {f}")),
+            None => s,
+        };
+        target
+            .as_object_mut()
+            .unwrap()
+            .extend(rule.as_object().unwrap().clone());
+    };
+    // validation::parse: a non-empty id, at least one imp, each offering a media type.
+    rule("BidRequest", Some("id"), json!({ "minLength": 1 }));
+    rule("BidRequest", Some("imp"), json!({ "minItems": 1 }));
+    rule("BidRequest.Imp", Some("id"), json!({ "minLength": 1 }));
+    let media = ["banner", "video", "audio", "native"].map(|m| json!({ "required": [m] }));
+    rule("BidRequest.Imp", None, json!({ "anyOf": media }));
+    // ads::parse.
+    rule("AdRequest.App", Some("bundle"), json!({ "minLength": 1 }));
+    let max = bidgate::ads::MAX_SLOTS;
+    rule("AdRequest", Some("slots"), json!({ "minItems": 1, "maxItems": max }));
+    rule("AdRequest.Slot", Some("id"), json!({ "minLength": 1, "maxLength": 64 }));
+}
+
 fn text(description: &str) -> Value {
     json!({ "description": description,
             "content": { "text/plain": { "schema": { "type": "string" } } } })
@@ -99,6 +131,7 @@ pub fn document() -> Value {
         &mut schemas,
         serde_json::to_value(schemars::schema_for!(bidgate::ads::AdResponse)).unwrap(),
     );
+    validation_rules(&mut schemas);
     let api_key = json!({ "$ref": "#/components/parameters/X-Api-Key" });
     let admin = json!([{ "bearer": [] }, { "basic": [] }]);
 
@@ -173,7 +206,11 @@ pub fn document() -> Value {
                       "enum": ["impression", "click", "start", "firstQuartile", "midpoint",
                                "thirdQuartile", "complete", "error"] } },
                     { "name": "t", "in": "query", "required": true,
-                      "description": "the signed tracking token", "schema": { "type": "string" } },
+                      "description": "the signed tracking token: base64url claims, a dot, \
+                                      base64url of the 32-byte HMAC-SHA256",
+                      "schema": { "type": "string",
+                                  "maxLength": bidgate::events::token::MAX_TOKEN_CHARS,
+                                  "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$" } },
                     { "name": "pixel", "in": "query", "required": false,
                       "description": "1: answer with a 1×1 GIF", "schema": { "type": "string", "enum": ["1"] } },
                     api_key
@@ -274,4 +311,32 @@ async fn every_documented_operation_answers_a_documented_status() {
         }
     }
     assert_eq!(asked, 9, "every operation asked");
+}
+
+/// A documented path asked with another method gets 405 naming the one it serves (it used to
+/// be a 404, as if the path did not exist: schemathesis's `unsupported_method` check).
+#[tokio::test]
+async fn a_documented_path_with_another_method_gets_405_with_allow() {
+    let config = bidgate::demo::CONFIG.replace("127.0.0.1:8080", "127.0.0.1:0");
+    let app = spawn_app(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n{config}")).await;
+    let client = reqwest::Client::new();
+    for (path, item) in document()["paths"].as_object().unwrap() {
+        let served = item.as_object().unwrap().keys().next().unwrap().to_uppercase();
+        let path = path.replace("{kind}", "impression");
+        for other in ["GET", "POST", "PUT", "DELETE", "TRACE"] {
+            if other == served {
+                continue;
+            }
+            let method = reqwest::Method::from_bytes(other.as_bytes()).unwrap();
+            let resp = client
+                .request(method, format!("http://{}{path}", app.addr))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 405, "{other} {path}");
+            assert_eq!(resp.headers()["allow"], served.as_str(), "{other} {path}");
+        }
+    }
+    // An unknown path is still a 404.
+    assert_eq!(app.get("/v2/nothing").await.status(), 404);
 }
