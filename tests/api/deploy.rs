@@ -131,7 +131,8 @@ fn container(docs: &[Value]) -> &Value {
 }
 
 fn int(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("{v} is not a whole number"))
+    v.as_u64()
+        .unwrap_or_else(|| panic!("{v} is not a whole number"))
 }
 
 #[test]
@@ -217,14 +218,21 @@ async fn k8s_probes_are_routes_of_the_configured_binary() {
         .unwrap();
     let ports = c["ports"].as_array().unwrap();
     let port_of = |name: &Value| -> u64 {
-        let p = ports.iter().find(|p| &p["name"] == name).expect("named port");
+        let p = ports
+            .iter()
+            .find(|p| &p["name"] == name)
+            .expect("named port");
         int(&p["containerPort"])
     };
     let mut paths = Vec::new();
     for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
         let get = &c[probe]["httpGet"];
         assert_eq!(get["path"], path, "{probe}");
-        assert_eq!(port_of(&get["port"]), u64::from(listen_port), "{probe}'s port");
+        assert_eq!(
+            port_of(&get["port"]),
+            u64::from(listen_port),
+            "{probe}'s port"
+        );
         paths.push(path);
     }
 
@@ -236,7 +244,10 @@ async fn k8s_probes_are_routes_of_the_configured_binary() {
     env.extend([
         ("BIDGATE_SERVER__LISTEN".into(), "127.0.0.1:0".into()),
         ("BIDGATE_ADMIN__LISTEN".into(), "127.0.0.1:0".into()),
-        ("BIDGATE_EVENT_LOG__DIR".into(), events.display().to_string()),
+        (
+            "BIDGATE_EVENT_LOG__DIR".into(),
+            events.display().to_string(),
+        ),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (mut child, app) = serve_binary_env(&file, &env);
@@ -258,14 +269,18 @@ fn k8s_termination_covers_prestop_drain_and_shutdown() {
     let server = &table["server"];
     let drain_ms = server["drain_delay_ms"].as_integer().unwrap() as u64;
     let shutdown_s = server["shutdown_timeout_s"].as_integer().unwrap_or(5) as u64;
-    assert!(drain_ms > 0, "a drain delay, so that load balancers catch up");
+    assert!(
+        drain_ms > 0,
+        "a drain delay, so that load balancers catch up"
+    );
     let pre_stop_s = int(&container(&docs)["lifecycle"]["preStop"]["sleep"]["seconds"]);
     assert!(
         pre_stop_s * 1000 >= drain_ms,
         "preStop sleeps {pre_stop_s} s, less than server.drain_delay_ms = {drain_ms}"
     );
-    let grace = int(&find(&docs, "Deployment")["spec"]["template"]["spec"]
-        ["terminationGracePeriodSeconds"]);
+    let grace = int(
+        &find(&docs, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+    );
     let needed = pre_stop_s + drain_ms.div_ceil(1000) + shutdown_s;
     assert!(
         grace > needed,
@@ -283,7 +298,11 @@ fn k8s_objects_refer_to_each_other() {
         let selector = selector.as_object().expect("selector");
         assert!(!selector.is_empty(), "{what} selects every pod");
         for (k, v) in selector {
-            assert_eq!(labels.get(k), Some(v), "{what} selects {k}={v}, not on the pods");
+            assert_eq!(
+                labels.get(k),
+                Some(v),
+                "{what} selects {k}={v}, not on the pods"
+            );
         }
     };
     selects_pods(&find(&docs, "Service")["spec"]["selector"], "the Service");
@@ -292,14 +311,21 @@ fn k8s_objects_refer_to_each_other() {
         "the PDB",
     );
     let hpa = &find(&docs, "HorizontalPodAutoscaler")["spec"];
-    assert_eq!(hpa["scaleTargetRef"]["name"], deployment["metadata"]["name"]);
+    assert_eq!(
+        hpa["scaleTargetRef"]["name"],
+        deployment["metadata"]["name"]
+    );
     assert_eq!(hpa["metrics"][0]["resource"]["name"], "cpu");
     // The Service's target ports are the container's named ports.
     let c = container(&docs);
     for port in find(&docs, "Service")["spec"]["ports"].as_array().unwrap() {
         let target = &port["targetPort"];
         assert!(
-            c["ports"].as_array().unwrap().iter().any(|p| &p["name"] == target),
+            c["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| &p["name"] == target),
             "Service targets {target}, not a container port"
         );
     }
@@ -308,7 +334,10 @@ fn k8s_objects_refer_to_each_other() {
     let config = volumes.iter().find(|v| v["name"] == "config").unwrap();
     let cm_name = find(&docs, "ConfigMap")["metadata"]["name"].clone();
     assert_eq!(config["configMap"]["name"], cm_name);
-    assert_eq!(find(&docs, "Secret")["metadata"]["name"], c["envFrom"][0]["secretRef"]["name"]);
+    assert_eq!(
+        find(&docs, "Secret")["metadata"]["name"],
+        c["envFrom"][0]["secretRef"]["name"]
+    );
     // Non-root, and resources the HPA's utilisation is measured against.
     assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
     assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
@@ -338,11 +367,17 @@ fn compose_runs_three_replicas_behind_a_load_balancer() {
         .filter(|l| !l.starts_with('#') && l.contains('='))
         .map(|l| l.split('=').next().unwrap())
         .collect();
-    let mut secret: Vec<String> = secret_env(&manifests()).into_iter().map(|(k, _)| k).collect();
+    let mut secret: Vec<String> = secret_env(&manifests())
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     secret.sort();
     let mut env_names: Vec<String> = env_names.into_iter().map(String::from).collect();
     env_names.sort();
-    assert_eq!(env_names, secret, "compose.env and secret.yaml name the same keys");
+    assert_eq!(
+        env_names, secret,
+        "compose.env and secret.yaml name the same keys"
+    );
     // The load balancer's config exists and sends traffic to the replicas.
     let lb_mount = services["lb"]["volumes"][0].as_str().unwrap();
     let nginx = read(&format!("deploy/{}", lb_mount.split(':').next().unwrap()));
@@ -359,7 +394,12 @@ fn dockerfile_is_multi_stage_and_runs_as_non_root() {
         .lines()
         .find_map(|l| l.strip_prefix("USER "))
         .expect("the runtime stage sets USER");
-    let uid: u32 = user.split(':').next().unwrap().parse().expect("numeric uid");
+    let uid: u32 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("numeric uid");
     assert_ne!(uid, 0, "runs as root");
     assert!(dockerfile.contains("cargo build --release --locked"));
     let ignore = read(".dockerignore");

@@ -13,7 +13,10 @@ use serde_json::{Map, Value, json};
 /// as `<Title>.<Def>` beside it (an ad request's `App` is not a bid request's `App`), and
 /// every `$ref` pointed there.
 fn add_schema(components: &mut Map<String, Value>, mut schema: Value) -> Value {
-    let title = schema["title"].as_str().expect("a titled schema").to_string();
+    let title = schema["title"]
+        .as_str()
+        .expect("a titled schema")
+        .to_string();
     let defs = schema
         .as_object_mut()
         .unwrap()
@@ -37,10 +40,10 @@ fn add_schema(components: &mut Map<String, Value>, mut schema: Value) -> Value {
 fn retarget(v: &mut Value, title: &str) {
     match v {
         Value::Object(o) => {
-            if let Some(Value::String(r)) = o.get_mut("$ref") {
-                if let Some(def) = r.strip_prefix("#/$defs/") {
-                    *r = format!("#/components/schemas/{title}.{def}");
-                }
+            if let Some(Value::String(r)) = o.get_mut("$ref")
+                && let Some(def) = r.strip_prefix("#/$defs/")
+            {
+                *r = format!("#/components/schemas/{title}.{def}");
             }
             o.values_mut().for_each(|c| retarget(c, title));
         }
@@ -77,8 +80,16 @@ fn validation_rules(schemas: &mut Map<String, Value>) {
     // ads::parse.
     rule("AdRequest.App", Some("bundle"), json!({ "minLength": 1 }));
     let max = bidgate::ads::MAX_SLOTS;
-    rule("AdRequest", Some("slots"), json!({ "minItems": 1, "maxItems": max }));
-    rule("AdRequest.Slot", Some("id"), json!({ "minLength": 1, "maxLength": 64 }));
+    rule(
+        "AdRequest",
+        Some("slots"),
+        json!({ "minItems": 1, "maxItems": max }),
+    );
+    rule(
+        "AdRequest.Slot",
+        Some("id"),
+        json!({ "minLength": 1, "maxLength": 64 }),
+    );
 }
 
 fn text(description: &str) -> Value {
@@ -99,10 +110,19 @@ fn json_body(description: &str, schema: Value) -> Value {
 /// What the client edges share: bad input, slow or big bodies, rate limits, load shedding.
 fn edge_errors(responses: &mut Value) {
     let r = responses.as_object_mut().unwrap();
-    r.insert("400".into(), text("invalid request: one line naming the field"));
+    r.insert(
+        "400".into(),
+        text("invalid request: one line naming the field"),
+    );
     r.insert("408".into(), text("the body did not arrive in time"));
-    r.insert("413".into(), text("body larger than server.max_request_bytes"));
-    r.insert("429".into(), retry_after("this client is over its rate limit"));
+    r.insert(
+        "413".into(),
+        text("body larger than server.max_request_bytes"),
+    );
+    r.insert(
+        "429".into(),
+        retry_after("this client is over its rate limit"),
+    );
     r.insert("503".into(), retry_after("overloaded: shed at once, retry"));
 }
 
@@ -321,7 +341,13 @@ async fn a_documented_path_with_another_method_gets_405_with_allow() {
     let app = spawn_app(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n{config}")).await;
     let client = reqwest::Client::new();
     for (path, item) in document()["paths"].as_object().unwrap() {
-        let served = item.as_object().unwrap().keys().next().unwrap().to_uppercase();
+        let served = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .to_uppercase();
         let path = path.replace("{kind}", "impression");
         for other in ["GET", "POST", "PUT", "DELETE", "TRACE"] {
             if other == served {
