@@ -71,9 +71,13 @@ fn validation_rules(schemas: &mut Map<String, Value>) {
             .unwrap()
             .extend(rule.as_object().unwrap().clone());
     };
-    // validation::parse: a non-empty id, at least one imp, each offering a media type.
+    // validation::parse: a non-empty id, at most one of site/app/dooh, at least one imp, each
+    // offering a media type.
     rule("BidRequest", Some("id"), json!({ "minLength": 1 }));
     rule("BidRequest", Some("imp"), json!({ "minItems": 1 }));
+    let two =
+        [["site", "app"], ["site", "dooh"], ["app", "dooh"]].map(|p| json!({ "required": p }));
+    rule("BidRequest", None, json!({ "not": { "anyOf": two } }));
     rule("BidRequest.Imp", Some("id"), json!({ "minLength": 1 }));
     let media = ["banner", "video", "audio", "native"].map(|m| json!({ "required": [m] }));
     rule("BidRequest.Imp", None, json!({ "anyOf": media }));
