@@ -9,30 +9,54 @@ mod status;
 
 use crate::telemetry;
 use actix_web::dev::Service;
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// The routes clients and load balancers use. Shared state (`Live`, the metrics handle)
 /// comes in as app data.
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openrtb2/auction", web::post().to(auction::handle))
-        .route("/v1/ads", web::post().to(ads::handle))
-        .route("/v1/events/{kind}", web::get().to(events::handle));
+    cfg.service(only("/openrtb2/auction", Method::POST, auction::handle))
+        .service(only("/v1/ads", Method::POST, ads::handle))
+        .service(only("/v1/events/{kind}", Method::GET, events::handle));
     probes(cfg);
 }
 
 /// `/healthz` and `/readyz`: on every listener, so each port can be health-checked.
 pub fn probes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.service(only("/healthz", Method::GET, healthz))
+        .service(only("/readyz", Method::GET, readyz));
 }
 
 /// The routes for operators: on the main listener, or on `admin.listen` only.
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(status::page))
-        .route("/admin/status", web::get().to(status::handle))
-        .route("/admin/reload", web::post().to(status::reload))
-        .route("/metrics", web::get().to(metrics));
+    cfg.service(only("/admin", Method::GET, status::page))
+        .service(only("/admin/status", Method::GET, status::handle))
+        .service(only("/admin/reload", Method::POST, status::reload))
+        .service(only("/metrics", Method::GET, metrics));
+}
+
+/// A path served with one method. Any other method gets 405 with `Allow` (RFC 9110
+/// §15.5.6), not the 404 of an unknown path: a client that POSTs where GET is expected is
+/// told what is wrong (actix's resources fall back to the app's 404 otherwise).
+fn only<F, Args>(path: &str, method: Method, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let allow = method.to_string();
+    web::resource(path)
+        .route(web::route().method(method).to(handler))
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((actix_web::http::header::ALLOW, allow.clone()))
+                    .content_type("text/plain")
+                    .body(format!("method not allowed: use {allow}\n"))
+            }
+        }))
 }
 
 /// Counts every response by route pattern (bounded) and status.
