@@ -51,14 +51,19 @@ pub struct Offer<'a> {
     pub adomain: Option<&'a str>,
     /// Refused before the auction (by the request's rules, `bidcheck`), and why.
     pub refused: Option<Rejection>,
-    /// A deal bid's floor: replaces the imp's floor for this bid.
+    /// The bid's own floor, which replaces the imp's for it: a deal's floor, or the floor
+    /// an open video/audio bid's duration sets when above the imp's (screening refuses such
+    /// a bid below it with 304 first).
     pub deal_floor: Option<Micros>,
     /// Higher ranks win over any price of lower ranks: 0 house ads, 1 the open auction,
     /// 2 deals with `prefer_deals`, 3 sponsorships.
     pub rank: u8,
     /// Pays its own price whatever the pricing rule (direct-sold sponsorship and house ads,
-    /// whose price is a contract, not a bid).
+    /// whose price is a contract, not a bid; a fixed-price deal's bid, priced at the deal).
     pub fixed: bool,
+    /// In a pod, the position the bid is only eligible for (`bid.slotinpod`, OpenRTB list
+    /// 7.4): `FIRST` (1), `LAST` (-1), `FIRST_OR_LAST` (2); 0 or absent: any.
+    pub slot: i8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +110,20 @@ pub enum Rejection {
     Unplayable(String),
     /// A `burl` or bid `id` longer than a tracking token can carry (the field, its length).
     Oversized(&'static str, usize),
+    /// A winner whose markup never arrived from its `nurl` (why): the runner-up takes its place.
+    NoMarkup(String),
+    /// The bid's app `bundle` is in the request's `bapp`.
+    BlockedApp(String),
+    /// None of the bid's `cat` is in the request's `acat` (the first given).
+    CategoryNotAllowed(String),
+    /// The creative's language is not in the request's `wlang`/`wlangb`.
+    Language(String),
+    /// A creative attribute (`bid.attr`) the imp's media object blocks (`battr`).
+    BlockedAttribute(u64),
+    /// A deal bid's advertiser is not in the deal's `wadomain`.
+    DealAdvertiser(String),
+    /// One bid of a `seatbid.group = 1` (all or nothing) did not win, so none of them does.
+    GroupIncomplete,
 }
 
 impl Rejection {
@@ -126,6 +145,13 @@ impl Rejection {
             Rejection::NotADeal => 317,
             Rejection::Unplayable(_) => UNPLAYABLE_CODE,
             Rejection::Oversized(..) => 319,
+            Rejection::NoMarkup(_) => 318,
+            Rejection::BlockedApp(_) => 320,
+            Rejection::CategoryNotAllowed(_) => 321,
+            Rejection::Language(_) => 322,
+            Rejection::BlockedAttribute(_) => 323,
+            Rejection::DealAdvertiser(_) => 324,
+            Rejection::GroupIncomplete => 325,
         }
     }
 
@@ -140,7 +166,13 @@ impl Rejection {
             | Rejection::PodDuration(_)
             | Rejection::Unplayable(_) => 204,
             Rejection::BlockedAdvertiser(_) => 205,
-            Rejection::BlockedCategory(_) => 209,
+            Rejection::BlockedCategory(_) | Rejection::CategoryNotAllowed(_) => 209,
+            Rejection::BlockedApp(_) => 206,
+            Rejection::Language(_) => 208,
+            Rejection::BlockedAttribute(_) => 210,
+            Rejection::DealAdvertiser(_) => 213,
+            Rejection::NoMarkup(_) => 7,
+            Rejection::GroupIncomplete => 102,
             Rejection::UnknownDeal(_) | Rejection::NotADeal => 4,
             Rejection::MissingBidId
             | Rejection::UnknownImp(_)
@@ -197,6 +229,25 @@ impl Rejection {
             Rejection::Oversized(field, len) => {
                 format!("bid {bid_id}: {field} is {len} bytes, too long for a tracking URL")
             }
+            Rejection::NoMarkup(why) => format!("bid {bid_id}: {why}"),
+            Rejection::BlockedApp(b) => {
+                format!("bid {bid_id}: app bundle `{b}` is blocked by the request (bapp)")
+            }
+            Rejection::CategoryNotAllowed(c) => {
+                format!("bid {bid_id}: category `{c}` is not allowed by the request (acat)")
+            }
+            Rejection::Language(l) => {
+                format!("bid {bid_id}: language `{l}` is not allowed by the request (wlang/wlangb)")
+            }
+            Rejection::BlockedAttribute(a) => {
+                format!("bid {bid_id}: creative attribute {a} is blocked by the imp (battr)")
+            }
+            Rejection::DealAdvertiser(d) => {
+                format!("bid {bid_id}: advertiser `{d}` is not allowed in the deal (wadomain)")
+            }
+            Rejection::GroupIncomplete => format!(
+                "bid {bid_id}: its seatbid is all or nothing (group = 1) and another of its bids did not win"
+            ),
         }
     }
 }
