@@ -113,6 +113,9 @@ pub struct Settled {
     pub ext: ResponseExt,
     /// Every partner called or skipped: index, outcome label, milliseconds.
     pub outcomes: Vec<(PartnerIx, &'static str, u64)>,
+    /// The currency to answer in: the first of the request's `cur` with a rate, else the
+    /// auction currency.
+    pub currency: String,
 }
 
 /// Fans out, screens, and runs the auction: the part every endpoint shares. `listener`: the
@@ -129,6 +132,12 @@ pub async fn settle(
     // knapsack, not the price order, decides who gets in): a request with a pod is sent,
     // and cleared, as a first-price auction throughout, so that what partners are told is
     // how they are charged.
+    let answer_currency = request
+        .cur
+        .as_deref()
+        .and_then(|listed| gw.rates.answer_currency(listed))
+        .unwrap_or(currency)
+        .to_ascii_uppercase();
     let pods = specs.iter().any(|s| s.pod.is_some());
     request.at = Some(if pods { 1 } else { gw.auction_type() });
     request.cur = Some(vec![currency.to_string()]);
@@ -259,5 +268,6 @@ pub async fn settle(
         wins,
         ext,
         outcomes,
+        currency: answer_currency,
     }
 }

@@ -186,3 +186,55 @@ async fn an_all_or_nothing_seatbid_wins_every_imp_or_none() {
     );
     assert_eq!(error_codes(&body, "group-all"), [325, 325]);
 }
+
+#[tokio::test]
+async fn the_answer_is_in_the_first_requested_currency_with_a_rate() {
+    let p = mock_partner(Reply::Json(json!({"id": "x", "cur": "EUR", "seatbid": [{"bid": [
+        {"id": "e", "impid": "1", "price": 2.0, "adm": "x"}]}]})));
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("answer-cur", p.endpoint(), 300)],
+    ) + "\n[currency]\nrates = { EUR = 1.5, GBP = 2.0 }\n";
+    let app = spawn_app(&cfg).await;
+    let mut request = auction(json!([banner("1")]));
+    // JPY has no rate: GBP is the first the client accepts that bidgate can answer in.
+    request["cur"] = json!(["JPY", "GBP", "USD"]);
+    let body = app.auction_json(&request).await;
+    assert_eq!(body["cur"], "GBP", "{body}");
+    let bid = &body["seatbid"][0]["bid"][0];
+    // 2.00 EUR = 3.00 USD = 1.50 GBP; the partner's own bid stays visible.
+    assert_eq!(bid["price"], 1.5, "{body}");
+    assert_eq!(bid["ext"]["origbidcpm"], 2.0);
+    assert_eq!(bid["ext"]["origbidcur"], "EUR");
+    assert_eq!(p.requests()[0].body["cur"], json!(["USD"]), "partners bid in the auction currency");
+
+    request["cur"] = json!(["JPY", "CHF"]);
+    let resp = app.auction(&request).await;
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("request.cur"), "{text}");
+}
+
+#[tokio::test]
+async fn a_partner_is_sent_its_floors_divided_by_its_bid_adjustment() {
+    let adjusted = mock_partner(Reply::NoBid);
+    let plain = mock_partner(Reply::NoBid);
+    let cfg = config(
+        "pricing = \"first_price\"",
+        &[("floor-adjusted", adjusted.endpoint(), 300), ("floor-plain", plain.endpoint(), 300)],
+    );
+    let cfg = with_partner_lines(cfg, &adjusted.endpoint(), "bid_adjustment = 0.8");
+    let app = spawn_app(&cfg).await;
+    let mut imp = banner("1");
+    imp["bidfloor"] = json!(1.0);
+    imp["pmp"] = json!({"deals": [{"id": "d", "bidfloor": 2.0}]});
+    let resp = app.auction(&auction(json!([imp]))).await;
+    assert_eq!(resp.status(), 204);
+    let sent = &adjusted.requests()[0].body["imp"][0];
+    // A 1.25 bid × 0.8 is exactly the 1.00 floor.
+    assert_eq!(sent["bidfloor"], 1.25, "{sent}");
+    assert_eq!(sent["pmp"]["deals"][0]["bidfloor"], 2.5);
+    let sent = &plain.requests()[0].body["imp"][0];
+    assert_eq!(sent["bidfloor"], 1.0);
+    assert_eq!(sent["pmp"]["deals"][0]["bidfloor"], 2.0);
+}
