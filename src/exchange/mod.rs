@@ -116,6 +116,20 @@ pub struct Settled {
     /// The currency to answer in: the first of the request's `cur` with a rate, else the
     /// auction currency.
     pub currency: String,
+    /// Nothing won is answered with a 200 and an empty `seatbid` (`no_bid_status`).
+    pub answer_empty: bool,
+}
+
+/// `/openrtb2/auction`'s status when nothing won: the request's `ext.no_bid_status` (200 or
+/// 204), else `auction.no_bid_status`.
+pub fn no_bid_status(gw: &Gateway, request: &BidRequest) -> u16 {
+    request
+        .rest
+        .get("ext")
+        .and_then(|e| e.get("no_bid_status"))
+        .and_then(serde_json::Value::as_u64)
+        .filter(|s| *s == 200 || *s == 204)
+        .map_or(gw.config.auction.no_bid_status, |s| s as u16)
 }
 
 /// Fans out, screens, and runs the auction: the part every endpoint shares. `listener`: the
@@ -188,7 +202,8 @@ pub async fn settle(
 
     // The ext (times, error messages) is only written when there is a response to carry it:
     // a 204 records metrics and nothing else.
-    let answering = !outcome.wins.is_empty();
+    let answer_empty = no_bid_status(gw, &request) == 200;
+    let answering = !outcome.wins.is_empty() || answer_empty;
     let mut ext = ResponseExt::default();
     let now = tokio::time::Instant::now();
     for c in &called {
@@ -221,6 +236,7 @@ pub async fn settle(
         if answering {
             let id = gw.partners[partner].id.as_str();
             ext.push_error(id, rejection.code(), rejection.message(offer.bid_id));
+            ext.non_bid(id, offer.impid, offer.bid_id, rejection.code());
         }
     }
     for ((partner, code), n) in counts {
@@ -269,5 +285,6 @@ pub async fn settle(
         ext,
         outcomes,
         currency: answer_currency,
+        answer_empty,
     }
 }

@@ -8,7 +8,7 @@ use crate::openrtb::{BidResponse, SeatBid};
 
 /// The OpenRTB answer to a settled auction; `None` when nothing won.
 pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
-    if settled.wins.is_empty() {
+    if settled.wins.is_empty() && !settled.answer_empty {
         return None;
     }
     // The client's currency (validated to have a rate; a rates file that lost it since

@@ -238,3 +238,38 @@ async fn a_partner_is_sent_its_floors_divided_by_its_bid_adjustment() {
     assert_eq!(sent["bidfloor"], 1.0);
     assert_eq!(sent["pmp"]["deals"][0]["bidfloor"], 2.0);
 }
+
+#[tokio::test]
+async fn nothing_won_is_a_200_with_ext_when_asked_and_every_dropped_bid_is_listed() {
+    let p = mock_partner(seat(json!([
+        {"id": "low", "impid": "1", "price": 0.5, "adm": "x"},
+        {"id": "stray", "impid": "9", "price": 3.0, "adm": "x"}
+    ])));
+    let cfg = config(
+        "pricing = \"first_price\"\nno_bid_status = 200",
+        &[("nobid-200", p.endpoint(), 300)],
+    );
+    let app = spawn_app(&cfg).await;
+    let mut imp = banner("1");
+    imp["bidfloor"] = json!(1.0);
+    let mut request = auction(json!([imp]));
+    let resp = app.auction(&request).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["id"], "r");
+    assert!(winners(&body).is_empty(), "{body}");
+    assert_eq!(error_codes(&body, "nobid-200"), [304, 302]);
+    assert!(body["ext"]["responsetimemillis"]["nobid-200"].is_u64());
+    assert_eq!(
+        body["ext"]["seatnonbid"],
+        json!([{"seat": "nobid-200", "nonbid": [
+            {"impid": "1", "bidid": "low", "code": 304},
+            {"impid": "9", "bidid": "stray", "code": 302}
+        ]}]),
+        "{body}"
+    );
+    // The request decides over the config.
+    request["ext"] = json!({"no_bid_status": 204});
+    let resp = app.auction(&request).await;
+    assert_eq!(resp.status(), 204);
+}
