@@ -19,6 +19,7 @@ mod config;
 mod dashboard;
 mod docs;
 mod event_log;
+mod exchange_fixtures;
 mod faults;
 mod hostile;
 mod hostile_events;
