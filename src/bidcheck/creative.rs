@@ -60,7 +60,10 @@ impl CreativeRules {
                 .or_else(|| bid.str_field("language"))
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-            && !self.langs.iter().any(|allowed| same_language(allowed, lang))
+            && !self
+                .langs
+                .iter()
+                .any(|allowed| same_language(allowed, lang))
         {
             return Err(Rejection::Language(lang.to_string()));
         }

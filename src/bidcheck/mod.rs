@@ -272,10 +272,9 @@ impl RequestRules {
             if !rules.media.contains(&m) {
                 return Err(Rejection::MediaType(m));
             }
-            if let (Some(dur), Some((_, allowed))) = (
-                dur,
-                rules.durations.iter().find(|(t, _)| *t == m),
-            ) {
+            if let (Some(dur), Some((_, allowed))) =
+                (dur, rules.durations.iter().find(|(t, _)| *t == m))
+            {
                 let fits = if allowed.exact.is_empty() {
                     allowed.min.is_none_or(|min| dur >= min)
                         && allowed.max.is_none_or(|max| max == 0 || dur <= max)

@@ -40,7 +40,11 @@ pub(super) async fn complete(
         }
         let mut failed = Vec::new();
         if rounds == ROUNDS {
-            failed.extend(missing.iter().map(|k| (*k, "no time left to fetch its markup".into())));
+            failed.extend(
+                missing
+                    .iter()
+                    .map(|k| (*k, "no time left to fetch its markup".into())),
+            );
         } else {
             rounds += 1;
             let fetches = missing.iter().map(|&key| {

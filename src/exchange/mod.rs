@@ -100,7 +100,11 @@ pub(crate) fn partner_price(
     currency: &str,
 ) -> Option<Micros> {
     gw.rates
-        .to_partner(clearing, gw.partners[partner].bid_adjustment_nanos, currency)
+        .to_partner(
+            clearing,
+            gw.partners[partner].bid_adjustment_nanos,
+            currency,
+        )
         .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)))
 }
 

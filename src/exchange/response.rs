@@ -42,7 +42,10 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         }
         // What the partner bid, as it bid it (Prebid Server's `origbidcpm`/`origbidcur`).
         let orig = bid.price;
-        let ext = bid.rest.entry("ext").or_insert_with(|| serde_json::json!({}));
+        let ext = bid
+            .rest
+            .entry("ext")
+            .or_insert_with(|| serde_json::json!({}));
         if let Some(ext) = ext.as_object_mut() {
             ext.insert("origbidcpm".into(), orig.into());
             ext.insert("origbidcur".into(), won.bid_currency.as_str().into());

@@ -24,9 +24,11 @@ async fn a_winner_without_markup_is_replaced_by_the_runner_up_which_gets_no_loss
         {"id": "a", "impid": "1", "price": 5.0, "nurl": format!("http://{}/markup", dead.addr)}
     ])));
     let second = mock_partner(Reply::NoBid);
-    second.set_reply(seat(json!([{"id": "b", "impid": "1", "price": 3.0, "adm": "<ad/>",
+    second.set_reply(seat(
+        json!([{"id": "b", "impid": "1", "price": 3.0, "adm": "<ad/>",
         "nurl": format!("http://{}/win/b", second.addr),
-        "lurl": format!("http://{}/loss/b", second.addr)}])));
+        "lurl": format!("http://{}/loss/b", second.addr)}]),
+    ));
     let cfg = config(
         "pricing = \"first_price\"",
         &[
@@ -35,7 +37,11 @@ async fn a_winner_without_markup_is_replaced_by_the_runner_up_which_gets_no_loss
         ],
     );
     let mut cfg = with_partner_lines(cfg, &first.endpoint(), "notices = { allow_private = true }");
-    cfg = with_partner_lines(cfg, &second.endpoint(), "notices = { allow_private = true }");
+    cfg = with_partner_lines(
+        cfg,
+        &second.endpoint(),
+        "notices = { allow_private = true }",
+    );
     let app = spawn_app(&cfg).await;
     let body = app.auction_json(&auction(json!([banner("1")]))).await;
     assert_eq!(
@@ -157,17 +163,22 @@ async fn the_creative_rules_of_the_request_are_enforced() {
 
 #[tokio::test]
 async fn an_all_or_nothing_seatbid_wins_every_imp_or_none() {
-    let group = mock_partner(Reply::Json(json!({"id": "x", "seatbid": [{"seat": "g", "group": 1, "bid": [
-        {"id": "g1", "impid": "1", "price": 5.0, "adm": "x"},
-        {"id": "g2", "impid": "2", "price": 1.0, "adm": "x"}
-    ]}]})));
+    let group = mock_partner(Reply::Json(
+        json!({"id": "x", "seatbid": [{"seat": "g", "group": 1, "bid": [
+            {"id": "g1", "impid": "1", "price": 5.0, "adm": "x"},
+            {"id": "g2", "impid": "2", "price": 1.0, "adm": "x"}
+        ]}]}),
+    ));
     let other = mock_partner(seat(json!([
         {"id": "o1", "impid": "1", "price": 2.0, "adm": "x"},
         {"id": "o2", "impid": "2", "price": 3.0, "adm": "x"}
     ])));
     let app = spawn_app(&config(
         "pricing = \"first_price\"",
-        &[("group-all", group.endpoint(), 300), ("group-other", other.endpoint(), 300)],
+        &[
+            ("group-all", group.endpoint(), 300),
+            ("group-other", other.endpoint(), 300),
+        ],
     ))
     .await;
     let body = app
@@ -189,8 +200,10 @@ async fn an_all_or_nothing_seatbid_wins_every_imp_or_none() {
 
 #[tokio::test]
 async fn the_answer_is_in_the_first_requested_currency_with_a_rate() {
-    let p = mock_partner(Reply::Json(json!({"id": "x", "cur": "EUR", "seatbid": [{"bid": [
-        {"id": "e", "impid": "1", "price": 2.0, "adm": "x"}]}]})));
+    let p = mock_partner(Reply::Json(
+        json!({"id": "x", "cur": "EUR", "seatbid": [{"bid": [
+        {"id": "e", "impid": "1", "price": 2.0, "adm": "x"}]}]}),
+    ));
     let cfg = config(
         "pricing = \"first_price\"",
         &[("answer-cur", p.endpoint(), 300)],
@@ -206,7 +219,11 @@ async fn the_answer_is_in_the_first_requested_currency_with_a_rate() {
     assert_eq!(bid["price"], 1.5, "{body}");
     assert_eq!(bid["ext"]["origbidcpm"], 2.0);
     assert_eq!(bid["ext"]["origbidcur"], "EUR");
-    assert_eq!(p.requests()[0].body["cur"], json!(["USD"]), "partners bid in the auction currency");
+    assert_eq!(
+        p.requests()[0].body["cur"],
+        json!(["USD"]),
+        "partners bid in the auction currency"
+    );
 
     request["cur"] = json!(["JPY", "CHF"]);
     let resp = app.auction(&request).await;
@@ -221,7 +238,10 @@ async fn a_partner_is_sent_its_floors_divided_by_its_bid_adjustment() {
     let plain = mock_partner(Reply::NoBid);
     let cfg = config(
         "pricing = \"first_price\"",
-        &[("floor-adjusted", adjusted.endpoint(), 300), ("floor-plain", plain.endpoint(), 300)],
+        &[
+            ("floor-adjusted", adjusted.endpoint(), 300),
+            ("floor-plain", plain.endpoint(), 300),
+        ],
     );
     let cfg = with_partner_lines(cfg, &adjusted.endpoint(), "bid_adjustment = 0.8");
     let app = spawn_app(&cfg).await;

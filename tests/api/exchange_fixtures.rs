@@ -23,7 +23,11 @@ async fn run_case(path: &std::path::Path) -> Result<(), String> {
                 v => Reply::Json(v.clone()),
             };
             let lines = p["lines"].as_str().unwrap_or_default().to_string();
-            (p["id"].as_str().unwrap_or_default().to_string(), mock_partner(reply), lines)
+            (
+                p["id"].as_str().unwrap_or_default().to_string(),
+                mock_partner(reply),
+                lines,
+            )
         })
         .collect();
     let list: Vec<(&str, String, u64)> = partners
@@ -68,9 +72,17 @@ async fn run_case(path: &std::path::Path) -> Result<(), String> {
         }
     }
     for (partner, codes) in expect["errors"].as_object().into_iter().flatten() {
-        let want: Vec<u64> = codes.as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+        let want: Vec<u64> = codes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .collect();
         if error_codes(&body, partner) != want {
-            wrong.push(format!("{partner} errors {:?}, expected {want:?}", error_codes(&body, partner)));
+            wrong.push(format!(
+                "{partner} errors {:?}, expected {want:?}",
+                error_codes(&body, partner)
+            ));
         }
     }
     let check = |doc: &Value, pairs: &Value, what: &str, wrong: &mut Vec<String>| {

@@ -24,7 +24,9 @@ fn bidding(bids: &[(f64, &str, i64)]) -> MockPartner {
                    "lurl": format!("http://{}/loss/{domain}?r=${{AUCTION_LOSS}}&m=${{AUCTION_MIN_TO_WIN}}", p.addr)})
         })
         .collect();
-    p.set_reply(Reply::Json(json!({"id": "x", "cur": "USD", "seatbid": [{"bid": bids}]})));
+    p.set_reply(Reply::Json(
+        json!({"id": "x", "cur": "USD", "seatbid": [{"bid": bids}]}),
+    ));
     p
 }
 
@@ -68,8 +70,7 @@ fn domains(out: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_pod_is_sent_at_first_price_plays_each_bid_in_its_slot_and_tells_losers_the_lowest_win()
-{
+async fn a_pod_is_sent_at_first_price_plays_each_bid_in_its_slot_and_tells_losers_the_lowest_win() {
     // Two bids want the first slot: only the better one can have it. By price alone the pod
     // would be one, two, three (12.00); with slots it is one (first), four, three (last).
     let a = bidding(&[(5.0, "one.com", 1), (4.0, "two.com", 1)]);
