@@ -30,22 +30,13 @@ fn bidding(bids: &[(f64, &str, i64)]) -> MockPartner {
     p
 }
 
-fn app_config(partners: &[(&str, &MockPartner)]) -> String {
-    let list: Vec<(&str, String, u64)> = partners
-        .iter()
-        .map(|(id, p)| (*id, p.endpoint(), 300))
-        .collect();
+fn pod_config(partners: &[(&str, &MockPartner)]) -> String {
     // Second price everywhere else: a pod is still sent, and cleared, at first price.
-    let mut cfg = config("pricing = \"second_price\"", &list);
-    for (_, p) in partners {
-        cfg = with_partner_lines(
-            cfg,
-            &p.endpoint(),
-            "notices = { allow_private = true }\nvendor_id = 37",
-        );
-    }
-    cfg + &format!(
-        r#"
+    app_config(
+        "pricing = \"second_price\"",
+        partners,
+        &format!(
+            r#"
 [events]
 secrets = ["{SECRET}"]
 
@@ -57,6 +48,7 @@ max_duration_s = 30
 position = "mid"
 pod = {{ max_ads = 3, max_duration_s = 60 }}
 "#
+        ),
     )
 }
 
@@ -75,7 +67,7 @@ async fn a_pod_is_sent_at_first_price_plays_each_bid_in_its_slot_and_tells_loser
     // would be one, two, three (12.00); with slots it is one (first), four, three (last).
     let a = bidding(&[(5.0, "one.com", 1), (4.0, "two.com", 1)]);
     let b = bidding(&[(3.0, "three.com", -1), (1.0, "four.com", 0)]);
-    let app = spawn_app(&app_config(&[("pod-a", &a), ("pod-b", &b)])).await;
+    let app = spawn_app(&pod_config(&[("pod-a", &a), ("pod-b", &b)])).await;
     let out = app
         .ads_json(&ad_request(json!([{"id": "brk", "placement": "break"}])))
         .await;
