@@ -80,6 +80,15 @@ impl Rates {
         Some(unscale(amount, self.rate(to)?.0))
     }
 
+    /// The first of a request's `cur` that bidgate can answer in (the auction currency or one
+    /// with a rate); `None` when none can be.
+    pub fn answer_currency<'a>(&self, listed: &'a [String]) -> Option<&'a str> {
+        listed
+            .iter()
+            .map(String::as_str)
+            .find(|c| c.eq_ignore_ascii_case(&self.base) || self.rate(c).is_some())
+    }
+
     /// An auction-currency `amount` in a partner's own units (OpenRTB §4.4: billing macros
     /// are in the bid's currency and units): the partner's `bid_adjustment` undone, then
     /// converted into its bid `currency`. `None` when that currency has no rate.

@@ -150,7 +150,12 @@ pub async fn run(
                 is_partner: &is_partner,
             },
         };
-        let view = outbound::View { imps, strip, own };
+        let view = outbound::View {
+            imps,
+            strip,
+            own,
+            adjustment: outbound::floor_adjustment(request, partner.bid_adjustment_nanos),
+        };
         let gzip = partner.demand.gzips_requests();
         // The body an HTTP partner gets, built only when one is asked for: the privacy
         // decision above applied (nothing personal leaves without it), then the cached view.

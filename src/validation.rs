@@ -63,6 +63,16 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
             ));
         }
     }
+    // The answer is in the first listed currency bidgate has a rate for (OpenRTB: the
+    // currencies the client accepts); with none of them, it could not answer at all.
+    if let Some(listed) = r.cur.as_deref().filter(|l| !l.is_empty())
+        && rates.answer_currency(listed).is_none()
+    {
+        return Err(format!(
+            "request.cur: none of {} can be answered (no rate from the auction currency {currency})",
+            listed.join(", ")
+        ));
+    }
     let nonempty = |k: &str| {
         r.rest
             .get(k)

@@ -51,14 +51,19 @@ pub struct Offer<'a> {
     pub adomain: Option<&'a str>,
     /// Refused before the auction (by the request's rules, `bidcheck`), and why.
     pub refused: Option<Rejection>,
-    /// A deal bid's floor: replaces the imp's floor for this bid.
+    /// The bid's own floor, which replaces the imp's for it: a deal's floor, or the floor
+    /// an open video/audio bid's duration sets when above the imp's (screening refuses such
+    /// a bid below it with 304 first).
     pub deal_floor: Option<Micros>,
     /// Higher ranks win over any price of lower ranks: 0 house ads, 1 the open auction,
     /// 2 deals with `prefer_deals`, 3 sponsorships.
     pub rank: u8,
     /// Pays its own price whatever the pricing rule (direct-sold sponsorship and house ads,
-    /// whose price is a contract, not a bid).
+    /// whose price is a contract, not a bid; a fixed-price deal's bid, priced at the deal).
     pub fixed: bool,
+    /// In a pod, the position the bid is only eligible for (`bid.slotinpod`, OpenRTB list
+    /// 7.4): `FIRST` (1), `LAST` (-1), `FIRST_OR_LAST` (2); 0 or absent: any.
+    pub slot: i8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,131 +80,7 @@ pub struct Rules<'a> {
     pub pricing: PriceRule,
 }
 
-/// Why a bid cannot take part. Codes are stable: they appear in `ext.errors` (docs/api.md, status and error codes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    MissingBidId,
-    UnknownImp(String),
-    InvalidPrice,
-    BelowFloor {
-        price: Micros,
-        floor: Micros,
-    },
-    Currency(String),
-    /// A pod bid without a `dur`, or one that does not fit the pod's per-ad limits.
-    PodDuration(Option<u32>),
-    BlockedAdvertiser(String),
-    BlockedCategory(String),
-    /// `mtype` (or the imp's single media type) is not one the imp offered.
-    MediaType(u8),
-    Duration(u64),
-    UnknownDeal(String),
-    BelowDealFloor {
-        price: Micros,
-        floor: Micros,
-    },
-    SeatBlocked(String),
-    /// A private auction takes deal bids only.
-    NotADeal,
-    /// Audio/video markup that cannot be played (`/v1/ads`).
-    Unplayable(String),
-    /// A `burl` or bid `id` longer than a tracking token can carry (the field, its length).
-    Oversized(&'static str, usize),
-}
-
-impl Rejection {
-    pub fn code(&self) -> u32 {
-        match self {
-            Rejection::MissingBidId => 301,
-            Rejection::UnknownImp(_) => 302,
-            Rejection::InvalidPrice => 303,
-            Rejection::BelowFloor { .. } => 304,
-            Rejection::Currency(_) => 305,
-            Rejection::PodDuration(_) => 306,
-            Rejection::BlockedAdvertiser(_) => 310,
-            Rejection::BlockedCategory(_) => 311,
-            Rejection::MediaType(_) => 312,
-            Rejection::Duration(_) => 313,
-            Rejection::UnknownDeal(_) => 314,
-            Rejection::BelowDealFloor { .. } => 315,
-            Rejection::SeatBlocked(_) => 316,
-            Rejection::NotADeal => 317,
-            Rejection::Unplayable(_) => UNPLAYABLE_CODE,
-            Rejection::Oversized(..) => 319,
-        }
-    }
-
-    /// The OpenRTB loss reason (`${AUCTION_LOSS}`, spec list 5.25) for a dropped bid.
-    pub fn loss_reason(&self) -> u32 {
-        match self {
-            Rejection::BelowFloor { .. } => 100,
-            Rejection::BelowDealFloor { .. } => 101,
-            Rejection::SeatBlocked(_) => 104,
-            Rejection::MediaType(_)
-            | Rejection::Duration(_)
-            | Rejection::PodDuration(_)
-            | Rejection::Unplayable(_) => 204,
-            Rejection::BlockedAdvertiser(_) => 205,
-            Rejection::BlockedCategory(_) => 209,
-            Rejection::UnknownDeal(_) | Rejection::NotADeal => 4,
-            Rejection::MissingBidId
-            | Rejection::UnknownImp(_)
-            | Rejection::InvalidPrice
-            | Rejection::Currency(_)
-            | Rejection::Oversized(..) => 3,
-        }
-    }
-
-    pub fn message(&self, bid_id: &str) -> String {
-        match self {
-            Rejection::MissingBidId => "bid has no id".into(),
-            Rejection::UnknownImp(imp) => {
-                format!("bid {bid_id}: impid `{imp}` is not in the request")
-            }
-            Rejection::InvalidPrice => format!("bid {bid_id}: price must be a finite number > 0"),
-            Rejection::BelowFloor { price, floor } => {
-                format!("bid {bid_id}: price {price} is below the floor {floor}")
-            }
-            Rejection::Currency(cur) => {
-                format!("bid {bid_id}: currency `{cur}` is not the auction currency")
-            }
-            Rejection::PodDuration(None) => {
-                format!("bid {bid_id}: an ad pod needs the ad's duration in `dur`")
-            }
-            Rejection::PodDuration(Some(d)) => {
-                format!("bid {bid_id}: dur {d} s does not fit the ad pod")
-            }
-            Rejection::BlockedAdvertiser(d) => {
-                format!("bid {bid_id}: advertiser `{d}` is blocked by the request (badv)")
-            }
-            Rejection::BlockedCategory(c) => {
-                format!("bid {bid_id}: category `{c}` is blocked by the request (bcat)")
-            }
-            Rejection::MediaType(m) => {
-                format!("bid {bid_id}: mtype {m} is not a media type the imp offered")
-            }
-            Rejection::Duration(d) => {
-                format!("bid {bid_id}: dur {d} s is outside the imp's allowed durations")
-            }
-            Rejection::UnknownDeal(d) => {
-                format!("bid {bid_id}: dealid `{d}` is not a deal of the imp")
-            }
-            Rejection::BelowDealFloor { price, floor } => {
-                format!("bid {bid_id}: price {price} is below the deal's floor {floor}")
-            }
-            Rejection::SeatBlocked(s) => {
-                format!("bid {bid_id}: buyer seat `{s}` is not allowed (wseat/bseat)")
-            }
-            Rejection::NotADeal => {
-                format!("bid {bid_id}: the imp is a private auction and the bid names no deal")
-            }
-            Rejection::Unplayable(why) => format!("bid {bid_id}: markup cannot be played: {why}"),
-            Rejection::Oversized(field, len) => {
-                format!("bid {bid_id}: {field} is {len} bytes, too long for a tracking URL")
-            }
-        }
-    }
-}
+pub use rejection::{Rejection, UNPLAYABLE_CODE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Win {
@@ -373,11 +254,8 @@ pub fn clearing_price(
     }
 }
 
-/// `ext.errors` code of a bid whose audio/video markup cannot be played (refused before the
-/// auction, or found unusable when the answer is built).
-pub const UNPLAYABLE_CODE: u32 = 307;
-
 pub mod pod;
+mod rejection;
 
 #[cfg(test)]
 mod tests;

@@ -57,30 +57,44 @@ pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
         }
     }
 
-    // best[k][d]: most revenue with exactly k ads and d units, or None if unreachable.
-    // choice[g][k][d]: which member of group g was taken to reach (k, d) at layer g.
+    // Positions bids are limited to (`slotinpod`): with any such bid, each cell also says
+    // whether the first and the last slot are taken (2 bits), so that a filled pod can
+    // always be played in an order every bid accepts.
+    let flags = if eligible.iter().any(|&n| offers[n].slot != 0) {
+        4
+    } else {
+        1
+    };
+    // best[k][d][f]: most revenue with exactly k ads, d units and slots f taken, or None if
+    // unreachable. choice[g][cell]: which member of group g was taken to reach the cell at
+    // layer g, and the slots taken before it.
     let width = cap + 1;
-    let mut best: Vec<Option<i64>> = vec![None; (max_ads + 1) * width];
+    let cell_of = |k: usize, d: usize, f: usize| (k * width + d) * flags + f;
+    let mut best: Vec<Option<i64>> = vec![None; (max_ads + 1) * width * flags];
     best[0] = Some(0);
-    let mut choice: Vec<Vec<Option<u16>>> = Vec::with_capacity(groups.len());
+    let mut choice: Vec<Vec<Option<(u16, u8)>>> = Vec::with_capacity(groups.len());
     for (_, members) in &groups {
         let mut next = best.clone();
         let mut taken = vec![None; best.len()];
         for k in 0..max_ads {
             for d in 0..width {
-                let Some(base) = best[k * width + d] else {
-                    continue;
-                };
-                for (m, &n) in members.iter().enumerate() {
-                    let nd = d + (dur(n) / unit) as usize;
-                    if nd > cap {
+                for f in 0..flags {
+                    let Some(base) = best[cell_of(k, d, f)] else {
                         continue;
-                    }
-                    let cell = (k + 1) * width + nd;
-                    let revenue = base.saturating_add(price(n));
-                    if next[cell].is_none_or(|r| revenue > r) {
-                        next[cell] = Some(revenue);
-                        taken[cell] = Some(m as u16);
+                    };
+                    for (m, &n) in members.iter().enumerate() {
+                        let nd = d + (dur(n) / unit) as usize;
+                        if nd > cap {
+                            continue;
+                        }
+                        for nf in slot_steps(offers[n].slot, f).into_iter().flatten() {
+                            let cell = cell_of(k + 1, nd, nf);
+                            let revenue = base.saturating_add(price(n));
+                            if next[cell].is_none_or(|r| revenue > r) {
+                                next[cell] = Some(revenue);
+                                taken[cell] = Some((m as u16, f as u8));
+                            }
+                        }
                     }
                 }
             }
@@ -90,34 +104,75 @@ pub fn fill(pod: &Pod, offers: &[Offer<'_>], eligible: &[usize]) -> Vec<usize> {
     }
 
     // The best cell overall; ties keep the first found (fewest ads, least time).
-    let mut end = (0, 0);
+    let mut end = (0, 0, 0);
     let mut top = 0;
     for k in 0..=max_ads {
         for d in 0..width {
-            if let Some(r) = best[k * width + d]
-                && r > top
-            {
-                (top, end) = (r, (k, d));
+            for f in 0..flags {
+                if let Some(r) = best[cell_of(k, d, f)]
+                    && r > top
+                {
+                    (top, end) = (r, (k, d, f));
+                }
             }
         }
     }
     // Walk back through the layers: a layer that changed the cell took one of its members.
-    let (mut k, mut d) = end;
+    let (mut k, mut d, mut f) = end;
     let mut chosen = Vec::new();
     for g in (0..groups.len()).rev() {
         if k == 0 {
             break;
         }
-        if let Some(m) = choice[g][k * width + d] {
+        if let Some((m, before)) = choice[g][cell_of(k, d, f)] {
             let n = groups[g].1[m as usize];
             chosen.push(n);
             k -= 1;
             d -= (dur(n) / unit) as usize;
+            f = before as usize;
         }
     }
-    // Play order: rank, then price, highest first (ties in arrival order).
+    // Play order: rank, then price, highest first (ties in arrival order); then a bid
+    // limited to the first slot moves to the front, one limited to the last to the end, and
+    // one that takes either to whichever end is free (the front, when both are).
     chosen.sort_by_key(|&n| (std::cmp::Reverse(price(n)), n));
+    let slot = |n: usize| offers[n].slot;
+    let first = chosen
+        .iter()
+        .position(|&n| slot(n) == FIRST)
+        .or_else(|| chosen.iter().position(|&n| slot(n) == FIRST_OR_LAST));
+    if let Some(i) = first {
+        let n = chosen.remove(i);
+        chosen.insert(0, n);
+    }
+    let last = chosen
+        .iter()
+        .skip(usize::from(first.is_some()))
+        .position(|&n| slot(n) == LAST || slot(n) == FIRST_OR_LAST)
+        .map(|i| i + usize::from(first.is_some()));
+    if let Some(i) = last {
+        let n = chosen.remove(i);
+        chosen.push(n);
+    }
     chosen
+}
+
+/// `bid.slotinpod` values (OpenRTB 2.6 list 7.4; 0 = any slot).
+pub const FIRST: i8 = 1;
+pub const LAST: i8 = -1;
+pub const FIRST_OR_LAST: i8 = 2;
+
+/// The slots-taken flags (bit 0 first, bit 1 last) after adding a bid limited to `slot`
+/// to a pod whose flags are `f`: none when its slot is taken, two choices for
+/// `FIRST_OR_LAST`. Any other value (0, or one the list does not define) takes no slot.
+fn slot_steps(slot: i8, f: usize) -> [Option<usize>; 2] {
+    let take = |bit: usize| (f & bit == 0).then_some(f | bit);
+    match slot {
+        FIRST => [take(1), None],
+        LAST => [take(2), None],
+        FIRST_OR_LAST => [take(1), take(2)],
+        _ => [Some(f), None],
+    }
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
@@ -146,6 +201,7 @@ mod tests {
             deal_floor: None,
             rank: 1,
             fixed: false,
+            slot: 0,
         }
     }
 
@@ -220,19 +276,41 @@ mod tests {
         assert_eq!(fill(&pod(3, 31), &offers, &all(&offers)), [0, 1]);
     }
 
+    /// A set of pod ads can be played in an order every `slotinpod` accepts, and `order`
+    /// (when given) is one.
+    fn playable(offers: &[Offer<'_>], set: &[usize], order: bool) -> bool {
+        let slot = |n: usize| offers[n].slot;
+        let count = |s: i8| set.iter().filter(|&&n| slot(n) == s).count();
+        let ends = count(FIRST) + count(LAST) + count(FIRST_OR_LAST);
+        let feasible = set.len() <= 1 || (count(FIRST) <= 1 && count(LAST) <= 1 && ends <= 2);
+        if !order || set.len() <= 1 {
+            return feasible;
+        }
+        let ok_at = |i: usize, n: usize| match slot(n) {
+            FIRST => i == 0,
+            LAST => i == set.len() - 1,
+            FIRST_OR_LAST => i == 0 || i == set.len() - 1,
+            _ => true,
+        };
+        feasible && set.iter().enumerate().all(|(i, &n)| ok_at(i, n))
+    }
+
     proptest::proptest! {
-        /// The DP finds the same revenue as trying every subset, and respects every limit.
+        /// The DP finds the same revenue as trying every subset, respects every limit, and
+        /// plays the ads in an order their `slotinpod` accepts.
         #[test]
         fn matches_brute_force(
-            bids in proptest::collection::vec((1i64..2000, 1u32..5, 0usize..4), 0..9),
+            bids in proptest::collection::vec((1i64..2000, 1u32..5, 0usize..4, 0usize..6), 0..9),
             max_ads in 1u32..5,
             max_units in 1u32..8,
         ) {
             let domains = ["a.com", "b.com", "c.com", ""];
+            // Mostly any slot, as in real traffic.
+            let slots = [0, 0, 0, FIRST, LAST, FIRST_OR_LAST];
             let offers: Vec<_> = bids
                 .iter()
                 .enumerate()
-                .map(|(i, &(c, d, dom))| offer(i, c, d * 15, domains[dom]))
+                .map(|(i, &(c, d, dom, s))| Offer { slot: slots[s], ..offer(i, c, d * 15, domains[dom]) })
                 .collect();
             let p = pod(max_ads, max_units * 15);
             let got = fill(&p, &offers, &all(&offers));
@@ -242,8 +320,10 @@ mod tests {
                 set.len() as u32 <= p.max_ads
                     && set.iter().map(|&n| offers[n].dur_s.unwrap()).sum::<u32>() <= p.max_duration_s
                     && set.iter().all(|&n| offers[n].adomain.is_none() || seen.insert(offers[n].adomain))
+                    && playable(&offers, set, false)
             };
             proptest::prop_assert!(valid(&got));
+            proptest::prop_assert!(playable(&offers, &got, true), "play order {:?}", got);
             let mut best = 0;
             for mask in 0u32..(1 << offers.len()) {
                 let set: Vec<usize> = (0..offers.len()).filter(|i| mask & (1 << i) != 0).collect();
@@ -253,6 +333,28 @@ mod tests {
             }
             proptest::prop_assert_eq!(revenue(&got), best);
         }
+    }
+
+    #[test]
+    fn slotinpod_decides_what_fits_and_the_play_order() {
+        let at = |n, cents, domain, slot| Offer {
+            slot,
+            ..offer(n, cents, 15, domain)
+        };
+        // Two bids that each want the first slot: only the better one plays.
+        let offers = [
+            at(0, 500, "a.com", FIRST),
+            at(1, 400, "b.com", FIRST),
+            at(2, 100, "c.com", 0),
+        ];
+        assert_eq!(fill(&pod(3, 45), &offers, &all(&offers)), [0, 2]);
+        // A cheaper bid for the last slot plays last; one for first or last takes the front.
+        let offers = [
+            at(0, 100, "a.com", LAST),
+            at(1, 900, "b.com", 0),
+            at(2, 50, "c.com", FIRST_OR_LAST),
+        ];
+        assert_eq!(fill(&pod(3, 45), &offers, &all(&offers)), [2, 1, 0]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ fn offer(partner: usize, impid: &'static str, cents: i64) -> Offer<'static> {
         deal_floor: None,
         rank: 1,
         fixed: false,
+        slot: 0,
     }
 }
 
@@ -166,6 +167,7 @@ proptest! {
         deal_floor: None,
         rank: 1,
         fixed: false,
+        slot: 0,
         }).collect();
         let pricing = if second { PriceRule::Second { increment: Micros(increment) } } else { PriceRule::First };
         let out = run(&imps, &offers, rules(pricing));

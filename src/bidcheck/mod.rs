@@ -4,7 +4,15 @@
 //! request's own rules: blocked advertisers (`badv`) and categories (`bcat`), the media
 //! types and durations each imp offered, seat allow/block lists, and deals (a deal bid must
 //! name a deal of its imp and meet that deal's floor, in the deal's own currency; in a
-//! private auction only deal bids count). Pure: no I/O, no clock.
+//! private auction only deal bids count; `wadomain`; fixed-price deals, `at = 3`), floors by
+//! duration (`durfloor.rs`) and the creative's own rules (`creative.rs`: `bapp`, `acat`,
+//! `wlang`/`wlangb`, `battr`). Pure: no I/O, no clock.
+
+mod creative;
+mod durfloor;
+
+use creative::CreativeRules;
+use durfloor::DurFloors;
 
 use crate::auction::Rejection;
 use crate::currency::Rates;
@@ -26,6 +34,7 @@ pub struct RequestRules {
     bcat: std::collections::HashSet<String>,
     wseat: Vec<String>,
     bseat: Vec<String>,
+    creative: CreativeRules,
     imps: Vec<ImpRules>,
 }
 
@@ -35,6 +44,10 @@ struct ImpRules {
     media: Vec<u8>,
     /// Per media type (video/audio): allowed durations.
     durations: Vec<(u8, Durations)>,
+    /// Per media type (video/audio): `mincpmpersec` and `durfloors`.
+    dur_floors: Vec<(u8, DurFloors)>,
+    /// Per media type: blocked creative attributes.
+    battr: Vec<(u8, Vec<u64>)>,
     deals: Vec<Deal>,
     private: bool,
 }
@@ -53,6 +66,11 @@ struct Deal {
     /// can be shown to meet it, and deal bids for it are refused).
     floor: Option<Micros>,
     wseat: Vec<String>,
+    /// Allowed advertiser domains (lowercase); empty = any.
+    wadomain: Vec<String>,
+    /// `at = 3`: `bidfloor` is the agreed price, which a winning bid pays.
+    fixed: bool,
+    dur_floors: DurFloors,
 }
 
 /// What a bid that passed brings to the auction.
@@ -61,6 +79,20 @@ pub struct Accepted {
     /// For a deal bid: the deal's floor, which replaces the imp's.
     pub deal_floor: Option<Micros>,
     pub is_deal: bool,
+    /// For an open-market video/audio bid: the floor its duration sets (`mincpmpersec`,
+    /// `durfloors`), which applies when above the imp's.
+    pub dur_floor: Option<Micros>,
+    /// A fixed-price deal (`at = 3`): the bid pays `deal_floor`, the agreed price.
+    pub fixed_price: bool,
+}
+
+impl Accepted {
+    const OPEN: Accepted = Accepted {
+        deal_floor: None,
+        is_deal: false,
+        dur_floor: None,
+        fixed_price: false,
+    };
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -88,7 +120,20 @@ impl RequestRules {
                         continue;
                     };
                     rules.media.push(t);
+                    let battr: Vec<u64> = o
+                        .get("battr")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                        .unwrap_or_default();
+                    if !battr.is_empty() {
+                        rules.battr.push((t, battr));
+                    }
                     if t == VIDEO || t == AUDIO {
+                        let cur = imp.bidfloorcur.as_deref().unwrap_or("USD");
+                        let floors = DurFloors::of(o, cur, rates);
+                        if !floors.is_empty() {
+                            rules.dur_floors.push((t, floors));
+                        }
                         let n = |k: &str| o.get(k).and_then(Value::as_u64);
                         let exact = o
                             .get("rqddurs")
@@ -138,6 +183,9 @@ impl RequestRules {
                         id: id.to_string(),
                         floor,
                         wseat: strings(d.get("wseat")),
+                        wadomain: strings(d.get("wadomain")),
+                        fixed: d.get("at").and_then(Value::as_i64) == Some(3),
+                        dur_floors: DurFloors::of(d, cur, rates),
                     });
                 }
                 rules
@@ -148,6 +196,7 @@ impl RequestRules {
             bcat: strings(r.rest.get("bcat")).into_iter().collect(),
             wseat: strings(r.rest.get("wseat")),
             bseat: strings(r.rest.get("bseat")),
+            creative: CreativeRules::of(&r.rest),
             imps,
         }
     }
@@ -164,10 +213,7 @@ impl RequestRules {
     ) -> Result<Accepted, Rejection> {
         bounded(bid)?;
         let Some(rules) = self.imps.get(imp) else {
-            return Ok(Accepted {
-                deal_floor: None,
-                is_deal: false,
-            });
+            return Ok(Accepted::OPEN);
         };
         let seat = seat.map(|s| s.trim().to_ascii_lowercase());
         let seat_ok = |allowed: &[String], blocked: &[String]| match &seat {
@@ -203,14 +249,32 @@ impl RequestRules {
             None if rules.media.len() == 1 => Some(rules.media[0]),
             None => None, // not stated and not implied: nothing to check against
         };
+        // Blocked attributes: those of the bid's media type, or of every media object when
+        // the type is not known.
+        let battr: &[u64] = match (mtype, rules.battr.as_slice()) {
+            (_, []) => &[],
+            (Some(m), list) => list
+                .iter()
+                .find(|(t, _)| *t == m)
+                .map_or(&[], |(_, a)| a.as_slice()),
+            (None, [(_, a)]) => a,
+            (None, _) => &[],
+        };
+        self.creative.check(bid, battr)?;
+        if mtype.is_none() && rules.battr.len() > 1 {
+            for (_, list) in &rules.battr {
+                self.creative.check(bid, list)?;
+            }
+        }
+        let dur = bid.rest.get("dur").and_then(Value::as_u64);
+        let mut dur_floor = None;
         if let Some(m) = mtype {
             if !rules.media.contains(&m) {
                 return Err(Rejection::MediaType(m));
             }
-            if let (Some(dur), Some((_, allowed))) = (
-                bid.rest.get("dur").and_then(Value::as_u64),
-                rules.durations.iter().find(|(t, _)| *t == m),
-            ) {
+            if let (Some(dur), Some((_, allowed))) =
+                (dur, rules.durations.iter().find(|(t, _)| *t == m))
+            {
                 let fits = if allowed.exact.is_empty() {
                     allowed.min.is_none_or(|min| dur >= min)
                         && allowed.max.is_none_or(|max| max == 0 || dur <= max)
@@ -220,6 +284,11 @@ impl RequestRules {
                 if !fits {
                     return Err(Rejection::Duration(dur));
                 }
+            }
+            if let (Some(dur), Some((_, floors))) =
+                (dur, rules.dur_floors.iter().find(|(t, _)| *t == m))
+            {
+                dur_floor = floors.floor(dur);
             }
         }
         match bid
@@ -237,25 +306,48 @@ impl RequestRules {
                         return Err(Rejection::UnknownDeal(id.to_string()));
                     }
                     return Ok(Accepted {
-                        deal_floor: None,
-                        is_deal: false,
+                        dur_floor,
+                        ..Accepted::OPEN
                     });
                 };
                 if !deal.wseat.is_empty() && !seat_ok(&deal.wseat, &[]) {
                     return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
                 }
+                if !deal.wadomain.is_empty() {
+                    // Every advertiser of the bid must be one the deal was struck with (or a
+                    // subdomain of one); a bid that names none cannot show it is.
+                    let domains = strings(bid.rest.get("adomain"));
+                    let allowed = |d: &String| {
+                        std::iter::successors(Some(d.as_str()), |s| {
+                            s.split_once('.').map(|(_, parent)| parent)
+                        })
+                        .any(|suffix| deal.wadomain.iter().any(|w| w == suffix))
+                    };
+                    if let Some(d) = domains.iter().find(|d| !allowed(d)) {
+                        return Err(Rejection::DealAdvertiser(d.clone()));
+                    }
+                    if domains.is_empty() {
+                        return Err(Rejection::DealAdvertiser(String::new()));
+                    }
+                }
                 let floor = deal.floor.ok_or_else(|| {
                     Rejection::UnknownDeal(format!("{id} (its floor currency has no rate)"))
                 })?;
+                // A fixed price is the price: no duration can raise it.
+                let by_dur = dur
+                    .filter(|_| !deal.fixed)
+                    .and_then(|d| deal.dur_floors.floor(d));
                 Ok(Accepted {
-                    deal_floor: Some(floor),
+                    deal_floor: Some(floor.max(by_dur.unwrap_or(Micros::ZERO))),
                     is_deal: true,
+                    dur_floor: None,
+                    fixed_price: deal.fixed,
                 })
             }
             None if rules.private => Err(Rejection::NotADeal),
             None => Ok(Accepted {
-                deal_floor: None,
-                is_deal: false,
+                dur_floor,
+                ..Accepted::OPEN
             }),
         }
     }

@@ -83,6 +83,9 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must differ from server.listen (leave it unset to serve admin routes there)",
         ));
     }
+    if ![200, 204].contains(&a.no_bid_status) {
+        p.push(Problem::new("auction.no_bid_status", "must be 204 or 200"));
+    }
     if !(1..=MAX_IMPS).contains(&a.max_imps) {
         p.push(Problem::new(
             "auction.max_imps",

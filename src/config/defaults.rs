@@ -63,6 +63,9 @@ pub fn enabled() -> bool {
 pub fn max_imps() -> usize {
     100
 }
+pub fn no_bid_status() -> u16 {
+    204
+}
 pub fn protect_metrics() -> bool {
     true
 }

@@ -162,6 +162,11 @@ pub struct AuctionConfig {
     /// fan-out, the auction and the answer, all inside the request's tmax.
     #[serde(default = "defaults::max_imps")]
     pub max_imps: usize,
+    /// `/openrtb2/auction`'s answer when nothing won: 204 (empty body), or 200 with an empty
+    /// `seatbid` and `ext` (errors, response times, dropped bids), which integrators debugging
+    /// a setup want to see. A request overrides it with `ext.no_bid_status`.
+    #[serde(default = "defaults::no_bid_status")]
+    pub no_bid_status: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -357,6 +362,7 @@ impl Default for AuctionConfig {
             prefer_deals: false,
             strict_types: false,
             max_imps: defaults::max_imps(),
+            no_bid_status: defaults::no_bid_status(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One auction from a validated bid request to the bid response: prepare the outbound
 //! request, fan out, screen and rank the bids, and write winners and diagnostics.
 
+mod group;
 mod markup;
 mod notices;
 mod report;
@@ -24,7 +25,6 @@ use crate::openrtb::{Bid, BidRequest};
 use crate::partners::{Booking, Outcome, PartnerIx};
 use crate::telemetry;
 use crate::vocab::Listener;
-use markup::fetch_missing_markup;
 use screen::{offers, refuse_bid_floods, take_bid};
 use std::collections::BTreeMap;
 
@@ -90,6 +90,24 @@ impl Won {
     }
 }
 
+/// A clearing price (auction currency, adjusted) in the partner's own units: its currency,
+/// before its `bid_adjustment`, never above its bid (§4.4); `None` without a rate.
+pub(crate) fn partner_price(
+    gw: &Gateway,
+    partner: PartnerIx,
+    clearing: Micros,
+    bid: &Bid,
+    currency: &str,
+) -> Option<Micros> {
+    gw.rates
+        .to_partner(
+            clearing,
+            gw.partners[partner].bid_adjustment_nanos,
+            currency,
+        )
+        .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)))
+}
+
 /// An auction's result: the request as sent, the winners in imp order (a pod's highest price
 /// first), and the diagnostics (`ext`, written only when something won).
 #[derive(Debug)]
@@ -99,6 +117,23 @@ pub struct Settled {
     pub ext: ResponseExt,
     /// Every partner called or skipped: index, outcome label, milliseconds.
     pub outcomes: Vec<(PartnerIx, &'static str, u64)>,
+    /// The currency to answer in: the first of the request's `cur` with a rate, else the
+    /// auction currency.
+    pub currency: String,
+    /// Nothing won is answered with a 200 and an empty `seatbid` (`no_bid_status`).
+    pub answer_empty: bool,
+}
+
+/// `/openrtb2/auction`'s status when nothing won: the request's `ext.no_bid_status` (200 or
+/// 204), else `auction.no_bid_status`.
+pub fn no_bid_status(gw: &Gateway, request: &BidRequest) -> u16 {
+    request
+        .rest
+        .get("ext")
+        .and_then(|e| e.get("no_bid_status"))
+        .and_then(serde_json::Value::as_u64)
+        .filter(|s| *s == 200 || *s == 204)
+        .map_or(gw.config.auction.no_bid_status, |s| s as u16)
 }
 
 /// Fans out, screens, and runs the auction: the part every endpoint shares. `listener`: the
@@ -111,7 +146,18 @@ pub async fn settle(
     deadline: &Deadline,
 ) -> Settled {
     let currency = gw.config.auction.currency.as_str();
-    request.at = Some(gw.auction_type());
+    // Ad pods clear at first price (a second price per slot is not defined when the
+    // knapsack, not the price order, decides who gets in): a request with a pod is sent,
+    // and cleared, as a first-price auction throughout, so that what partners are told is
+    // how they are charged.
+    let answer_currency = request
+        .cur
+        .as_deref()
+        .and_then(|listed| gw.rates.answer_currency(listed))
+        .unwrap_or(currency)
+        .to_ascii_uppercase();
+    let pods = specs.iter().any(|s| s.pod.is_some());
+    request.at = Some(if pods { 1 } else { gw.auction_type() });
     request.cur = Some(vec![currency.to_string()]);
 
     let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
@@ -129,12 +175,30 @@ pub async fn settle(
         })
         .collect();
     let checks = crate::bidcheck::RequestRules::of(&request, &gw.rates);
-    let offers = offers(gw, &called, &request, specs, &checks);
+    let mut offers = offers(gw, &called, &request, specs, &checks);
     let rules = Rules {
         currency,
-        pricing: gw.pricing,
+        pricing: if pods {
+            auction::PriceRule::First
+        } else {
+            gw.pricing
+        },
     };
-    let outcome = auction::run(&imps, &offers, rules);
+    let decide = |offers: &mut [auction::Offer<'_>]| group::decide(&imps, offers, rules, &called);
+    let mut outcome = decide(&mut offers);
+    // Winners without `adm` get it from their `nurl`; one whose markup does not come is
+    // replaced by the runner-up. Notices, win counts and revenue wait for that, so that the
+    // runner-up gets a win notice, not a loss notice, and only delivered wins count.
+    let fetched = markup::complete(
+        gw,
+        &request.id,
+        &called,
+        &mut offers,
+        &mut outcome,
+        deadline,
+        decide,
+    )
+    .await;
     let billable = billable(&request);
     if billable {
         notices::fire(gw, &called, &offers, &outcome, &request);
@@ -142,7 +206,8 @@ pub async fn settle(
 
     // The ext (times, error messages) is only written when there is a response to carry it:
     // a 204 records metrics and nothing else.
-    let answering = !outcome.wins.is_empty();
+    let answer_empty = no_bid_status(gw, &request) == 200;
+    let answering = !outcome.wins.is_empty() || answer_empty;
     let mut ext = ResponseExt::default();
     let now = tokio::time::Instant::now();
     for c in &called {
@@ -175,6 +240,7 @@ pub async fn settle(
         if answering {
             let id = gw.partners[partner].id.as_str();
             ext.push_error(id, rejection.code(), rejection.message(offer.bid_id));
+            ext.non_bid(id, offer.impid, offer.bid_id, rejection.code());
         }
     }
     for ((partner, code), n) in counts {
@@ -190,15 +256,11 @@ pub async fn settle(
             Outcome::Bid(resp) => (resp.bidid.clone(), notices::bid_currency(resp).to_string()),
             _ => (None, currency.to_string()),
         };
-        let bid = take_bid(&mut called, win.key);
-        let partner_price = gw
-            .rates
-            .to_partner(
-                win.clearing,
-                gw.partners[partner].bid_adjustment_nanos,
-                &bid_currency,
-            )
-            .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)));
+        let mut bid = take_bid(&mut called, win.key);
+        if let Some((_, adm)) = fetched.iter().find(|(k, _)| *k == win.key) {
+            bid.set_adm(adm);
+        }
+        let partner_price = partner_price(gw, partner, win.clearing, &bid, &bid_currency);
         if billable {
             gw.partners[partner].metrics.win(win.clearing);
             gw.partners[partner].stats.win(now);
@@ -221,11 +283,12 @@ pub async fn settle(
         .iter()
         .map(|c| (c.partner, c.outcome.label(), c.elapsed.as_millis() as u64))
         .collect();
-    fetch_missing_markup(gw, &request.id, &mut wins, &mut ext, deadline).await;
     Settled {
         request,
         wins,
         ext,
         outcomes,
+        currency: answer_currency,
+        answer_empty,
     }
 }

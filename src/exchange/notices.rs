@@ -2,7 +2,7 @@
 //! (`lurl`, with the spec's loss reason), macros substituted, fired in the background.
 
 use super::Called;
-use crate::auction::{Offer, Outcome as AuctionOutcome};
+use crate::auction::{Offer, Outcome as AuctionOutcome, Rejection};
 use crate::gateway::Gateway;
 use crate::macros::{self, Values};
 use crate::money::Micros;
@@ -37,8 +37,9 @@ pub(super) fn fire(
         }
     };
     // Looked up per offer, so built once (requests can carry thousands of imps and bids):
-    // imp id → (winner's rank, clearing price) for the first win of each imp; offer index →
-    // its rejection; winning keys → clearing price.
+    // imp id → (winner's rank, clearing price): for a pod the highest rank and the lowest
+    // winning price, which is what a loser had to beat to get in (its MIN_TO_WIN); offer
+    // index → its rejection; winning keys → clearing price.
     let rank_of: std::collections::HashMap<_, u8> =
         offers.iter().map(|o| (o.key, o.rank)).collect();
     let mut winner_of: std::collections::HashMap<&str, (u8, Micros)> =
@@ -48,14 +49,12 @@ pub(super) fn fire(
         let rank = rank_of.get(&w.key).copied().unwrap_or(1);
         winner_of
             .entry(request.imp[w.imp].id.as_str())
+            .and_modify(|(r, p)| (*r, *p) = ((*r).max(rank), (*p).min(w.clearing)))
             .or_insert((rank, w.clearing));
         won.insert(w.key, w.clearing);
     }
-    let rejected: std::collections::HashMap<usize, u32> = outcome
-        .rejected
-        .iter()
-        .map(|(n, r)| (*n, r.loss_reason()))
-        .collect();
+    let rejected: std::collections::HashMap<usize, &Rejection> =
+        outcome.rejected.iter().map(|(n, r)| (*n, r)).collect();
     for (n, offer) in offers.iter().enumerate() {
         let Some((bid, bidid, currency)) = bid(offer) else {
             continue;
@@ -102,7 +101,9 @@ pub(super) fn fire(
         };
         let winner = winner_of.get(bid.impid.as_str()).copied();
         let loss = match rejected.get(&n) {
-            Some(&reason) => reason,
+            // Its `nurl` was called for its markup: it has had its notice.
+            Some(Rejection::NoMarkup(_)) => continue,
+            Some(r) => r.loss_reason(),
             None if winner.is_some_and(|(rank, _)| rank > offer.rank) => LOST_TO_DEAL,
             None => LOST_TO_HIGHER_BID,
         };

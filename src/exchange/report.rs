@@ -12,6 +12,24 @@ pub struct ResponseExt {
     /// Partner id → what went wrong with that partner or its bids.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, Vec<ErrorEntry>>,
+    /// Every dropped bid, per partner, in Prebid Server's envelope (`seat`, `nonbid`,
+    /// `impid`); the `code` is bidgate's (docs/api.md's codes table), not a PBS status code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seatnonbid: Vec<SeatNonBid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeatNonBid {
+    pub seat: String,
+    pub nonbid: Vec<NonBid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NonBid {
+    pub impid: String,
+    /// The bid's `id`.
+    pub bidid: String,
+    pub code: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,6 +46,25 @@ pub use crate::text::MAX_MESSAGE_CHARS;
 pub const MORE_ERRORS_CODE: u32 = 399;
 
 impl ResponseExt {
+    /// Records a dropped bid under its partner's seat (kept in order of first drop).
+    pub fn non_bid(&mut self, partner: &str, impid: &str, bidid: &str, code: u32) {
+        let i = match self.seatnonbid.iter().position(|s| s.seat == partner) {
+            Some(i) => i,
+            None => {
+                self.seatnonbid.push(SeatNonBid {
+                    seat: partner.to_string(),
+                    nonbid: Vec::new(),
+                });
+                self.seatnonbid.len() - 1
+            }
+        };
+        self.seatnonbid[i].nonbid.push(NonBid {
+            impid: crate::text::clip(impid),
+            bidid: crate::text::clip(bidid),
+            code,
+        });
+    }
+
     pub fn push_error(&mut self, partner: &str, code: u32, mut message: String) {
         let list = self.errors.entry(partner.to_string()).or_default();
         if list.len() > MAX_ERRORS_PER_PARTNER {

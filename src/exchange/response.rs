@@ -3,14 +3,20 @@
 use super::Settled;
 use crate::events::record::{AuctionRecord, PartnerRecord, WinRecord};
 use crate::gateway::Gateway;
+use crate::money::Micros;
 use crate::openrtb::{BidResponse, SeatBid};
 
 /// The OpenRTB answer to a settled auction; `None` when nothing won.
 pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
-    if settled.wins.is_empty() {
+    if settled.wins.is_empty() && !settled.answer_empty {
         return None;
     }
-    let currency = gw.config.auction.currency.as_str();
+    // The client's currency (validated to have a rate; a rates file that lost it since
+    // leaves the auction currency).
+    let currency = match gw.rates.from_base(Micros(1_000_000), &settled.currency) {
+        Some(_) => settled.currency.as_str(),
+        None => gw.config.auction.currency.as_str(),
+    };
     let billable = super::billable(&settled.request);
     // Winners, grouped into one seatbid per partner in order of first win.
     let mut seatbid: Vec<SeatBid> = Vec::new();
@@ -34,7 +40,21 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         if adm.is_some() {
             bid.adm = adm;
         }
-        bid.price = won.clearing.to_f64();
+        // What the partner bid, as it bid it (Prebid Server's `origbidcpm`/`origbidcur`).
+        let orig = bid.price;
+        let ext = bid
+            .rest
+            .entry("ext")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(ext) = ext.as_object_mut() {
+            ext.insert("origbidcpm".into(), orig.into());
+            ext.insert("origbidcur".into(), won.bid_currency.as_str().into());
+        }
+        bid.price = gw
+            .rates
+            .from_base(won.clearing, currency)
+            .unwrap_or(won.clearing)
+            .to_f64();
         // bidgate fired the win and loss notices itself: the client must not fire them again.
         bid.rest.remove("nurl");
         bid.rest.remove("lurl");

@@ -133,6 +133,33 @@ pub(super) fn offers<'a>(
                 {
                     refused = Some(crate::auction::Rejection::BelowFloor { price: p, floor });
                 }
+                // Floors the bid's own terms set: a fixed-price deal's price is the price it
+                // pays; a video/audio duration's floor (`mincpmpersec`, `durfloors`) counts
+                // when above the imp's, for the floor check and the second price alike.
+                let mut own_floor = accepted.and_then(|a| a.deal_floor);
+                let fixed_price = accepted.is_some_and(|a| a.fixed_price);
+                if refused.is_none()
+                    && let (Some(a), Some(i), Some(p)) = (accepted, imp, price)
+                    && currency == base
+                {
+                    if let Some(f) = a.deal_floor.filter(|_| a.fixed_price) {
+                        match p < f {
+                            true => {
+                                refused = Some(crate::auction::Rejection::BelowDealFloor {
+                                    price: p,
+                                    floor: f,
+                                })
+                            }
+                            false => price = Some(f),
+                        }
+                    } else if let Some(f) = a.dur_floor.filter(|f| *f > specs[i].floor) {
+                        if p < f {
+                            refused =
+                                Some(crate::auction::Rejection::BelowFloor { price: p, floor: f });
+                        }
+                        own_floor = Some(f);
+                    }
+                }
                 let rank = tier.unwrap_or(1 + u8::from(is_deal && gw.config.auction.prefer_deals));
                 offers.push(Offer {
                     key: BidKey {
@@ -147,9 +174,15 @@ pub(super) fn offers<'a>(
                     dur_s: bid.dur(),
                     adomain: bid.first_adomain(),
                     refused,
-                    deal_floor: accepted.and_then(|a| a.deal_floor),
+                    deal_floor: own_floor,
                     rank,
-                    fixed: tier.is_some_and(|r| r != 1),
+                    fixed: tier.is_some_and(|r| r != 1) || fixed_price,
+                    slot: bid
+                        .rest
+                        .get("slotinpod")
+                        .and_then(serde_json::Value::as_i64)
+                        .filter(|s| (-1..=2).contains(s))
+                        .map_or(0, |s| s as i8),
                 });
             }
         }

@@ -66,9 +66,24 @@ pub fn offered(
 /// The serialised request with only the offered imps (`imps` empty: all of them), with
 /// personal data removed or coarsened as the privacy signals in `strip` ask, and with
 /// `imp.ext` narrowed to one partner's params (`params`). Always a JSON object (`{…}`).
-pub fn body(request: &BidRequest, imps: &[bool], strip: Reasons, params: &Params<'_>) -> Bytes {
+///
+/// `adjustment` (nanos, `UNADJUSTED` for none) is the partner's `bid_adjustment`: its floors
+/// (the imp's and its deals') are sent divided by it, because its bids are multiplied by it
+/// before they meet the floor: a partner at 0.8 bidding the 1.25 it is sent for a 1.00
+/// floor is worth exactly 1.00.
+pub fn body(
+    request: &BidRequest,
+    imps: &[bool],
+    strip: Reasons,
+    params: &Params<'_>,
+    adjustment: i64,
+) -> Bytes {
     // Serialising maps with string keys and finite numbers cannot fail.
-    if imps.iter().all(|x| *x) && strip.is_empty() && params.is_as_sent() {
+    if imps.iter().all(|x| *x)
+        && strip.is_empty()
+        && params.is_as_sent()
+        && adjustment == UNADJUSTED
+    {
         return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
     }
     let mut rest = request.rest.clone();
@@ -79,7 +94,13 @@ pub fn body(request: &BidRequest, imps: &[bool], strip: Reasons, params: &Params
             .iter()
             .enumerate()
             .filter(|(i, _)| imps.is_empty() || imps[*i])
-            .map(|(_, imp)| params.apply(imp))
+            .map(|(_, imp)| {
+                let mut imp = params.apply(imp);
+                if adjustment != UNADJUSTED {
+                    adjust_floors(&mut imp, adjustment);
+                }
+                imp
+            })
             .collect(),
         id: request.id.clone(),
         tmax: request.tmax,
@@ -88,6 +109,49 @@ pub fn body(request: &BidRequest, imps: &[bool], strip: Reasons, params: &Params
         rest,
     };
     Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
+}
+
+/// `bid_adjustment` 1.0 in nanos: floors sent as they are.
+pub const UNADJUSTED: i64 = 1_000_000_000;
+
+/// A partner's `bid_adjustment` as its body's key: `UNADJUSTED` when the request has no
+/// floor to divide, so that such a partner shares the common body.
+pub fn floor_adjustment(request: &BidRequest, nanos: i64) -> i64 {
+    let floored = |imp: &Imp| {
+        imp.bidfloor.is_some_and(|f| f > 0.0)
+            || imp
+                .rest
+                .get("pmp")
+                .and_then(|p| p.get("deals"))
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|d| d.iter().any(|d| d.get("bidfloor").is_some()))
+    };
+    if nanos == UNADJUSTED || nanos <= 0 || !request.imp.iter().any(floored) {
+        UNADJUSTED
+    } else {
+        nanos
+    }
+}
+
+/// Divides the imp's floor and its deals' floors by `adjustment` (nanos).
+fn adjust_floors(imp: &mut Imp, adjustment: i64) {
+    let divide = |f: f64| {
+        crate::money::Micros::from_f64(f)
+            .map_or(f, |m| crate::currency::unscale(m, adjustment).to_f64())
+    };
+    imp.bidfloor = imp.bidfloor.map(divide);
+    let deals = imp
+        .rest
+        .get_mut("pmp")
+        .and_then(|p| p.get_mut("deals"))
+        .and_then(serde_json::Value::as_array_mut);
+    for deal in deals.into_iter().flatten() {
+        if let Some(f) = deal.get("bidfloor").and_then(serde_json::Value::as_f64)
+            && let Some(o) = deal.as_object_mut()
+        {
+            o.insert("bidfloor".into(), divide(f).into());
+        }
+    }
 }
 
 /// What makes two partners' bodies differ (apart from `tmax` and gzip): partners with equal
@@ -101,6 +165,8 @@ pub struct View {
     /// Whose `imp.ext` params it carries: `Some` only for a partner that has some.
     /// (An index into the gateway's partners; plain, so that `partners` may read this module.)
     pub own: Option<usize>,
+    /// Its floors' divisor, its `bid_adjustment` (`floor_adjustment`).
+    pub adjustment: i64,
 }
 
 /// One auction's bodies: each view serialised once, each (view, `tmax`, gzip) spliced and
@@ -132,7 +198,7 @@ impl Bodies {
         let serialised = match self.views.iter().find(|(v, _)| v == view) {
             Some((_, b)) => b.clone(),
             None => {
-                let b = body(request, &view.imps, view.strip, params);
+                let b = body(request, &view.imps, view.strip, params, view.adjustment);
                 self.views.push((view.clone(), b.clone()));
                 b
             }

@@ -36,24 +36,11 @@ fn bidding(bids: &[(&str, f64, &str, u32)]) -> MockPartner {
 }
 
 fn gateway_config(partners: &[(&str, &MockPartner)], placements: &str) -> String {
-    let list: Vec<(&str, String, u64)> = partners
-        .iter()
-        .map(|(id, p)| (*id, p.endpoint(), 200))
-        .collect();
-    let mut cfg = config("pricing = \"first_price\"", &list);
-    // The mocks are on loopback: their notice URLs are private addresses.
-    for (_, p) in partners {
-        // Vendor 37 is among the consented vendors of `TCF` (purposes 1 and 2 too).
-        cfg = with_partner_lines(
-            cfg,
-            &p.endpoint(),
-            "notices = { allow_private = true }\nvendor_id = 37",
-        );
-    }
-    cfg.push_str(&format!(
-        "\n[events]\nsecrets = [\"{SECRET}\"]\n{placements}"
-    ));
-    cfg
+    app_config(
+        "pricing = \"first_price\"",
+        partners,
+        &format!("[events]\nsecrets = [\"{SECRET}\"]\n{placements}"),
+    )
 }
 
 #[tokio::test]

@@ -221,6 +221,24 @@ pub fn config(auction: &str, partners: &[(&str, String, u64)]) -> String {
     s
 }
 
+/// Config text for `/v1/ads` tests: the `[auction]` body, partners (id, mock; 200 ms, notices
+/// to loopback allowed, vendor 37, consented in `TCF`), then `rest` (events, placements).
+pub fn app_config(auction: &str, partners: &[(&str, &MockPartner)], rest: &str) -> String {
+    let list: Vec<(&str, String, u64)> = partners
+        .iter()
+        .map(|(id, p)| (*id, p.endpoint(), 200))
+        .collect();
+    let mut cfg = config(auction, &list);
+    for (_, p) in partners {
+        cfg = with_partner_lines(
+            cfg,
+            &p.endpoint(),
+            "notices = { allow_private = true }\nvendor_id = 37",
+        );
+    }
+    cfg + "\n" + rest
+}
+
 /// Adds `lines` to the `[[partners]]` entry of `config` whose endpoint is `endpoint`.
 pub fn with_partner_lines(config: String, endpoint: &str, lines: &str) -> String {
     let at = format!("endpoint = \"{endpoint}\"");
