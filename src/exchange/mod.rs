@@ -3,6 +3,7 @@
 
 mod markup;
 mod notices;
+mod replay;
 mod report;
 mod response;
 mod screen;
@@ -99,6 +100,8 @@ pub struct Settled {
     pub ext: ResponseExt,
     /// Every partner called or skipped: index, outcome label, milliseconds.
     pub outcomes: Vec<(PartnerIx, &'static str, u64)>,
+    /// Every answer and bid, when this auction is sampled for replay (`record_bids`).
+    pub replay: Option<crate::events::replay::ReplayRecord>,
 }
 
 /// Fans out, screens, and runs the auction: the part every endpoint shares. `listener`: the
@@ -115,7 +118,9 @@ pub async fn settle(
     request.cur = Some(vec![currency.to_string()]);
 
     let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
+    let fanout_start = tokio::time::Instant::now();
     let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener).await;
+    let fanout_end = tokio::time::Instant::now();
     refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
@@ -135,6 +140,14 @@ pub async fn settle(
         pricing: gw.pricing,
     };
     let outcome = auction::run(&imps, &offers, rules);
+    let replay = replay::sampled(gw).then(|| {
+        let timing = replay::Timing {
+            deadline,
+            start: fanout_start,
+            end: fanout_end,
+        };
+        replay::capture(gw, &request, &imps, &called, &offers, timing)
+    });
     let billable = billable(&request);
     if billable {
         notices::fire(gw, &called, &offers, &outcome, &request);
@@ -227,5 +240,6 @@ pub async fn settle(
         wins,
         ext,
         outcomes,
+        replay,
     }
 }
