@@ -61,7 +61,11 @@ pub fn settings(o: &Options) -> Result<Vec<Setting>, String> {
         suffix.push_str(&format!(" {p}={ms}"));
     }
     if let Some(p) = pricing {
-        suffix.push_str(if p == Pricing::First { " first" } else { " second" });
+        suffix.push_str(if p == Pricing::First {
+            " first"
+        } else {
+            " second"
+        });
     }
     if let Some(f) = floor {
         suffix.push_str(&format!(" floor={f}"));

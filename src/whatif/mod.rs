@@ -199,14 +199,19 @@ pub fn actual(record: &AuctionRecord) -> Replayed {
     out.imps = r.imps.len();
     let mut filled = vec![false; r.imps.len()];
     for w in &record.wins {
-        let Some(i) = r.imps.iter().position(|imp| imp.id == crate::text::clip(&w.imp)) else {
+        let Some(i) = r
+            .imps
+            .iter()
+            .position(|imp| imp.id == crate::text::clip(&w.imp))
+        else {
             continue;
         };
         filled[i] = true;
         if r.billable {
             out.revenue = out.revenue.saturating_add(Micros(w.price_micros));
         }
-        out.wins.push((i, w.partner.clone(), Micros(w.price_micros)));
+        out.wins
+            .push((i, w.partner.clone(), Micros(w.price_micros)));
     }
     out.filled = filled.iter().filter(|f| **f).count();
     out

@@ -85,9 +85,7 @@ fn scan_lines(
         buf.clear();
         n += 1;
         // Reads at most MAX_LINE + 1 bytes of a line; the rest of a longer one is skipped.
-        match Read::take(reader.by_ref(), MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)
-        {
+        match Read::take(reader.by_ref(), MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
             Ok(0) => return,
             Ok(_) => {}
             Err(e) => {

@@ -87,7 +87,10 @@ fn a_shorter_tmax_cuts_the_slow_partner_and_answers_sooner() {
     let r = replay(&two_partners(), 153, &at_tmax(150));
     assert_eq!(r.wins, vec![(0, "fast".to_string(), Micros(510_000))]);
     assert_eq!(r.cut, 1);
-    assert_eq!(r.latency_ms, 143, "waits until the close, then the same 3 ms");
+    assert_eq!(
+        r.latency_ms, 143,
+        "waits until the close, then the same 3 ms"
+    );
     // An answer at exactly the close is too late, one ms earlier is in time.
     assert_eq!(replay(&two_partners(), 153, &at_tmax(160)).cut, 1);
     assert_eq!(replay(&two_partners(), 153, &at_tmax(161)).cut, 0);
@@ -118,10 +121,7 @@ fn a_floor_above_every_bid_fills_nothing() {
         floor: Some(Micros(2_000_000)),
         ..Setting::default()
     };
-    assert_eq!(
-        replay(&two_partners(), 153, &s).revenue,
-        Micros(2_010_000)
-    );
+    assert_eq!(replay(&two_partners(), 153, &s).revenue, Micros(2_010_000));
 }
 
 #[test]
@@ -130,10 +130,7 @@ fn first_price_pays_the_bid() {
         pricing: Some(Pricing::First),
         ..Setting::default()
     };
-    assert_eq!(
-        replay(&two_partners(), 153, &s).revenue,
-        Micros(3_000_000)
-    );
+    assert_eq!(replay(&two_partners(), 153, &s).revenue, Micros(3_000_000));
 }
 
 #[test]
@@ -145,7 +142,11 @@ fn a_timed_out_partner_is_censored_when_waited_for_longer() {
     assert_eq!(replay(&r, 193, &Setting::default()).censored, 0);
     let longer = replay(&r, 193, &at_tmax(300));
     assert_eq!(longer.censored, 1);
-    assert_eq!(longer.latency_ms, 290 + 3, "assumed to be waited for to the end");
+    assert_eq!(
+        longer.latency_ms,
+        290 + 3,
+        "assumed to be waited for to the end"
+    );
     assert_eq!(replay(&r, 193, &at_tmax(100)).censored, 0);
 }
 
@@ -197,7 +198,10 @@ fn win(partner: &str, micros: i64) -> WinRecord {
 fn actual_is_read_from_the_wins() {
     let a = auction_record(two_partners(), vec![win("slow", 1_010_000)]);
     let act = actual(&a);
-    assert_eq!((act.revenue, act.filled, act.latency_ms), (Micros(1_010_000), 1, 153));
+    assert_eq!(
+        (act.revenue, act.filled, act.latency_ms),
+        (Micros(1_010_000), 1, 153)
+    );
     assert_eq!(
         act,
         replay(a.replay.as_ref().unwrap(), 153, &Setting::default())
@@ -267,11 +271,31 @@ fn bad_options_are_refused_with_a_reason() {
         floor,
         svg: None,
     };
-    assert!(cli::settings(&o(&["slow"], None, None)).unwrap_err().contains("partner=ms"));
-    assert!(cli::settings(&o(&["slow=x"], None, None)).unwrap_err().contains("not a number"));
-    assert!(cli::settings(&o(&[], Some("third"), None)).unwrap_err().contains("first or second"));
-    assert!(cli::settings(&o(&[], None, Some(f64::NAN))).unwrap_err().contains("--floor"));
-    assert!(run(&o(&[], None, None)).unwrap_err().contains("/nonexistent"));
+    assert!(
+        cli::settings(&o(&["slow"], None, None))
+            .unwrap_err()
+            .contains("partner=ms")
+    );
+    assert!(
+        cli::settings(&o(&["slow=x"], None, None))
+            .unwrap_err()
+            .contains("not a number")
+    );
+    assert!(
+        cli::settings(&o(&[], Some("third"), None))
+            .unwrap_err()
+            .contains("first or second")
+    );
+    assert!(
+        cli::settings(&o(&[], None, Some(f64::NAN)))
+            .unwrap_err()
+            .contains("--floor")
+    );
+    assert!(
+        run(&o(&[], None, None))
+            .unwrap_err()
+            .contains("/nonexistent")
+    );
     let s = cli::settings(&o(&["slow=80"], Some("first"), Some(1.5))).unwrap();
     assert_eq!(s.len(), 2);
     assert_eq!(s[1].label, "recorded tmax slow=80 first floor=1.500000");
@@ -286,6 +310,9 @@ fn latency_quantiles_are_nearest_rank() {
             ..Replayed::default()
         });
     }
-    assert_eq!((s.latency(0.5), s.latency(0.99), s.latency(1.0)), (50, 99, 100));
+    assert_eq!(
+        (s.latency(0.5), s.latency(0.99), s.latency(1.0)),
+        (50, 99, 100)
+    );
     assert_eq!(Summary::new("empty", None).latency(0.5), 0);
 }

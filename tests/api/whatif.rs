@@ -111,8 +111,16 @@ async fn whatif_replays_the_recorded_auctions_exactly_and_answers_what_if() {
         .output()
         .expect("run bidgate whatif");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("{AUCTIONS} auction(s) with bids")), "{stdout}");
+    println!("{stdout}"); // the report, for `--no-capture`
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{AUCTIONS} auction(s) with bids")),
+        "{stdout}"
+    );
     assert!(stdout.contains("1 bad line(s)"), "{stdout}");
     let row = |label: &str| {
         stdout
@@ -127,5 +135,8 @@ async fn whatif_replays_the_recorded_auctions_exactly_and_answers_what_if() {
     let lower = |w: &str| w.starts_with('-') && w.ends_with('%');
     assert!(row("tmax=60").split_whitespace().any(lower), "{stdout}");
     let plot = std::fs::read_to_string(&svg).unwrap();
-    assert!(plot.starts_with("<svg") && plot.contains("<polyline"), "{plot}");
+    assert!(
+        plot.starts_with("<svg") && plot.contains("<polyline"),
+        "{plot}"
+    );
 }
