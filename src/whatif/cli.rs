@@ -149,10 +149,10 @@ pub fn run(o: &Options) -> Result<String, String> {
     }
     out.push('\n');
     out.push_str(&super::table(&actual_sum, &sums, &currency));
-    if let Some(path) = &o.svg {
-        if let Some(svg) = super::svg(&actual_sum, &sums, &currency) {
-            std::fs::write(path, svg).map_err(|e| format!("--svg {}: {e}", path.display()))?;
-        }
+    if let Some(path) = &o.svg
+        && let Some(svg) = super::svg(&actual_sum, &sums, &currency)
+    {
+        std::fs::write(path, svg).map_err(|e| format!("--svg {}: {e}", path.display()))?;
     }
     Ok(out)
 }
