@@ -91,8 +91,8 @@ pub(super) fn capture(
             deal_floor_micros: offer.deal_floor.map(|f| f.0),
             dur_s: offer.dur_s,
             adomain: offer.adomain.map(clip),
-            cat: strings(bid, "cat"),
-            attr: numbers(bid, "attr"),
+            cat: list(bid, "cat", |v| v.as_str().map(clip)),
+            attr: list(bid, "attr", serde_json::Value::as_i64),
             adm: bid.adm.is_some(),
             nurl: bid.str_field("nurl").is_some(),
             refused,
@@ -121,23 +121,10 @@ pub(super) fn capture(
     }
 }
 
-fn strings(bid: &Bid, key: &str) -> Vec<String> {
-    let Some(list) = bid.rest.get(key).and_then(serde_json::Value::as_array) else {
+/// Up to `MAX_LIST` entries of the bid's array `key` that `read` accepts.
+fn list<T>(bid: &Bid, key: &str, read: impl Fn(&serde_json::Value) -> Option<T>) -> Vec<T> {
+    let Some(values) = bid.rest.get(key).and_then(serde_json::Value::as_array) else {
         return Vec::new();
     };
-    list.iter()
-        .filter_map(serde_json::Value::as_str)
-        .take(MAX_LIST)
-        .map(clip)
-        .collect()
-}
-
-fn numbers(bid: &Bid, key: &str) -> Vec<i64> {
-    let Some(list) = bid.rest.get(key).and_then(serde_json::Value::as_array) else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(serde_json::Value::as_i64)
-        .take(MAX_LIST)
-        .collect()
+    values.iter().filter_map(read).take(MAX_LIST).collect()
 }

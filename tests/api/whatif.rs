@@ -63,6 +63,25 @@ async fn whatif_replays_the_recorded_auctions_exactly_and_answers_what_if() {
     })
     .await;
 
+    // What a record holds: every answer with its time, every bid as ranked, no markup.
+    let text: String = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!text.contains("VAST"), "markup is never recorded");
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let answers = first["replay"]["answers"].as_array().unwrap();
+    let of = |id: &str| answers.iter().find(|a| a["partner"] == id).unwrap().clone();
+    assert_eq!(of("none")["outcome"], "nobid");
+    let slow_answer = of("slow");
+    assert!(
+        slow_answer["at_ms"].as_u64().unwrap() >= 80,
+        "{slow_answer}"
+    );
+    assert_eq!(slow_answer["bids"][0]["offer_micros"], 3_000_000);
+    assert_eq!(slow_answer["bids"][0]["adm"], true);
+    assert_eq!(first["replay"]["imps"][0]["floor_micros"], 500_000);
+
     // As recorded: the prediction is what happened, to the micro.
     let (act, sim, winners) = sums(&dir, &Setting::default());
     assert_eq!(act.auctions, AUCTIONS);
