@@ -54,7 +54,8 @@ pub struct Replayed {
     pub imps: usize,
     /// Imps with at least one winner.
     pub filled: usize,
-    /// Arrival to answer: the modelled fan-out close plus the recorded time after it.
+    /// Arrival to answer: the modelled fan-out close plus the time the recorded auction took
+    /// after its last answer.
     pub latency_ms: u64,
     /// (imp index, partner id, clearing price) per win.
     pub wins: Vec<(usize, String, Micros)>,
@@ -183,7 +184,11 @@ pub fn replay(r: &ReplayRecord, duration_ms: u64, setting: &Setting) -> Replayed
     }
     out.imps = imps.len();
     out.filled = filled.iter().filter(|f| **f).count();
-    out.latency_ms = end + duration_ms.saturating_sub(r.fanout_end_ms);
+    // After the last recorded answer, the real auction took `duration − last` more (waking
+    // up, the auction, markup fetches, the answer): the same is added to the modelled close,
+    // so that the recorded setting models the recorded latency.
+    let last = r.answers.iter().map(|a| a.at_ms).fold(start, u64::max);
+    out.latency_ms = end + duration_ms.saturating_sub(last);
     out
 }
 

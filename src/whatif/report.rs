@@ -79,8 +79,8 @@ pub fn table(actual: &Summary, rows: &[Summary], currency: &str) -> String {
         "cut",
         "censored"
     );
-    for r in [actual].into_iter().chain(rows) {
-        let delta = if actual.revenue.0 == 0 {
+    for (n, r) in [actual].into_iter().chain(rows).enumerate() {
+        let delta = if n == 0 || actual.revenue.0 == 0 {
             "-".to_string()
         } else {
             let pct = (r.revenue.0 - actual.revenue.0) as f64 * 100.0 / actual.revenue.0 as f64;
