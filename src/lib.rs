@@ -39,6 +39,7 @@ pub mod text;
 pub mod validation;
 pub mod vast;
 pub mod vocab;
+pub mod whatif;
 
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};

@@ -1,4 +1,5 @@
-//! The `bidgate` command line: serve, demo, check-config. All logic lives in the library.
+//! The `bidgate` command line: serve, demo, check-config, whatif. All logic lives in the
+//! library.
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,9 @@ enum Command {
     Demo,
     /// Validate a config file and print every problem with its key path (exit 1 when invalid).
     CheckConfig { path: PathBuf },
+    /// Re-run the auctions recorded with `event_log.record_bids` under other settings (tmax,
+    /// partner timeouts, pricing, floor) and print revenue, fill and latency per setting.
+    Whatif(bidgate::whatif::Options),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,16 @@ fn main() -> ExitCode {
             tracing::info!("bidgate stopped");
             Ok(())
         }),
+        Command::Whatif(options) => match bidgate::whatif::run(&options) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("bidgate whatif: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Demo => {
             bidgate::telemetry::init_logging(&Default::default());
             run(bidgate::demo::run())

@@ -128,7 +128,14 @@ impl Live {
         {
             tracing::warn!("server.listen and server.workers apply at the next restart only");
         }
-        if config.event_log != previous.config.event_log
+        // The sampling settings are read per auction: they apply at once.
+        let at_start = |c: &config::EventLogConfig| config::EventLogConfig {
+            sample_auctions: 0.0,
+            record_bids: false,
+            record_bids_sample: 0.0,
+            ..c.clone()
+        };
+        if at_start(&config.event_log) != at_start(&previous.config.event_log)
             || config.admin.listen != previous.config.admin.listen
             || config.log != previous.config.log
         {

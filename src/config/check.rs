@@ -60,6 +60,13 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             "must be a number between 0 and 1000",
         ));
     }
+    let bids_share = c.event_log.record_bids_sample;
+    if !(bids_share.is_finite() && (0.0..=1.0).contains(&bids_share)) {
+        p.push(Problem::new(
+            "event_log.record_bids_sample",
+            "must be a share between 0.0 and 1.0",
+        ));
+    }
     if c.admin
         .token
         .as_ref()

@@ -28,6 +28,14 @@ pub struct EventLogConfig {
     /// this module only stores the setting.
     #[serde(default = "defaults::sample_auctions")]
     pub sample_auctions: f64,
+    /// Record every partner's answer time and every bid (not only the winners) on a share of
+    /// auctions, for `bidgate whatif` to re-run them under other settings (docs/whatif.md).
+    #[serde(default)]
+    pub record_bids: bool,
+    /// With `record_bids`: share of auctions whose bids are recorded, 0.0..=1.0 (such an
+    /// auction's record is written whatever `sample_auctions` says).
+    #[serde(default = "defaults::record_bids_sample")]
+    pub record_bids_sample: f64,
 }
 
 /// When the writer fsyncs. Whatever the mode, a file is fsynced once more when it is finished
@@ -55,6 +63,9 @@ mod defaults {
     pub fn sample_auctions() -> f64 {
         1.0
     }
+    pub fn record_bids_sample() -> f64 {
+        0.1
+    }
 }
 
 impl Default for EventLogConfig {
@@ -65,6 +76,8 @@ impl Default for EventLogConfig {
             fsync_interval_ms: defaults::fsync_interval_ms(),
             queue_capacity: defaults::queue_capacity(),
             sample_auctions: defaults::sample_auctions(),
+            record_bids: false,
+            record_bids_sample: defaults::record_bids_sample(),
         }
     }
 }

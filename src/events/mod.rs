@@ -5,6 +5,7 @@
 
 pub mod dedup;
 pub mod record;
+pub mod replay;
 pub mod token;
 
 use crate::config::EventsConfig;

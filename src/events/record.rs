@@ -2,9 +2,9 @@
 //! Published as `schemas/event-log.schema.json` (generated from these types).
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     Auction(AuctionRecord),
@@ -12,7 +12,7 @@ pub enum Record {
 }
 
 /// One auction (sampled by `event_log.sample_auctions`).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AuctionRecord {
     /// Unix time in milliseconds when the answer was ready.
     pub ts_ms: u64,
@@ -26,9 +26,12 @@ pub struct AuctionRecord {
     /// Every partner called or skipped, with its outcome label (as in metrics).
     pub partners: Vec<PartnerRecord>,
     pub wins: Vec<WinRecord>,
+    /// Every answer and every bid, for `bidgate whatif` (sampled by `event_log.record_bids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<super::replay::ReplayRecord>,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PartnerRecord {
     pub partner: String,
     /// `bid`, `nobid`, `timeout`, `late`, `error`, `throttled`, `circuit_open`.
@@ -36,7 +39,7 @@ pub struct PartnerRecord {
     pub ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct WinRecord {
     pub imp: String,
     pub partner: String,
@@ -51,7 +54,7 @@ pub struct WinRecord {
 }
 
 /// One call of a tracking URL, valid or not.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct EventRecord {
     pub ts_ms: u64,
     /// `impression`, `click`, `start`, `firstQuartile`, `midpoint`, `thirdQuartile`,

@@ -4,6 +4,7 @@
 mod group;
 mod markup;
 mod notices;
+mod replay;
 mod report;
 mod response;
 mod screen;
@@ -122,6 +123,8 @@ pub struct Settled {
     pub currency: String,
     /// Nothing won is answered with a 200 and an empty `seatbid` (`no_bid_status`).
     pub answer_empty: bool,
+    /// Every answer and bid, when this auction is sampled for replay (`record_bids`).
+    pub replay: Option<crate::events::replay::ReplayRecord>,
 }
 
 /// `/openrtb2/auction`'s status when nothing won: the request's `ext.no_bid_status` (200 or
@@ -161,7 +164,9 @@ pub async fn settle(
     request.cur = Some(vec![currency.to_string()]);
 
     let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
+    let fanout_start = tokio::time::Instant::now();
     let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener).await;
+    let fanout_end = tokio::time::Instant::now();
     refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
@@ -199,6 +204,14 @@ pub async fn settle(
         decide,
     )
     .await;
+    let replay = replay::sampled(gw).then(|| {
+        let timing = replay::Timing {
+            deadline,
+            start: fanout_start,
+            end: fanout_end,
+        };
+        replay::capture(gw, &request, &imps, &called, &offers, timing)
+    });
     let billable = billable(&request);
     if billable {
         notices::fire(gw, &called, &offers, &outcome, &request);
@@ -290,5 +303,6 @@ pub async fn settle(
         outcomes,
         currency: answer_currency,
         answer_empty,
+        replay,
     }
 }

@@ -94,8 +94,9 @@ pub fn record(
     bundle: Option<&str>,
     took: std::time::Duration,
 ) -> Option<AuctionRecord> {
+    // An auction sampled for replay is recorded whatever `sample_auctions` says.
     let share = gw.config.event_log.sample_auctions;
-    if share <= 0.0 || fastrand::f64() >= share {
+    if settled.replay.is_none() && (share <= 0.0 || fastrand::f64() >= share) {
         return None;
     }
     let currency = &gw.config.auction.currency;
@@ -127,5 +128,6 @@ pub fn record(
                 dur_s: w.bid.dur(),
             })
             .collect(),
+        replay: settled.replay.clone(),
     })
 }

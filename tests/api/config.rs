@@ -265,10 +265,11 @@ fn example_config_comments_every_key() {
         previous = line;
     }
     // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
-    // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
+    // + 2 log + 5 events + 6 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
-    // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status.
-    assert_eq!(keys_seen, 89, "number of key lines in config/example.toml");
+    // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status
+    // + event_log.record_bids + record_bids_sample.
+    assert_eq!(keys_seen, 91, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

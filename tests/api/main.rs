@@ -38,3 +38,4 @@ mod reload;
 mod schemas;
 mod shutdown;
 mod warm;
+mod whatif;
