@@ -132,6 +132,7 @@ fn defaults_json() -> Value {
         currency: Default::default(),
         internal: Default::default(),
         supply_chain: Default::default(),
+        store: Default::default(),
         placements: vec![],
         partners: vec![],
     })

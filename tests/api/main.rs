@@ -31,5 +31,6 @@ mod partner_requests;
 mod privacy;
 mod reload;
 mod schemas;
+mod shared_state;
 mod shutdown;
 mod warm;
