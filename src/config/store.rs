@@ -15,8 +15,8 @@ pub struct StoreConfig {
     /// `memory` (in this process) or `redis` (shared by every replica using `url`).
     #[serde(default)]
     pub backend: Backend,
-    /// With `redis`: `redis://host:port/db` (or `rediss://` for TLS is not built in;
-    /// `redis://user:password@host`). Best set from the environment: `BIDGATE_STORE__URL`.
+    /// With `redis`: `redis://[user:password@]host:port[/db]` (TLS, `rediss://`, is not
+    /// built in). With a password, best set from the environment: `BIDGATE_STORE__URL`.
     #[serde(default = "defaults::url")]
     pub url: String,
     /// Longest wait for one Redis round trip, in ms. Small: an auction does at most one, and
