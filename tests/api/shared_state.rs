@@ -312,3 +312,29 @@ async fn a_hung_redis_never_makes_an_auction_late() {
     );
     assert_eq!(app.get("/readyz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn sigterm_gives_the_unspent_lease_back() {
+    let redis = RedisServer::start();
+    let (cfg, file) = shared_config("shared-drain", &redis.url(), "");
+    file.write(&cfg);
+    let (mut child, app) = serve_binary(&file);
+    wait_up(&app).await;
+    let won = eventually("an ad once a lease is granted", || async {
+        ad(&app, "paced", "drain-1").await
+    })
+    .await;
+    let imp = won["tracking"]["impression"].as_str().unwrap();
+    assert_eq!(app.get(imp).await.status(), 204);
+    wait_written(&app).await;
+    let granted = || {
+        redis
+            .command(&["HGET", "bidgate:pace:{li:budget}", "imps"])
+            .and_then(|g| g.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(granted(), 3, "one chunk of lease_impressions leased");
+    send_signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(granted(), 1, "the two unspent impressions went back");
+}
