@@ -870,3 +870,34 @@ max_duraton_s = 30
         lines(&p)
     );
 }
+
+#[test]
+fn store_settings_are_checked_with_their_key_paths() {
+    let found = problems(
+        "[store]\nbackend = \"redis\"\nurl = \"http://cache:6379\"\ntimeout_ms = 200\nreplicas = 0\n\
+         lease_impressions = 0\nqps_lease_share = 1.5\nfailure_threshold = 0\nkey_prefix = \"a b\"\n",
+        &[],
+    );
+    let want = [
+        "store.url",
+        "store.timeout_ms",
+        "store.replicas",
+        "store.lease_impressions",
+        "store.qps_lease_share",
+        "store.failure_threshold",
+        "store.key_prefix",
+    ];
+    assert_eq!(
+        paths(&found),
+        want.into_iter().collect(),
+        "{}",
+        lines(&found)
+    );
+    assert!(about(&found, "store.timeout_ms").message.contains("tmax"));
+    // The default is the memory store, and a redis URL is all a shared one needs.
+    let ok = from_toml_str(
+        "[store]\nbackend = \"redis\"\nurl = \"redis://10.0.0.5:6379/2\"\n",
+        env(&[]),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
