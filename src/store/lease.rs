@@ -160,10 +160,6 @@ fn refill(shared: &Arc<Shared>, line_item: &str, lease: Arc<Lease>) {
     if dry != 0 && clock_ms(*EPOCH) < dry {
         return;
     }
-    if shared.degraded() {
-        shared.fallback(Fallback::Pacing);
-        return;
-    }
     if lease.asking.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -221,7 +217,13 @@ fn refill(shared: &Arc<Shared>, line_item: &str, lease: Arc<Lease>) {
                     lease.granted_cpm[1].store(*cd, Ordering::Relaxed);
                 }
             }
-            _ => me.fallback(Fallback::Pacing),
+            _ => {
+                // No lease: the line item stops when the one it holds runs out. Asked again
+                // after a cool-off (through the store's breaker, which probes for us).
+                me.fallback(Fallback::Pacing);
+                let until = clock_ms(*EPOCH) + me.cfg.cooloff_ms;
+                lease.dry_until.store(until, Ordering::Relaxed);
+            }
         }
         lease.asking.store(false, Ordering::Release);
     });

@@ -71,13 +71,26 @@ impl QpsCap {
 
     /// Takes one call from the allowance; `false`: skip the partner this time.
     pub fn take(self: &Arc<Self>) -> bool {
+        let now = unix_now();
         if self.shared.degraded() {
             self.shared.fallback(Fallback::Qps);
-            // Asks again now and then, through the store's breaker probe.
-            self.ask(unix_now());
+            // Asks again once a second (the store's breaker decides whether it is sent).
+            let new_second = {
+                let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+                let new = w.second != now;
+                if new {
+                    *w = Window {
+                        second: now,
+                        tokens: 0,
+                    };
+                }
+                new
+            };
+            if new_second {
+                self.ask(now);
+            }
             return self.fallback.check().is_ok();
         }
-        let now = unix_now();
         let (ok, low) = {
             let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
             if w.second != now {
