@@ -338,3 +338,41 @@ async fn sigterm_gives_the_unspent_lease_back() {
     assert!(child.wait().unwrap().success());
     assert_eq!(granted(), 1, "the two unspent impressions went back");
 }
+
+#[tokio::test]
+async fn a_frozen_redis_times_out_without_making_anything_late_and_recovers() {
+    let redis = RedisServer::start();
+    let (cfg, _file) = shared_config("shared-frozen", &redis.url(), "");
+    let app = spawn_app(&cfg).await;
+    wait_up(&app).await;
+    assert!(ad(&app, "capped", "f-0").await.is_some());
+    // Connected, then silent: every round trip runs into store.timeout_ms (50 ms here).
+    redis.freeze();
+    for n in 1..20 {
+        if let Some(won) = ad(&app, "capped", &format!("f-{n}")).await {
+            let imp = won["tracking"]["impression"].as_str().unwrap();
+            assert_eq!(app.get(imp).await.status(), 204);
+        }
+    }
+    assert_eq!(app.admin_status().await["store"]["state"], "degraded");
+    let m = app.metrics().await;
+    assert!(
+        metric(
+            &m,
+            r#"bidgate_store_ops_total{op="caps_read",result="timeout"}"#
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert_eq!(
+        metric(&m, r#"bidgate_auctions_late_total{endpoint="ads"}"#).unwrap_or(0.0),
+        0.0,
+        "no answer later than its tmax"
+    );
+    redis.thaw();
+    eventually("the store to recover", || async {
+        let _ = ad(&app, "capped", "f-back").await;
+        (app.admin_status().await["store"]["state"] == "up").then_some(())
+    })
+    .await;
+}
