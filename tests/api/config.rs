@@ -166,6 +166,7 @@ fn example_config_lists_every_key_with_its_default_value() {
         "events",
         "event_log",
         "currency",
+        "store",
     ] {
         assert_eq!(
             keys(&raw[section]),
@@ -268,8 +269,8 @@ fn example_config_comments_every_key() {
     // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
     // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
-    // request keys (media_types, headers, gzip_requests) + strict_deals.
-    assert_eq!(keys_seen, 88, "number of key lines in config/example.toml");
+    // request keys (media_types, headers, gzip_requests) + strict_deals + 11 store.
+    assert_eq!(keys_seen, 99, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,6 +655,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "event_log",
                 "currency",
                 "internal",
+                "store",
                 "supply_chain",
                 "placements",
                 "partners"
