@@ -193,6 +193,7 @@ async fn pacing_leases_do_not_over_deliver_a_goal_across_replicas() {
     }
     // Every impression here plays before the next ad request: nothing is in flight when
     // the goal runs out, so the bound (goal + ads in flight) is the goal itself.
+    eprintln!("pacing: goal 10, delivered {delivered} over 2 replicas, lease chunks of 3");
     assert!(delivered <= 10, "goal 10, delivered {delivered}");
     assert!(delivered >= 3, "leases were granted: delivered {delivered}");
     let granted = redis.command(&["HGET", "bidgate:pace:{li:budget}", "imps"]);
@@ -234,6 +235,7 @@ async fn a_partner_qps_cap_holds_across_replicas() {
     }
     let got = partner.requests().len() - before;
     let windows = (last - first + 1) as usize;
+    eprintln!("qps cap 10/s over 2 replicas: {got} calls of {sent} auctions in {windows} windows");
     assert!(
         got <= 10 * windows,
         "{got} calls in {windows} one-second windows over 2 replicas, cap 10/s ({sent} auctions)"
