@@ -16,6 +16,7 @@ use crate::events::token::{Claims, TokenError};
 use crate::gateway::Gateway;
 use crate::notices;
 use crate::partners::Impression;
+use crate::store::{self, dedup::Remote};
 use metrics::counter;
 
 /// Why an event was refused.
@@ -46,10 +47,12 @@ pub struct Settle {
     claim: Pending,
     kind: Kind,
     claims: Claims,
+    /// The token id claimed in the shared store, to settle there too.
+    shared: Option<u128>,
 }
 
 /// Verifies, deduplicates and bills one event of `kind` carrying `token`, at `now_ms`.
-pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
+pub async fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
     let mut rec = EventRecord {
         ts_ms: now_ms,
         kind: kind.name().into(),
@@ -60,6 +63,7 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
         bid_id: None,
         price_micros: None,
         currency: None,
+        dedup_unverified: false,
     };
     let (claims, id) = match gw.events.signer.verify(token, now_ms / 1000) {
         Ok(ok) => ok,
@@ -77,6 +81,26 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
         Claim::Full => (Some(Refused::MemoryFull), None, "dedup_full"),
         Claim::InProgress => (Some(Refused::InProgress), None, "in_progress"),
         Claim::First(claim) => {
+            // An impression bills: asked of the replicas' shared memory too (when there is
+            // one), after this replica's said it is new.
+            let remote = if kind == Kind::Impression {
+                store::dedup::claim(&gw.state().store, id).await
+            } else {
+                Remote::NotShared
+            };
+            match remote {
+                Remote::Duplicate => {
+                    gw.events.dedup.settle(claim, true);
+                    return finish(rec, claims, None, None, "duplicate");
+                }
+                Remote::InProgress => {
+                    gw.events.dedup.settle(claim, false);
+                    let refused = Some(Refused::InProgress);
+                    return finish(rec, claims, refused, None, "in_progress");
+                }
+                Remote::Unverified => rec.dedup_unverified = true,
+                Remote::First | Remote::NotShared => {}
+            }
             let result = if kind == Kind::Impression {
                 "billed"
             } else {
@@ -86,10 +110,22 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
                 claim,
                 kind,
                 claims: claims.clone(),
+                shared: (remote == Remote::First).then_some(id),
             };
             (None, Some(settle), result)
         }
     };
+    finish(rec, claims, refused, pending, result)
+}
+
+/// The answer, its record filled from the token's claims.
+fn finish(
+    mut rec: EventRecord,
+    claims: Claims,
+    refused: Option<Refused>,
+    pending: Option<Settle>,
+    result: &'static str,
+) -> Accepted {
     rec.auction_id = Some(claims.auction);
     rec.imp = Some(claims.imp);
     rec.partner = Some(claims.partner);
@@ -109,6 +145,13 @@ pub fn accept(gw: &Gateway, kind: Kind, token: &str, now_ms: u64) -> Accepted {
 pub fn settle(gw: &Gateway, pending: Settle, durable: bool, now_ms: u64) {
     if durable && pending.kind == Kind::Impression {
         bill(gw, &pending.claims, now_ms);
+    }
+    if let Some(id) = pending.shared {
+        let forget_at = pending
+            .claims
+            .expires
+            .saturating_add(crate::events::dedup::SLACK_S);
+        store::dedup::settle(&gw.state().store, id, durable, forget_at);
     }
     gw.events.dedup.settle(pending.claim, durable);
 }

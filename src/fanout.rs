@@ -191,14 +191,14 @@ pub async fn run(
         pending.push(Instrument::instrument(
             async move {
                 let started = Instant::now();
-                let outcome =
-                    timeout_at(budget.wait_until, sent)
-                        .await
-                        .unwrap_or(Outcome::Timeout(if budget.own_timeout {
-                            Cut::OwnTimeout
-                        } else {
-                            Cut::Deadline
-                        }));
+                let (outcome, booked) = timeout_at(budget.wait_until, sent).await.unwrap_or((
+                    Outcome::Timeout(if budget.own_timeout {
+                        Cut::OwnTimeout
+                    } else {
+                        Cut::Deadline
+                    }),
+                    Booked::default(),
+                ));
                 let fair = partner.breaker.timeout_is_failure(
                     budget.wait_until.saturating_duration_since(started),
                     budget.own_timeout,
@@ -212,7 +212,7 @@ pub async fn run(
                     partner: PartnerIx(i),
                     outcome,
                     elapsed: started.elapsed(),
-                    booked: Booked::default(),
+                    booked,
                 }
             },
             span,

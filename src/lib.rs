@@ -34,6 +34,7 @@ pub mod partners;
 pub mod privacy;
 pub mod reload;
 pub mod stats;
+pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod validation;
@@ -107,6 +108,8 @@ impl Application {
             handle.stop(true).await;
             let _ = task.await;
         }
+        // Pacing leases not spent go back to the shared store, for the other replicas.
+        self.live.current().state().store.drain().await;
         // Everything acknowledged is in the log once the process exits.
         if let Some(log) = self.live.event_log() {
             log.close().await;

@@ -107,6 +107,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     check_clients(c, &mut p);
     check_supply_chain(&c.supply_chain, &mut p);
     super::ads::validate(c, &mut p);
+    super::store::validate(&c.store, &mut p);
     for (code, rate) in &c.currency.rates {
         if !is_currency_code(code) {
             p.push(Problem::new(

@@ -11,6 +11,7 @@ mod defaults;
 mod event_log;
 mod load;
 mod partner;
+mod store;
 
 pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
@@ -21,6 +22,7 @@ pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_f
 pub use partner::{
     CircuitBreakerConfig, HeaderSource, HttpClientConfig, MediaType, NoticeConfig, PartnerConfig,
 };
+pub use store::{Backend as StoreBackend, StoreConfig};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,6 +68,9 @@ pub struct Config {
     /// bidgate's own node in every outbound request's supply chain (`source.schain`).
     #[serde(default)]
     pub supply_chain: SupplyChainConfig,
+    /// State shared by replicas (dedup, caps, pacing, partner QPS): memory or Redis.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Where apps show ads (`/v1/ads` slots name one).
     #[serde(default)]
     pub placements: Vec<PlacementConfig>,

@@ -15,6 +15,9 @@
 //! impression event can count delivery and frequency caps (`Direct::on_impression`).
 
 mod bid;
+mod shared;
+
+pub use shared::Caps;
 
 use crate::config::{AdFormat, Config};
 use crate::internal::{Catalog, Index, MemoryStore, Request, Tier};
@@ -33,6 +36,8 @@ pub struct Direct {
     store: Arc<MemoryStore>,
     /// The auction currency, which the catalog's CPMs are in.
     currency: String,
+    /// The store replicas share: caps and pacing leases there too when it is Redis.
+    shared: Arc<crate::store::Shared>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -97,6 +102,7 @@ impl Direct {
         config: &Config,
         path: &std::path::Path,
         store: Arc<MemoryStore>,
+        shared: Arc<crate::store::Shared>,
     ) -> Result<Self, String> {
         let report = |problems: Vec<crate::internal::CatalogProblem>| {
             let lines: Vec<String> = problems
@@ -114,6 +120,7 @@ impl Direct {
             index: Index::build(catalog),
             store,
             currency: config.auction.currency.clone(),
+            shared,
         })
     }
 
@@ -127,6 +134,24 @@ impl Direct {
             imp.price,
             imp.now_unix,
         );
+        if self.shared.is_shared() {
+            shared::record(&self.shared, &self.index, line_item, imp);
+        }
+    }
+
+    /// The listener key whose cap counters a decision on `request` needs from the shared
+    /// store; `None` when it needs none (memory store, nothing capped, no key): then the
+    /// answer needs no round trip.
+    pub fn caps_to_fetch(&self, request: &BidRequest) -> Option<String> {
+        if !self.shared.is_shared() || !self.index.has_caps() {
+            return None;
+        }
+        user_key(&request.rest).map(str::to_string)
+    }
+
+    /// The listener's cap counters from the shared store (one round trip, bounded).
+    pub async fn fetch_caps(&self, user: String) -> Caps {
+        shared::fetch(&self.shared, user).await
     }
 
     /// Direct demand's answer to `request` at `now_unix` (imps not `offered` are skipped;
@@ -139,6 +164,28 @@ impl Direct {
         listener: Option<&Listener>,
         now_unix: u64,
     ) -> (Outcome, Booked) {
+        self.answer_with(request, offered, listener, now_unix, &Caps::Local)
+    }
+
+    /// `answer`, with the listener's cap counters as fetched from the shared store.
+    pub fn answer_with(
+        &self,
+        request: &BidRequest,
+        offered: &[bool],
+        listener: Option<&Listener>,
+        now_unix: u64,
+        caps: &Caps,
+    ) -> (Outcome, Booked) {
+        let view = shared::View {
+            local: &self.store,
+            shared: &self.shared,
+            caps,
+        };
+        let store: &dyn crate::internal::Store = if self.shared.is_shared() {
+            &view
+        } else {
+            &*self.store
+        };
         let mut rng = fastrand::Rng::new();
         let r = &request.rest;
         let get = |path: &[&str]| -> Option<&Value> {
@@ -149,7 +196,7 @@ impl Direct {
             Some(v)
         };
         let str_at = |path: &[&str]| get(path).and_then(Value::as_str);
-        let user_key = str_at(&["user", "id"]).or(str_at(&["device", "ifa"]));
+        let user_key = user_key(r);
         let os = str_at(&["device", "os"]).map(str::to_ascii_lowercase);
         let (device_type, gender) = match listener {
             Some(l) => (l.device_type, l.gender),
@@ -242,7 +289,7 @@ impl Direct {
                 .map_or(1, |m| m.clamp(1, 10) as usize);
             for (n, c) in self
                 .index
-                .decide(&req, now_unix, &*self.store, &mut rng, max)
+                .decide(&req, now_unix, store, &mut rng, max)
                 .into_iter()
                 .enumerate()
             {
@@ -272,6 +319,13 @@ impl Direct {
         };
         (Outcome::Bid(response), Booked(booked))
     }
+}
+
+/// The listener's key for frequency caps: `user.id`, else `device.ifa` (present only where
+/// consent let them through).
+fn user_key(r: &serde_json::Map<String, Value>) -> Option<&str> {
+    let at = |a: &str, b: &str| r.get(a)?.get(b)?.as_str();
+    at("user", "id").or(at("device", "ifa"))
 }
 
 /// The line item id in a direct bid id (`<line item>~<n>`, written by `bid::bid`).

@@ -33,6 +33,7 @@ fn direct() -> Direct {
             .unwrap(),
         ),
         store: Default::default(),
+        shared: crate::store::Shared::memory(),
         currency: "EUR".into(),
     }
 }

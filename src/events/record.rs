@@ -76,6 +76,10 @@ pub struct EventRecord {
     pub price_micros: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    /// Deduplicated by this replica's memory only: the shared store (`[store]` redis) did
+    /// not answer in time, so a replay to another replica may have been counted too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dedup_unverified: bool,
 }
 
 /// Unix time now in milliseconds (the log's timestamps are wall-clock by nature).

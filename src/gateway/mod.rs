@@ -70,7 +70,8 @@ impl Gateway {
         if let Some(path) = &config.internal.catalog {
             let store = state.direct_store.clone().unwrap_or_default();
             let direct = of(crate::direct::PARTNER_ID)?;
-            partners.push(Partner::direct(&config, path, direct, store)?);
+            let shared = state.store.clone();
+            partners.push(Partner::direct(&config, path, direct, store, shared)?);
         }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,

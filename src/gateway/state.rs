@@ -43,6 +43,8 @@ pub struct State {
     rates_for: (Option<PathBuf>, String),
     /// Direct demand's delivery and frequency-cap counters, while a catalog is configured.
     pub direct_store: Option<Arc<MemoryStore>>,
+    /// The store replicas share (`[store]`): kept while that section is unchanged.
+    pub store: Arc<crate::store::Shared>,
 }
 
 /// The breaker direct demand's partner gets: one that never opens, since it cannot fail on
@@ -72,8 +74,13 @@ impl State {
     /// unchanged (so the pools stay warm). The in-flight count and notice clients always
     /// survive; the client limiter while its settings are unchanged; the rates file's rates
     /// while the file and the auction currency are; direct demand's counters while a catalog
-    /// is configured; events as `events` says.
+    /// is configured; events as `events` says; the shared store while `[store]` is
+    /// unchanged (a partner's global QPS cap with it, while its `qps_limit` is unchanged).
     fn build(config: &Config, before: Option<&State>) -> Result<State, String> {
+        let store = match before {
+            Some(s) if s.store.cfg == config.store => s.store.clone(),
+            _ => crate::store::Shared::new(&config.store)?,
+        };
         let old = |id: &str| before.and_then(|s| s.partners.get(id));
         let breaker = |old: Option<&PartnerState>, c: &CircuitBreakerConfig| match old {
             Some(o) if o.breaker.config() == c => o.breaker.clone(),
@@ -102,10 +109,21 @@ impl State {
                     .and_then(NonZeroU32::new)
                     .map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n)))),
             };
+            let shared_qps = match old.filter(|o| o.qps_limit == c.qps_limit) {
+                Some(o) if o.shared_qps.as_ref().is_some_and(|q| q.same_store(&store)) => {
+                    o.shared_qps.clone()
+                }
+                _ => c
+                    .qps_limit
+                    .and_then(NonZeroU32::new)
+                    .filter(|_| store.is_shared())
+                    .map(|n| Arc::new(crate::store::QpsCap::new(&c.id, n, store.clone()))),
+            };
             let state = PartnerState {
                 breaker: breaker(old, &c.circuit_breaker),
                 qps_limit: c.qps_limit,
                 limiter,
+                shared_qps,
                 stats: stats(old),
                 pool: Some(Pool { settings, endpoint }),
             };
@@ -118,6 +136,7 @@ impl State {
                 breaker: breaker(old, &never_opens()),
                 qps_limit: None,
                 limiter: None,
+                shared_qps: None,
                 stats: stats(old),
                 pool: None,
             };
@@ -146,6 +165,7 @@ impl State {
             file_rates,
             rates_for,
             direct_store,
+            store,
         })
     }
 }

@@ -28,7 +28,7 @@ th{{background:#f4f4f4}}td.id,th.id,td.ep{{text-align:left}}td.ep{{color:#666;fo
 .half_open{{color:#a15c00;font-weight:700}}small{{color:#666}}
 </style></head><body>
 <h1>bidgate</h1>
-<p>{state} · in flight: {in_flight} of {max} · {n} partners · last minute, refreshes every {REFRESH_S} s · <a href="/admin/status">JSON</a></p>
+<p>{state} · store: {store} · in flight: {in_flight} of {max} · {n} partners · last minute, refreshes every {REFRESH_S} s · <a href="/admin/status">JSON</a></p>
 <table>
 <tr><th class="id">partner</th><th>circuit</th><th>req/s</th><th>bid rate</th><th>win rate</th><th>timeouts</th><th>late</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>QPS headroom</th><th>skipped</th><th>timeout ms</th></tr>
 "#,
@@ -36,6 +36,11 @@ th{{background:#f4f4f4}}td.id,th.id,td.ep{{text-align:left}}td.ep{{color:#666;fo
             "<b class=\"open\">draining</b>"
         } else {
             "<span class=\"ok\">serving</span>"
+        },
+        store = match v.store.state {
+            "degraded" => "<b class=\"open\">redis degraded (local fallbacks)</b>",
+            "up" => "<span class=\"ok\">redis</span>",
+            _ => "memory",
         },
         in_flight = v.in_flight,
         max = v.max_in_flight,
@@ -134,6 +139,7 @@ mod tests {
             in_flight: 3,
             max_in_flight: 1024,
             draining: false,
+            store: crate::store::Shared::memory().view(),
             partners: vec![partner("dsp-a"), partner("<script>")],
         });
         assert!(html.contains(r#"<tr id="partner-dsp-a""#));

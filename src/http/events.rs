@@ -62,7 +62,7 @@ pub async fn handle(
         result,
         record: mut rec,
         pending,
-    } = crate::billing::accept(&gw, kind, token, record::now_ms());
+    } = crate::billing::accept(&gw, kind, token, record::now_ms()).await;
     rec.result = result.into();
     if let Some(refused) = refused {
         counter!("bidgate_events_total", "kind" => kind.name(), "result" => result).increment(1);

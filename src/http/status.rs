@@ -17,6 +17,8 @@ pub struct StatusView {
     pub in_flight: usize,
     pub max_in_flight: usize,
     pub draining: bool,
+    /// The shared store (`[store]`): `memory`, or Redis `up` / `degraded`.
+    pub store: crate::store::StoreView,
     pub partners: Vec<PartnerView>,
 }
 
@@ -93,6 +95,7 @@ pub fn view(live: &Live) -> StatusView {
         in_flight: gw.in_flight(),
         max_in_flight: gw.config.server.max_in_flight,
         draining: live.draining(),
+        store: gw.state().store.view(),
         partners,
     }
 }

@@ -11,7 +11,7 @@
 use super::catalog::{Campaign, Creative, LineItem, Tier};
 use super::load::Catalog;
 use super::pacing::serve_probability;
-use super::store::{Delivered, Store};
+use super::store::{Delivered, LeaseTerms, Store};
 use super::targeting::Compiled;
 use super::time::unix_day;
 use super::validate::Terms;
@@ -242,6 +242,10 @@ impl Index {
         if p < 1.0 && rng.f64() >= p {
             return None;
         }
+        // Last, as it may ask a shared store for more budget: only for what would serve.
+        if (t.total.is_set() || t.daily.is_set()) && !store.may_spend(id, &goals(t, now)) {
+            return None;
+        }
         let creative = e
             .item
             .creatives
@@ -276,6 +280,25 @@ impl Index {
         entry.is_some()
     }
 
+    /// The goals of `line_item` at `now_unix` as a shared store leases them; `None` for an
+    /// id not in this catalog or without goals.
+    pub fn goals(&self, line_item: &str, now_unix: u64) -> Option<LeaseTerms> {
+        let e = &self.entries[*self.by_id.get(line_item)? as usize];
+        (e.terms.total.is_set() || e.terms.daily.is_set()).then(|| goals(&e.terms, now_unix))
+    }
+
+    /// Whether any line item has frequency caps (else no request needs cap counters).
+    pub fn has_caps(&self) -> bool {
+        self.entries.iter().any(|e| !e.cap_periods.is_empty())
+    }
+
+    /// The distinct cap periods of `line_item` (empty for an id not in this catalog).
+    pub fn cap_periods(&self, line_item: &str) -> &[u64] {
+        self.by_id
+            .get(line_item)
+            .map_or(&[][..], |&p| &self.entries[p as usize].cap_periods)
+    }
+
     pub fn line_item(&self, id: &str) -> Option<&LineItem> {
         self.by_id.get(id).map(|&p| &self.entries[p as usize].item)
     }
@@ -295,5 +318,20 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// A line item's goals in a shared store's terms (see `Goals`).
+fn goals(t: &Terms, now: u64) -> LeaseTerms {
+    let cpm = |m: Option<Micros>| m.map_or(0, |m| m.0.saturating_mul(1000));
+    LeaseTerms {
+        total_impressions: t.total.impressions.unwrap_or(0),
+        total_cpm: cpm(t.total.spend),
+        daily_impressions: t.daily.impressions.unwrap_or(0),
+        daily_cpm: cpm(t.daily.spend),
+        day: unix_day(now),
+        price_cpm: t.price.0,
+        now_unix: now,
+        end_unix: t.end,
     }
 }

@@ -34,7 +34,7 @@ pub use catalog::{
 };
 pub use index::Index;
 pub use load::{Catalog, CatalogProblem, Syntax};
-pub use store::{Delivered, MemoryStore, Store};
+pub use store::{Delivered, LeaseTerms, MemoryStore, Store};
 pub use time::parse_rfc3339;
 
 use crate::config::AdFormat;

@@ -14,16 +14,12 @@
 //!
 //! **Spend** is the sum of the CPM prices impressions cleared at, divided by 1000.
 //!
-//! **Several replicas** need a shared `Store`: the trait is synchronous because `decide`
-//! runs as bounded CPU work after the fan-out, so a shared store should not do network I/O
-//! inside its methods. The way to add Redis (or the like): `record_impression` queues
-//! `INCR fc:{line_item}:{user}:{period_s}:{window}` with `EXPIRE period_s` and `INCRBY` of
-//! the total and day counters, sent in the background; totals are mirrored into memory and
-//! refreshed every second or so (pacing is a feedback loop and tolerates that lag: the
-//! overshoot is about a second of delivery across replicas); frequency counters of the one
-//! listener in the request are fetched with one `MGET` in the async handler *before*
-//! `decide`, and given to it as a per-request `Store` that answers `count` from them and
-//! `delivered` from the mirror.
+//! **Several replicas** share state through `[store]` (Redis): the trait stays synchronous,
+//! since `decide` is bounded CPU work, and no method does network I/O. Direct demand fetches
+//! the one listener's cap counters in one round trip *before* `decide` and hands it a
+//! per-request `Store` (`direct::shared`) that answers `count` from them, `delivered` from
+//! its pacing leases and `may_spend` from their room; impressions are written in the
+//! background.
 
 use crate::money::Micros;
 use moka::sync::Cache;
@@ -39,8 +35,44 @@ pub struct Delivered {
     pub spend: Micros,
 }
 
+/// A line item's goals as a shared store leases budget for them (0 = no goal of that kind).
+/// Spend is in CPM micros: the sum of the CPM prices, i.e. spend × 1000.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaseTerms {
+    pub total_impressions: u64,
+    pub total_cpm: i64,
+    pub daily_impressions: u64,
+    pub daily_cpm: i64,
+    /// The UTC day (`now_unix / 86400`) daily goals are for.
+    pub day: u64,
+    /// The line item's CPM price: what one impression spends.
+    pub price_cpm: i64,
+    pub now_unix: u64,
+    /// Its flight's end (a lease's record outlives it a little).
+    pub end_unix: u64,
+}
+
+impl LeaseTerms {
+    /// Non-zero when it has an impression goal (total or daily).
+    pub fn impressions_goal(&self) -> u64 {
+        self.total_impressions.max(self.daily_impressions)
+    }
+
+    /// Non-zero when it has a spend goal (total or daily).
+    pub fn cpm_goal(&self) -> i64 {
+        self.total_cpm.max(self.daily_cpm)
+    }
+}
+
 /// Delivery state behind `Index::decide`. See the module docs for the rules.
 pub trait Store: Send + Sync {
+    /// Whether a line item with goals may bid now as far as budget shared with other
+    /// replicas goes (a pacing lease: `store::Budgets`). In-process stores have no one to
+    /// share with: always.
+    fn may_spend(&self, _line_item: &str, _goals: &LeaseTerms) -> bool {
+        true
+    }
+
     /// Impressions of `line_item` to `user_key` in the window of `period_s` that holds
     /// `now_unix` (window number `now_unix / period_s`).
     fn count(&self, line_item: &str, user_key: &str, period_s: u64, now_unix: u64) -> u32;

@@ -17,6 +17,7 @@ use crate::config::HttpClientConfig;
 use crate::direct::Direct;
 use crate::openrtb::BidRequest;
 use bytes::Bytes;
+use futures_util::future::Either;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -63,7 +64,8 @@ pub struct Ask<'r> {
 pub enum Call<F> {
     /// Decided in-process: the outcome and its bids' bookings.
     Answered(Outcome, Booked),
-    /// Sent over HTTP: the fan-out bounds it by the partner's deadline and drops it when late.
+    /// Sent (over HTTP, or direct demand waiting for the shared store's counters): the
+    /// fan-out bounds it by the partner's deadline and drops it when late.
     Sent(F),
 }
 
@@ -97,16 +99,32 @@ impl Demand {
         &'a self,
         ask: Ask<'_>,
         body: &mut dyn FnMut() -> Bytes,
-    ) -> Call<impl Future<Output = Outcome> + use<'a>> {
+    ) -> Call<impl Future<Output = (Outcome, Booked)> + use<'a>> {
         match self {
-            Demand::Http(http) => Call::Sent(super::call(http, body())),
+            Demand::Http(http) => {
+                let body = body();
+                Call::Sent(Either::Left(async move {
+                    (super::call(http, body).await, Booked::default())
+                }))
+            }
             Demand::Direct(direct) => {
                 let now_unix = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                let (outcome, booked) =
-                    direct.answer(ask.request, ask.imps, ask.listener, now_unix);
-                Call::Answered(outcome, booked)
+                let Some(user) = direct.caps_to_fetch(ask.request) else {
+                    let (outcome, booked) =
+                        direct.answer(ask.request, ask.imps, ask.listener, now_unix);
+                    return Call::Answered(outcome, booked);
+                };
+                // The listener's cap counters are in the shared store: one round trip
+                // (bounded by `store.timeout_ms`), then the same decision. The future owns
+                // what it reads, as the fan-out's calls outlive this borrow.
+                let (request, imps) = (ask.request.clone(), ask.imps.to_vec());
+                let listener = ask.listener.copied();
+                Call::Sent(Either::Right(async move {
+                    let caps = direct.fetch_caps(user).await;
+                    direct.answer_with(&request, &imps, listener.as_ref(), now_unix, &caps)
+                }))
             }
         }
     }

@@ -79,6 +79,9 @@ pub struct PartnerState {
     /// The QPS cap the limiter enforces, and the limiter (`None`: no cap).
     pub qps_limit: Option<u32>,
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// With a shared store (`[store] backend = "redis"`): the cap held across replicas,
+    /// which replaces `limiter`.
+    pub shared_qps: Option<Arc<crate::store::QpsCap>>,
     /// The last minute of its traffic, for the admin API.
     pub stats: Arc<crate::stats::PartnerStats>,
     /// Its pooled clients' identity (`None` for direct demand).
@@ -105,6 +108,8 @@ pub struct Partner {
     /// The QPS cap, as configured and as enforced (the limiter is its state's).
     pub qps_limit: Option<u32>,
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// The cap held across replicas, when the store is shared (its state's).
+    pub shared_qps: Option<Arc<crate::store::QpsCap>>,
     /// The last minute of this partner's traffic, for the admin API (its state's).
     pub stats: Arc<crate::stats::PartnerStats>,
     /// Its metric handles, registered when the partner is built (not per call).
@@ -169,8 +174,9 @@ impl Partner {
         catalog: &std::path::Path,
         state: &PartnerState,
         store: Arc<crate::internal::MemoryStore>,
+        shared: Arc<crate::store::Shared>,
     ) -> Result<Self, String> {
-        let direct = crate::direct::Direct::load(config, catalog, store)?;
+        let direct = crate::direct::Direct::load(config, catalog, store, shared)?;
         Ok(Self::new(
             crate::direct::PARTNER_ID,
             Demand::Direct(Arc::new(direct)),
@@ -195,6 +201,7 @@ impl Partner {
             breaker: state.breaker.clone(),
             qps_limit: None,
             limiter: state.limiter.clone(),
+            shared_qps: state.shared_qps.clone(),
             stats: state.stats.clone(),
             // Registered anew on a reload (cheap, and the auction currency may have changed).
             metrics: Arc::new(crate::telemetry::PartnerMetrics::new(id, currency)),
@@ -213,7 +220,10 @@ impl Partner {
 
     /// Takes one request from the partner's QPS allowance; `false` when it is used up.
     pub fn within_qps(&self) -> bool {
-        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+        match &self.shared_qps {
+            Some(shared) => shared.take(),
+            None => self.limiter.as_ref().is_none_or(|l| l.check().is_ok()),
+        }
     }
 }
 

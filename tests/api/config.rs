@@ -132,6 +132,7 @@ fn defaults_json() -> Value {
         currency: Default::default(),
         internal: Default::default(),
         supply_chain: Default::default(),
+        store: Default::default(),
         placements: vec![],
         partners: vec![],
     })
@@ -165,6 +166,7 @@ fn example_config_lists_every_key_with_its_default_value() {
         "events",
         "event_log",
         "currency",
+        "store",
     ] {
         assert_eq!(
             keys(&raw[section]),
@@ -268,8 +270,8 @@ fn example_config_comments_every_key() {
     // + 2 log + 5 events + 6 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
     // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status
-    // + event_log.record_bids + record_bids_sample.
-    assert_eq!(keys_seen, 91, "number of key lines in config/example.toml");
+    // + event_log.record_bids + record_bids_sample + 11 store.
+    assert_eq!(keys_seen, 102, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,6 +656,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "event_log",
                 "currency",
                 "internal",
+                "store",
                 "supply_chain",
                 "placements",
                 "partners"
@@ -869,4 +872,35 @@ max_duraton_s = 30
         "{}",
         lines(&p)
     );
+}
+
+#[test]
+fn store_settings_are_checked_with_their_key_paths() {
+    let found = problems(
+        "[store]\nbackend = \"redis\"\nurl = \"http://cache:6379\"\ntimeout_ms = 200\nreplicas = 0\n\
+         lease_impressions = 0\nqps_lease_share = 1.5\nfailure_threshold = 0\nkey_prefix = \"a b\"\n",
+        &[],
+    );
+    let want = [
+        "store.url",
+        "store.timeout_ms",
+        "store.replicas",
+        "store.lease_impressions",
+        "store.qps_lease_share",
+        "store.failure_threshold",
+        "store.key_prefix",
+    ];
+    assert_eq!(
+        paths(&found),
+        want.into_iter().collect(),
+        "{}",
+        lines(&found)
+    );
+    assert!(about(&found, "store.timeout_ms").message.contains("tmax"));
+    // The default is the memory store, and a redis URL is all a shared one needs.
+    let ok = from_toml_str(
+        "[store]\nbackend = \"redis\"\nurl = \"redis://10.0.0.5:6379/2\"\n",
+        env(&[]),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
 }

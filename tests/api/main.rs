@@ -36,6 +36,7 @@ mod pods;
 mod privacy;
 mod reload;
 mod schemas;
+mod shared_state;
 mod shutdown;
 mod warm;
 mod whatif;
