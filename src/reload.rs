@@ -129,11 +129,12 @@ impl Live {
             tracing::warn!("server.listen and server.workers apply at the next restart only");
         }
         if config.event_log != previous.config.event_log
+            || config.event_stream != previous.config.event_stream
             || config.admin.listen != previous.config.admin.listen
             || config.log != previous.config.log
         {
             tracing::warn!(
-                "event_log, admin.listen and log settings apply at the next restart only"
+                "event_log, event_stream, admin.listen and log settings apply at the next restart only"
             );
         }
         let next = previous

@@ -18,6 +18,9 @@ pub struct StatusView {
     pub max_in_flight: usize,
     pub draining: bool,
     pub partners: Vec<PartnerView>,
+    /// The Kafka event stream, with `event_stream.backend = "kafka"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_stream: Option<crate::eventlog::kafka::StreamStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,6 +97,7 @@ pub fn view(live: &Live) -> StatusView {
         max_in_flight: gw.config.server.max_in_flight,
         draining: live.draining(),
         partners,
+        event_stream: live.event_log().and_then(|log| log.stream_status()),
     }
 }
 

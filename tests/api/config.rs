@@ -129,6 +129,7 @@ fn defaults_json() -> Value {
         log: Default::default(),
         events: Default::default(),
         event_log: Default::default(),
+        event_stream: Default::default(),
         currency: Default::default(),
         internal: Default::default(),
         supply_chain: Default::default(),
@@ -267,8 +268,8 @@ fn example_config_comments_every_key() {
     // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
     // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
-    // request keys (media_types, headers, gzip_requests) + strict_deals.
-    assert_eq!(keys_seen, 88, "number of key lines in config/example.toml");
+    // request keys (media_types, headers, gzip_requests) + strict_deals + 8 event_stream.
+    assert_eq!(keys_seen, 96, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,6 +652,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "log",
                 "events",
                 "event_log",
+                "event_stream",
                 "currency",
                 "internal",
                 "supply_chain",
@@ -670,6 +672,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
         "LogConfig",
         "EventsConfig",
         "EventLogConfig",
+        "EventStreamConfig",
         "PlacementConfig",
         "PodConfig",
         "PartnerConfig",

@@ -18,6 +18,7 @@ mod config;
 mod dashboard;
 mod docs;
 mod event_log;
+mod event_stream;
 mod faults;
 mod hostile;
 mod hostile_events;
