@@ -110,7 +110,8 @@ impl Application {
         }
         // Pacing leases not spent go back to the shared store, for the other replicas.
         self.live.current().state().store.drain().await;
-        // Everything acknowledged is in the log once the process exits.
+        // Everything acknowledged is in the log once the process exits (with Kafka: acked
+        // by the broker, or in the spill, after a flush bounded by `flush_timeout_ms`).
         if let Some(log) = self.live.event_log() {
             log.close().await;
         }
@@ -167,10 +168,9 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
     };
     let separate_admin = admin_listener.is_some();
     let gzip_responses = config.server.gzip_responses;
-    let event_log = match &config.event_log.dir {
-        Some(dir) => Some(eventlog::EventLog::start(dir, &config.event_log)?),
-        None => None,
-    };
+    // The recorder first: the event stream registers its metric handles when it starts.
+    let metrics = web::Data::new(telemetry::metrics());
+    let event_log = eventlog::EventLog::open(&config.event_log, &config.event_stream)?;
     let gateway = gateway::Gateway::new(config).map_err(std::io::Error::other)?;
     let live = Arc::new(reload::Live::new(gateway, path, event_log));
     // Each worker opens its own partner connections before /readyz says 200 (bounded by the
@@ -178,7 +178,6 @@ fn build_inner(config: config::Config, path: Option<PathBuf>) -> std::io::Result
     live.expect_warm_workers(workers);
     let warmer = live.clone();
     let shared = web::Data::from(live.clone());
-    let metrics = web::Data::new(telemetry::metrics());
     let server = HttpServer::new(move || {
         limits::start_worker_ticker();
         actix_web::rt::spawn(warmer.clone().warm_this_worker());

@@ -136,11 +136,12 @@ impl Live {
             ..c.clone()
         };
         if at_start(&config.event_log) != at_start(&previous.config.event_log)
+            || config.event_stream != previous.config.event_stream
             || config.admin.listen != previous.config.admin.listen
             || config.log != previous.config.log
         {
             tracing::warn!(
-                "event_log, admin.listen and log settings apply at the next restart only"
+                "event_log, event_stream, admin.listen and log settings apply at the next restart only"
             );
         }
         let next = previous

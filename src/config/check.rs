@@ -106,6 +106,7 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     }
     check_clients(c, &mut p);
     check_supply_chain(&c.supply_chain, &mut p);
+    super::event_stream::check(c, &mut p);
     super::ads::validate(c, &mut p);
     super::store::validate(&c.store, &mut p);
     for (code, rate) in &c.currency.rates {

@@ -9,6 +9,7 @@ mod ads;
 mod check;
 mod defaults;
 mod event_log;
+mod event_stream;
 mod load;
 mod partner;
 mod store;
@@ -18,6 +19,7 @@ pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 pub use check::advice;
 pub(crate) use check::is_currency_code;
 pub use event_log::{EventLogConfig, Fsync};
+pub use event_stream::{EventStreamConfig, StreamBackend};
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
 pub use partner::{
     CircuitBreakerConfig, HeaderSource, HttpClientConfig, MediaType, NoticeConfig, PartnerConfig,
@@ -65,6 +67,9 @@ pub struct Config {
     /// The local log of auctions and events (JSON lines, hourly files).
     #[serde(default)]
     pub event_log: EventLogConfig,
+    /// Where the event log's records go: the local files (default) or Kafka.
+    #[serde(default)]
+    pub event_stream: EventStreamConfig,
     /// bidgate's own node in every outbound request's supply chain (`source.schain`).
     #[serde(default)]
     pub supply_chain: SupplyChainConfig,

@@ -18,11 +18,16 @@
 //! Metrics: `bidgate_event_log_records_total` (lines written), `bidgate_event_log_lost_total
 //! {reason}` (`queue_full`, `closed`, `write_error`, and `serialize` for a record serde_json
 //! refuses) and the gauge `bidgate_event_log_queue_depth`, set by the writer once per batch.
+//!
+//! With `event_stream.backend = "kafka"` the same handle feeds a Kafka producer instead
+//! (`kafka`): same calls, same promise (`append_durable` resolves once the record is
+//! durable), and the directory holds only the spill of what Kafka did not take.
 
+pub mod kafka;
 mod name;
 mod writer;
 
-pub use crate::config::{EventLogConfig, Fsync};
+pub use crate::config::{EventLogConfig, EventStreamConfig, Fsync, StreamBackend};
 
 #[cfg(test)]
 mod tests;
@@ -60,6 +65,8 @@ struct Inner {
     /// Turns `true` when the writer has written, fsynced and closed everything.
     finished: watch::Receiver<bool>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The Kafka backend, which then takes every record (the file writer is not started).
+    stream: Option<Arc<kafka::Stream>>,
 }
 
 /// One line, newline included, and for a durable append whom to tell how it went.
@@ -89,6 +96,33 @@ impl Default for Hooks {
 }
 
 impl EventLog {
+    /// The log `[event_log]` and `[event_stream]` ask for: none without `event_log.dir`,
+    /// else the hourly files or the Kafka producer (spilling to the directory).
+    pub fn open(log: &EventLogConfig, stream: &EventStreamConfig) -> io::Result<Option<EventLog>> {
+        let Some(dir) = &log.dir else {
+            return Ok(None);
+        };
+        if stream.backend == StreamBackend::File {
+            return Self::start(dir, log).map(Some);
+        }
+        let kafka = kafka::Stream::start(dir, log.queue_capacity, stream)?;
+        let (_, finished) = watch::channel(true);
+        Ok(Some(EventLog {
+            inner: Arc::new(Inner {
+                tx: ArcSwapOption::empty(),
+                stats: Arc::new(Stats::default()),
+                finished,
+                thread: Mutex::new(None),
+                stream: Some(Arc::new(kafka)),
+            }),
+        }))
+    }
+
+    /// The Kafka stream's state, with that backend.
+    pub fn stream_status(&self) -> Option<kafka::StreamStatus> {
+        self.inner.stream.as_ref().map(|s| s.status())
+    }
+
     /// Creates `dir` if missing and starts the writer thread. `dir` is passed apart from
     /// `cfg` so the caller decides how it is resolved; `cfg.dir` is not read here.
     pub fn start(dir: &Path, cfg: &EventLogConfig) -> io::Result<EventLog> {
@@ -117,6 +151,7 @@ impl EventLog {
                 stats,
                 finished,
                 thread: Mutex::new(Some(thread)),
+                stream: None,
             }),
         })
     }
@@ -127,7 +162,13 @@ impl EventLog {
     /// there too (`write_error`), but `append` has returned `true` by then.
     pub fn append<T: Serialize>(&self, record: &T) -> bool {
         self.line(record)
-            .is_some_and(|line| self.enqueue(Msg { line, ack: None }))
+            .is_some_and(|mut line| match &self.inner.stream {
+                Some(stream) => {
+                    line.pop();
+                    stream.append(line)
+                }
+                None => self.enqueue(Msg { line, ack: None }),
+            })
     }
 
     /// Like [`EventLog::append`], but the future resolves once the line is written to the file
@@ -142,6 +183,18 @@ impl EventLog {
         &self,
         record: &T,
     ) -> impl Future<Output = bool> + Send + 'static {
+        if let Some(stream) = &self.inner.stream {
+            let durable = self.line(record).map(|mut line| {
+                line.pop();
+                stream.append_durable(line)
+            });
+            return futures_util::future::Either::Left(async move {
+                match durable {
+                    Some(durable) => durable.await,
+                    None => false,
+                }
+            });
+        }
         let (ack, written) = oneshot::channel();
         let queued = self.line(record).is_some_and(|line| {
             self.enqueue(Msg {
@@ -149,7 +202,7 @@ impl EventLog {
                 ack: Some(ack),
             })
         });
-        async move { queued && written.await.unwrap_or(false) }
+        futures_util::future::Either::Right(async move { queued && written.await.unwrap_or(false) })
     }
 
     /// Stops accepting (later appends return `false`, counted as `closed`), lets the writer
@@ -160,6 +213,9 @@ impl EventLog {
     /// join that follows only collects a thread that has nothing left to do. Idempotent:
     /// every call, concurrent ones included, returns once the log is fully closed.
     pub async fn close(&self) {
+        if let Some(stream) = &self.inner.stream {
+            return stream.close().await;
+        }
         self.inner.tx.store(None);
         let mut finished = self.inner.finished.clone();
         // An error means the writer is gone without saying so (it panicked): nothing to wait for.

@@ -4,6 +4,7 @@
 //! reloads itself every `REFRESH_S` seconds.
 
 use super::status::{PartnerView, StatusView};
+use crate::eventlog::kafka::Health;
 use std::fmt::Write;
 
 const REFRESH_S: u32 = 5;
@@ -49,8 +50,43 @@ th{{background:#f4f4f4}}td.id,th.id,td.ep{{text-align:left}}td.ep{{color:#666;fo
     for p in &v.partners {
         row(&mut html, p);
     }
-    html.push_str("</table>\n<p><small>Rates are fractions of requests sent in the window; win rate is of bids received. Latency is the upper edge of its bucket; Prometheus (<code>/metrics</code>) has the exact histograms.</small></p>\n</body></html>\n");
+    html.push_str("</table>\n");
+    if let Some(s) = &v.event_stream {
+        stream(&mut html, s);
+    }
+    html.push_str("<p><small>Rates are fractions of requests sent in the window; win rate is of bids received. Latency is the upper edge of its bucket; Prometheus (<code>/metrics</code>) has the exact histograms.</small></p>\n</body></html>\n");
     html
+}
+
+/// The Kafka event stream: marked when it is down, spilling, or has lost records.
+fn stream(html: &mut String, s: &crate::eventlog::kafka::StreamStatus) {
+    let health = match s.health {
+        Health::Up => "<span class=\"ok\">up</span>",
+        Health::Starting => "starting",
+        Health::Down => "<b class=\"open\">down: spilling</b>",
+    };
+    let mark = |bad: bool| if bad { " class=\"warn\"" } else { "" };
+    let _ = writeln!(
+        html,
+        r#"<p id="event-stream">event stream (Kafka {brokers}): {health} · queue {depth} · produced {produced} · spilled {spilled} · replayed {replayed} · <span{fm}>failures {failures}</span> · <span{sm}>spill {spill} bytes</span> · <span{lm}>lost {lost}</span>{error}</p>"#,
+        brokers = escape(&s.brokers.join(",")),
+        depth = s.queue_depth,
+        produced = s.produced,
+        spilled = s.spilled,
+        replayed = s.replayed,
+        failures = s.failures,
+        fm = mark(s.health == Health::Down),
+        spill = s.spill_bytes,
+        sm = mark(s.spill_bytes > 0),
+        lost = s.lost,
+        lm = mark(s.lost > 0),
+        error = s
+            .last_error
+            .as_deref()
+            .filter(|_| s.health == Health::Down)
+            .map(|e| format!(" · <small>{}</small>", escape(e)))
+            .unwrap_or_default(),
+    );
 }
 
 fn row(html: &mut String, p: &PartnerView) {
@@ -141,6 +177,7 @@ mod tests {
             draining: false,
             store: crate::store::Shared::memory().view(),
             partners: vec![partner("dsp-a"), partner("<script>")],
+            event_stream: None,
         });
         assert!(html.contains(r#"<tr id="partner-dsp-a""#));
         assert!(html.contains(r#"<tr id="partner-&lt;script&gt;""#));

@@ -3,7 +3,8 @@
 //! The edge only: the rate limit, the query, the status codes and the log wait. What an
 //! event means — verification, deduplication, billing, delivery — is `billing::accept`.
 //! An accepted event is answered 2xx (204, or a 1×1 GIF with `pixel=1` for `<img>` tags)
-//! only once its record is durable (per `event_log.fsync`), and billed only then; a record
+//! only once its record is durable (per `event_log.fsync`; with Kafka: acked by the broker or
+//! fsynced to the spill, see `eventlog::kafka`), and billed only then; a record
 //! that is lost or late gets a 503, and the app's retry counts as the first.
 
 use crate::billing::{Accepted, Refused};

@@ -20,6 +20,9 @@ pub struct StatusView {
     /// The shared store (`[store]`): `memory`, or Redis `up` / `degraded`.
     pub store: crate::store::StoreView,
     pub partners: Vec<PartnerView>,
+    /// The Kafka event stream, with `event_stream.backend = "kafka"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_stream: Option<crate::eventlog::kafka::StreamStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,6 +100,7 @@ pub fn view(live: &Live) -> StatusView {
         draining: live.draining(),
         store: gw.state().store.view(),
         partners,
+        event_stream: live.event_log().and_then(|log| log.stream_status()),
     }
 }
 

@@ -129,6 +129,7 @@ fn defaults_json() -> Value {
         log: Default::default(),
         events: Default::default(),
         event_log: Default::default(),
+        event_stream: Default::default(),
         currency: Default::default(),
         internal: Default::default(),
         supply_chain: Default::default(),
@@ -270,8 +271,8 @@ fn example_config_comments_every_key() {
     // + 2 log + 5 events + 6 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
     // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status
-    // + event_log.record_bids + record_bids_sample + 11 store.
-    assert_eq!(keys_seen, 102, "number of key lines in config/example.toml");
+    // + event_log.record_bids + record_bids_sample + 11 store + 8 event_stream.
+    assert_eq!(keys_seen, 110, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,6 +655,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
                 "log",
                 "events",
                 "event_log",
+                "event_stream",
                 "currency",
                 "internal",
                 "store",
@@ -674,6 +676,7 @@ fn json_schema_forbids_unknown_keys_everywhere() {
         "LogConfig",
         "EventsConfig",
         "EventLogConfig",
+        "EventStreamConfig",
         "PlacementConfig",
         "PodConfig",
         "PartnerConfig",

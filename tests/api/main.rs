@@ -21,6 +21,7 @@ mod deploy;
 mod docs;
 mod event_log;
 mod exchange_fixtures;
+mod event_stream;
 mod faults;
 mod hostile;
 mod hostile_events;
