@@ -39,6 +39,8 @@ pub mod text;
 pub mod validation;
 pub mod vast;
 pub mod vocab;
+pub mod waits;
+pub mod yield_model;
 
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};

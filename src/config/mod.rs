@@ -5,6 +5,7 @@
 //! (unknown keys, wrong types, inconsistent values) with its key path, because an operator
 //! fixing a file one error per restart is an operator having a bad night.
 
+mod adaptive;
 mod ads;
 mod check;
 mod defaults;
@@ -12,6 +13,7 @@ mod event_log;
 mod load;
 mod partner;
 
+pub use adaptive::{AdaptiveConfig, DeadlineMode, PartnerMode};
 pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
 pub use check::advice;
@@ -162,6 +164,13 @@ pub struct AuctionConfig {
     /// fan-out, the auction and the answer, all inside the request's tmax.
     #[serde(default = "defaults::max_imps")]
     pub max_imps: usize,
+    /// How long each partner is waited for: `static` (its `timeout_ms`) or `adaptive`
+    /// (from its latency and value model, never longer than static; see docs/yield.md).
+    #[serde(default)]
+    pub deadline_mode: DeadlineMode,
+    /// The knobs of `deadline_mode = "adaptive"`.
+    #[serde(default)]
+    pub adaptive: AdaptiveConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -357,6 +366,8 @@ impl Default for AuctionConfig {
             prefer_deals: false,
             strict_types: false,
             max_imps: defaults::max_imps(),
+            deadline_mode: DeadlineMode::default(),
+            adaptive: AdaptiveConfig::default(),
         }
     }
 }

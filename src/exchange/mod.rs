@@ -3,6 +3,7 @@
 
 mod markup;
 mod notices;
+mod observe;
 mod report;
 mod response;
 mod screen;
@@ -116,6 +117,8 @@ pub async fn settle(
 
     let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
     let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener).await;
+    // Shadow partners' answers never go further than `observe`.
+    let shadow = observe::take_shadow(gw, &mut called);
     refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
@@ -135,6 +138,9 @@ pub async fn settle(
         pricing: gw.pricing,
     };
     let outcome = auction::run(&imps, &offers, rules);
+    observe::learn(
+        gw, &called, &offers, &outcome, &shadow, &request, specs, &checks,
+    );
     let billable = billable(&request);
     if billable {
         notices::fire(gw, &called, &offers, &outcome, &request);

@@ -80,6 +80,14 @@ impl State {
             _ => Arc::new(Breaker::new(c.clone())),
         };
         let stats = |old: Option<&PartnerState>| old.map(|o| o.stats.clone()).unwrap_or_default();
+        // The yield model, like stats, always survives (what a partner is like does not
+        // change with its settings).
+        let model = |old: Option<&PartnerState>, id: &str| {
+            old.map_or_else(
+                || Arc::new(crate::yield_model::PartnerModel::new(id)),
+                |o| o.model.clone(),
+            )
+        };
         let mut partners = HashMap::new();
         for c in config.partners.iter().filter(|p| p.enabled) {
             let old = old(&c.id);
@@ -108,6 +116,7 @@ impl State {
                 limiter,
                 stats: stats(old),
                 pool: Some(Pool { settings, endpoint }),
+                model: model(old, &c.id),
             };
             partners.insert(PartnerId::from(c.id.as_str()), state);
         }
@@ -120,6 +129,7 @@ impl State {
                 limiter: None,
                 stats: stats(old),
                 pool: None,
+                model: model(old, id),
             };
             partners.insert(PartnerId::from(id), state);
             before

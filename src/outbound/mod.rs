@@ -101,6 +101,8 @@ pub struct View {
     /// Whose `imp.ext` params it carries: `Some` only for a partner that has some.
     /// (An index into the gateway's partners; plain, so that `partners` may read this module.)
     pub own: Option<usize>,
+    /// Sent with `test = 1` (a shadow partner that asked for it).
+    pub test: bool,
 }
 
 /// One auction's bodies: each view serialised once, each (view, `tmax`, gzip) spliced and
@@ -132,7 +134,14 @@ impl Bodies {
         let serialised = match self.views.iter().find(|(v, _)| v == view) {
             Some((_, b)) => b.clone(),
             None => {
-                let b = body(request, &view.imps, view.strip, params);
+                let b = if view.test {
+                    // Shadow partners only: a copy of the request marked as a test.
+                    let mut marked = request.clone();
+                    marked.rest.insert("test".into(), serde_json::json!(1));
+                    body(&marked, &view.imps, view.strip, params)
+                } else {
+                    body(request, &view.imps, view.strip, params)
+                };
                 self.views.push((view.clone(), b.clone()));
                 b
             }

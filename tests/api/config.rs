@@ -197,6 +197,10 @@ fn example_config_lists_every_key_with_its_default_value() {
             .into(),
             gzip_requests: true,
             strict_deals: true,
+            mode: bidgate::config::PartnerMode::Shadow,
+            traffic_share: 0.5,
+            shadow_test: true,
+            shadow_max_in_flight: 8,
         })
         .unwrap(),
     );
@@ -217,6 +221,10 @@ fn example_config_lists_every_key_with_its_default_value() {
                     "headers",
                     "gzip_requests",
                     "strict_deals",
+                    "mode",
+                    "traffic_share",
+                    "shadow_test",
+                    "shadow_max_in_flight",
                 ]
                 .contains(&k.as_str())
         })
