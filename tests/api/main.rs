@@ -33,3 +33,4 @@ mod reload;
 mod schemas;
 mod shutdown;
 mod warm;
+mod yield_;
