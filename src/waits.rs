@@ -103,17 +103,20 @@ impl Waits {
     /// Whether the fan-out should keep waiting at `now`: some partner still out holds the
     /// close and (adaptive) is still worth its remaining wait, or is a probe.
     pub fn keep_waiting(&self, now: Instant) -> bool {
-        self.out.iter().filter(|o| !o.done && o.holds_close).any(|o| {
-            !self.adaptive
-                || o.probe
-                || choice::worth_waiting(
-                    &o.snapshot,
-                    self.min_samples,
-                    now.saturating_duration_since(o.sent),
-                    o.until_ms,
-                    self.cost,
-                )
-        })
+        self.out
+            .iter()
+            .filter(|o| !o.done && o.holds_close)
+            .any(|o| {
+                !self.adaptive
+                    || o.probe
+                    || choice::worth_waiting(
+                        &o.snapshot,
+                        self.min_samples,
+                        now.saturating_duration_since(o.sent),
+                        o.until_ms,
+                        self.cost,
+                    )
+            })
     }
 
     /// The calls still out when the fan-out closed at `now`: each partner and how long it

@@ -88,7 +88,10 @@ pub fn check(a: &AdaptiveConfig) -> Vec<(&'static str, String)> {
     let unit = |v: f64| v > 0.0 && v <= 1.0;
     let share = |v: f64| (0.0..=1.0).contains(&v);
     if !unit(a.high_value_quantile) {
-        p.push(("auction.adaptive.high_value_quantile", "must be in (0, 1]".into()));
+        p.push((
+            "auction.adaptive.high_value_quantile",
+            "must be in (0, 1]".into(),
+        ));
     }
     if !unit(a.low_value_quantile) || a.low_value_quantile > a.high_value_quantile {
         p.push((
@@ -98,7 +101,10 @@ pub fn check(a: &AdaptiveConfig) -> Vec<(&'static str, String)> {
     }
     for (key, v) in [
         ("auction.adaptive.high_value_share", a.high_value_share),
-        ("auction.adaptive.secondary_on_time_rate", a.secondary_on_time_rate),
+        (
+            "auction.adaptive.secondary_on_time_rate",
+            a.secondary_on_time_rate,
+        ),
         ("auction.adaptive.probe_share", a.probe_share),
     ] {
         if !share(v) {

@@ -157,7 +157,10 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
         }
         let shadow = partner.mode == super::PartnerMode::Shadow;
         if partner.shadow_test && !shadow {
-            p.push(Problem::new(key("shadow_test"), "only applies to mode = \"shadow\""));
+            p.push(Problem::new(
+                key("shadow_test"),
+                "only applies to mode = \"shadow\"",
+            ));
         }
         if shadow && partner.shadow_max_in_flight == 0 {
             p.push(Problem::new(key("shadow_max_in_flight"), "must be >= 1"));

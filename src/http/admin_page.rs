@@ -82,7 +82,10 @@ fn model_table(html: &mut String, v: &StatusView) {
         let m = &p.model;
         let ms = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.0}"));
         let (won, delta) = p.shadow.as_ref().map_or(("–".into(), "–".into()), |s| {
-            (s.would_have_won.to_string(), format!("{:.4}", s.revenue_delta))
+            (
+                s.would_have_won.to_string(),
+                format!("{:.4}", s.revenue_delta),
+            )
         });
         let _ = writeln!(
             html,
@@ -175,7 +178,9 @@ mod tests {
         assert!(html.contains("a=1&amp;b=2"));
         assert!(html.contains(r#"<td class="warn">20.0%</td>"#));
         assert!(html.contains(r#"<meta http-equiv="refresh""#));
-        assert!(html.contains(r#"<tr id="model-dsp-a"><td class="id"><b>dsp-a</b></td><td>shadow</td><td>5.0%</td>"#));
+        assert!(html.contains(
+            r#"<tr id="model-dsp-a"><td class="id"><b>dsp-a</b></td><td>shadow</td><td>5.0%</td>"#
+        ));
         assert!(!html.contains("http-equiv=\"refresh\" content=\"0"));
         assert!(
             !html.contains("src=") && !html.contains("<link"),

@@ -31,7 +31,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// The latency at quantile `q` (one of `QS`, or the next above it).
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        let i = QS.iter().position(|x| *x >= q - 1e-9).unwrap_or(QS.len() - 1);
+        let i = QS
+            .iter()
+            .position(|x| *x >= q - 1e-9)
+            .unwrap_or(QS.len() - 1);
         self.latency_ms[i]
     }
 
@@ -154,7 +157,9 @@ mod tests {
 
     fn snap(p50: f64, on_time: f64, win_share: f64, value: f64) -> Snapshot {
         // A latency spread like a log-normal: quantiles scaled from the median.
-        let scale = [0.5, 0.65, 0.8, 0.9, 1.0, 1.1, 1.25, 1.45, 1.8, 2.2, 3.0, 4.0];
+        let scale = [
+            0.5, 0.65, 0.8, 0.9, 1.0, 1.1, 1.25, 1.45, 1.8, 2.2, 3.0, 4.0,
+        ];
         Snapshot {
             samples: 1000,
             latency_ms: scale.map(|s| s * p50),
@@ -177,10 +182,17 @@ mod tests {
         let t0 = Instant::now();
         let cfg = AdaptiveConfig::default();
         let w = choose(fixed(t0, 185), t0, &snap(40.0, 0.99, 0.3, 1e5), &cfg, false);
-        assert_eq!((w.kind, w.budget.tmax_ms), (Kind::Quantile, 120), "p99 = 3 × 40");
+        assert_eq!(
+            (w.kind, w.budget.tmax_ms),
+            (Kind::Quantile, 120),
+            "p99 = 3 × 40"
+        );
         assert!(w.holds_close);
         let w = choose(fixed(t0, 185), t0, &snap(40.0, 0.99, 0.0, 0.0), &cfg, false);
-        assert_eq!(w.budget.tmax_ms, 72, "p90 = 1.8 × 40 for a partner that never wins");
+        assert_eq!(
+            w.budget.tmax_ms, 72,
+            "p90 = 1.8 × 40 for a partner that never wins"
+        );
         // A slow winner whose p99 is past the static budget keeps the static budget.
         let w = choose(fixed(t0, 185), t0, &snap(90.0, 0.95, 0.5, 1e5), &cfg, false);
         assert_eq!((w.kind, w.budget), (Kind::Static, fixed(t0, 185)));
@@ -189,7 +201,10 @@ mod tests {
         assert_eq!(w.budget, fixed(t0, 185));
         let mut young = snap(40.0, 0.99, 0.0, 0.0);
         young.samples = 10;
-        assert_eq!(choose(fixed(t0, 185), t0, &young, &cfg, false).kind, Kind::Static);
+        assert_eq!(
+            choose(fixed(t0, 185), t0, &young, &cfg, false).kind,
+            Kind::Static
+        );
         // Whatever the model, the wait never ends later than the static one.
         for p50 in [1.0, 10.0, 50.0, 100.0, 1000.0] {
             for share in [0.0, 0.5] {
@@ -207,7 +222,11 @@ mod tests {
         let w = choose(fixed(t0, 185), t0, &snap(150.0, 0.3, 0.5, 1e5), &cfg, false);
         assert_eq!(w.kind, Kind::Secondary);
         assert!(!w.holds_close);
-        assert_eq!(w.budget, fixed(t0, 185), "its answer still counts if in time");
+        assert_eq!(
+            w.budget,
+            fixed(t0, 185),
+            "its answer still counts if in time"
+        );
         let probe = choose(fixed(t0, 185), t0, &snap(150.0, 0.3, 0.5, 1e5), &cfg, true);
         assert!(probe.holds_close, "a probe waits for it");
     }
@@ -222,7 +241,10 @@ mod tests {
         assert!(!worth_waiting(&nothing, 100, ms(10), 120.0, 500.0));
         // Deep in its tail, the chance it still answers is small: not worth 110 ms.
         assert!(!worth_waiting(&s, 100, ms(119), 120.0, 50_000.0));
-        assert!(!worth_waiting(&s, 100, ms(130), 120.0, 0.0), "its wait is over");
+        assert!(
+            !worth_waiting(&s, 100, ms(130), 120.0, 0.0),
+            "its wait is over"
+        );
         let mut young = nothing.clone();
         young.samples = 0;
         assert!(worth_waiting(&young, 100, ms(10), 120.0, 500.0));

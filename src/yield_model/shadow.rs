@@ -112,7 +112,8 @@ impl ShadowReport {
 
     pub fn view(&self) -> ShadowView {
         let calls = self.calls.load(Ordering::Relaxed);
-        let rate = |a: &AtomicU64| (calls > 0).then(|| a.load(Ordering::Relaxed) as f64 / calls as f64);
+        let rate =
+            |a: &AtomicU64| (calls > 0).then(|| a.load(Ordering::Relaxed) as f64 / calls as f64);
         ShadowView {
             calls,
             bid_rate: rate(&self.bids),

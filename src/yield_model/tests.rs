@@ -22,7 +22,10 @@ fn the_model_learns_latency_on_time_and_value_and_forgets_old_windows() {
     assert!((s.value_micros - 50_000.0).abs() < 1e-6);
     let p50 = s.quantile_ms(0.5);
     assert!((30.0..=40.0).contains(&p50), "{p50}");
-    assert!(s.quantile_ms(0.95).is_infinite(), "the cut-off calls are the slowest");
+    assert!(
+        s.quantile_ms(0.95).is_infinite(),
+        "the cut-off calls are the slowest"
+    );
     let v = m.view();
     assert_eq!(v.latency_p99_ms, None, "beyond every wait shows as null");
     assert_eq!(v.value_per_answer, 0.05);

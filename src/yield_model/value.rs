@@ -90,12 +90,22 @@ mod tests {
 
     #[test]
     fn margins_are_over_the_best_other_partner() {
-        let bids = [b(0, 0, 100), b(1, 0, 250), b(1, 0, 90), b(2, 0, 200), b(2, 1, 40)];
+        let bids = [
+            b(0, 0, 100),
+            b(1, 0, 250),
+            b(1, 0, 90),
+            b(2, 0, 200),
+            b(2, 1, 40),
+        ];
         // imp 0: partner 1 beats partner 2 by 50; imp 1: partner 2 alone, all of its 40.
         assert_eq!(margins(&bids, 3), vec![0, 50, 40]);
         // Two bids of one partner do not make a margin over itself.
         assert_eq!(margins(&[b(0, 0, 10), b(0, 0, 30)], 1), vec![30]);
-        assert_eq!(margins(&[b(0, 0, 30), b(1, 0, 30)], 2), vec![0, 0], "a tie adds nothing");
+        assert_eq!(
+            margins(&[b(0, 0, 30), b(1, 0, 30)], 2),
+            vec![0, 0],
+            "a tie adds nothing"
+        );
     }
 
     #[test]
@@ -104,7 +114,15 @@ mod tests {
         let floor = |_| Micros(50);
         assert_eq!(shadow_delta(&[b(9, 0, 130)], made, floor), (true, 30));
         assert_eq!(shadow_delta(&[b(9, 0, 90)], made, floor), (false, 0));
-        assert_eq!(shadow_delta(&[b(9, 1, 60)], made, floor), (true, 60), "unfilled imp");
-        assert_eq!(shadow_delta(&[b(9, 1, 40)], made, floor), (false, 0), "below floor");
+        assert_eq!(
+            shadow_delta(&[b(9, 1, 60)], made, floor),
+            (true, 60),
+            "unfilled imp"
+        );
+        assert_eq!(
+            shadow_delta(&[b(9, 1, 40)], made, floor),
+            (false, 0),
+            "below floor"
+        );
     }
 }

@@ -275,8 +275,9 @@ fn example_config_comments_every_key() {
     // 10 server + 8 auction + 8 http_client + 7 circuit_breaker + 2 client_rate_limit
     // + 2 log + 5 events + 4 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
-    // request keys (media_types, headers, gzip_requests) + strict_deals.
-    assert_eq!(keys_seen, 88, "number of key lines in config/example.toml");
+    // request keys (media_types, headers, gzip_requests) + strict_deals + deadline_mode,
+    // 8 auction.adaptive and 4 partner keys (mode, traffic_share, shadow_*).
+    assert_eq!(keys_seen, 101, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -94,21 +94,23 @@ async fn adaptive_closes_once_the_partners_that_matter_answered_never_later_than
         .map(|r| r.body["tmax"].as_u64().unwrap())
         .collect();
     assert!(
-        told.iter().filter(|t| **t < 300).count() > told.len() / 2,
-        "the fast winner is told its own p99: {told:?}"
+        told.iter().filter(|t| **t < 900).count() > told.len() / 2,
+        "the fast winner is told its own p99, well below static's 985: {told:?}"
     );
 
     // The worthless partner is cut by the early close ("late"), except on probes, where it
     // answers; the silent one is not waited for (secondary: "late") except on probes,
     // which wait for its whole timeout ("timeout").
+    let text = app.metrics().await;
     let count = |id: &str, outcome: &str| {
-        let series = format!(r#"bidgate_partner_requests_total{{partner="{id}",outcome="{outcome}"}}"#);
-        async move { app.metric(&series).await.unwrap_or(0.0) }
+        let series =
+            format!(r#"bidgate_partner_requests_total{{partner="{id}",outcome="{outcome}"}}"#);
+        metric(&text, &series).unwrap_or(0.0)
     };
-    let worthless_cut = count(ids[1], "late").await;
+    let worthless_cut = count(ids[1], "late");
     assert!(worthless_cut >= 30.0, "cut {worthless_cut} of 60");
-    let silent_cut = count(ids[2], "late").await;
-    let silent_probed = count(ids[2], "timeout").await - 25.0;
+    let silent_cut = count(ids[2], "late");
+    let silent_probed = count(ids[2], "timeout") - 25.0;
     assert!(silent_cut >= 30.0, "not waited for: {silent_cut} of 60");
     assert!(
         (1.0..=25.0).contains(&silent_probed),
@@ -118,19 +120,33 @@ async fn adaptive_closes_once_the_partners_that_matter_answered_never_later_than
     // The model on /admin/status and in /metrics.
     let status = app.admin_status().await;
     let winner = &partner_in(&status, ids[0])["model"];
-    assert!(winner["samples"].as_u64().unwrap() >= 80, "{winner}");
-    assert!(winner["latency_p50_ms"].as_f64().unwrap() < 300.0, "{winner}");
+    assert!(winner["samples"].as_u64().unwrap() >= 60, "{winner}");
+    assert!(
+        winner["latency_p50_ms"].as_f64().unwrap() < 300.0,
+        "{winner}"
+    );
     assert_eq!(winner["on_time_rate"], 1.0, "{winner}");
     assert_eq!(winner["win_share"], 1.0, "{winner}");
     assert!((winner["value_per_answer"].as_f64().unwrap() - 2.0).abs() < 1e-9);
     let silent = &partner_in(&status, ids[2])["model"];
     assert_eq!(silent["on_time_rate"], 0.0, "{silent}");
-    assert_eq!(silent["latency_p50_ms"], Value::Null, "never answered: {silent}");
+    assert_eq!(
+        silent["latency_p50_ms"],
+        Value::Null,
+        "never answered: {silent}"
+    );
     assert_eq!(partner_in(&status, ids[1])["model"]["win_share"], 0.0);
     let text = app.metrics().await;
-    let share = metric(&text, &format!(r#"bidgate_partner_model_win_share{{partner="{}"}}"#, ids[0]));
+    let share = metric(
+        &text,
+        &format!(r#"bidgate_partner_model_win_share{{partner="{}"}}"#, ids[0]),
+    );
     assert_eq!(share, Some(1.0), "gauges are exported");
-    assert!(text.contains(r#"bidgate_partner_model_latency_seconds{partner="yl-winner",quantile="0.99"}"#));
+    assert!(
+        text.contains(
+            r#"bidgate_partner_model_latency_seconds{partner="yl-winner",quantile="0.99"}"#
+        )
+    );
 }
 
 /// A bid on imp "1" at `price` whose notices go back to `partner`'s own server.
@@ -167,8 +183,16 @@ async fn a_shadow_partner_never_wins_gets_no_notices_is_told_test_and_is_reporte
     );
     let app = spawn_app(&cfg).await;
     for _ in 0..5 {
-        let body = app.auction_json(&request(300, &[("1", 0.5)])).await;
-        assert_eq!(winners(&body), vec![("sh-live".into(), "1".into(), 2.0)], "{body}");
+        let resp = app.auction(&request(300, &[("1", 0.5)])).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            winners(&body),
+            vec![("sh-live".into(), "1".into(), 2.0)],
+            "{body}"
+        );
         assert!(body["ext"]["errors"].get("sh-shadow").is_none(), "{body}");
         assert!(body["ext"]["responsetimemillis"].get("sh-shadow").is_none());
     }
@@ -179,18 +203,34 @@ async fn a_shadow_partner_never_wins_gets_no_notices_is_told_test_and_is_reporte
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(shadow.paths("/win").is_empty() && shadow.paths("/loss").is_empty());
-    let asked: Vec<Received> = shadow.requests().into_iter().filter(|r| r.path == "/bid").collect();
+    let asked: Vec<Received> = shadow
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/bid")
+        .collect();
     assert_eq!(asked.len(), 5);
     assert!(asked.iter().all(|r| r.body["test"] == 1), "shadow_test");
-    assert!(live.requests().iter().filter(|r| r.path == "/bid").all(|r| r.body.get("test").is_none()));
+    assert!(
+        live.requests()
+            .iter()
+            .filter(|r| r.path == "/bid")
+            .all(|r| r.body.get("test").is_none())
+    );
 
     let status = app.admin_status().await;
     let p = partner_in(&status, "sh-shadow");
     assert_eq!(p["mode"], "shadow");
     let s = &p["shadow"];
-    assert_eq!((s["calls"].as_u64(), s["would_have_won"].as_u64()), (Some(5), Some(5)), "{p}");
+    assert_eq!(
+        (s["calls"].as_u64(), s["would_have_won"].as_u64()),
+        (Some(5), Some(5)),
+        "{p}"
+    );
     assert_eq!(s["bid_rate"], 1.0);
-    assert!((s["revenue_delta"].as_f64().unwrap() - 35.0).abs() < 1e-6, "5 × (9 − 2): {s}");
+    assert!(
+        (s["revenue_delta"].as_f64().unwrap() - 35.0).abs() < 1e-6,
+        "5 × (9 − 2): {s}"
+    );
     assert!(partner_in(&status, "sh-live").get("shadow").is_none());
     let would = app
         .metric(r#"bidgate_shadow_would_win_total{partner="sh-shadow"}"#)
