@@ -29,27 +29,63 @@ pub struct Args {
 
 const TMAX: u64 = 200;
 
-/// (name, latency median ms, sigma, price range in cents, bid probability, error, hang).
-const PARTNERS: [(&str, f64, f64, (i64, i64), f64, f64, f64); 8] = [
-    ("slow-winner", 62.0, 0.5, (400, 600), 0.8, 0.0, 0.0),
-    ("fast-rare", 15.0, 0.5, (100, 200), 1.0, 0.0, 0.0),
-    ("flaky", 40.0, 1.0, (150, 320), 0.9, 0.15, 0.05),
-    ("mid-a", 30.0, 0.6, (120, 260), 0.9, 0.0, 0.0),
-    ("mid-b", 45.0, 0.7, (120, 280), 0.9, 0.0, 0.0),
-    ("slow-low", 120.0, 0.5, (50, 150), 1.0, 0.0, 0.0),
-    ("mid-c", 25.0, 0.8, (100, 250), 0.9, 0.0, 0.0),
-    ("slow-mid", 90.0, 0.6, (100, 300), 0.9, 0.0, 0.0),
+/// One partner of the scenario.
+struct Spec {
+    name: &'static str,
+    median_ms: f64,
+    sigma: f64,
+    cents: (i64, i64),
+    bid_prob: f64,
+    error: f64,
+    hang: f64,
+}
+
+const fn spec(
+    name: &'static str,
+    median_ms: f64,
+    sigma: f64,
+    cents: (i64, i64),
+    bid_prob: f64,
+) -> Spec {
+    Spec {
+        name,
+        median_ms,
+        sigma,
+        cents,
+        bid_prob,
+        error: 0.0,
+        hang: 0.0,
+    }
+}
+
+/// A slow partner that often wins, a fast one that rarely does, a flaky one, and five more.
+const PARTNERS: [Spec; 8] = [
+    spec("slow-winner", 62.0, 0.5, (400, 600), 0.8),
+    spec("fast-rare", 15.0, 0.5, (100, 200), 1.0),
+    Spec {
+        error: 0.15,
+        hang: 0.05,
+        ..spec("flaky", 40.0, 1.0, (150, 320), 0.9)
+    },
+    spec("mid-a", 30.0, 0.6, (120, 260), 0.9),
+    spec("mid-b", 45.0, 0.7, (120, 280), 0.9),
+    spec("slow-low", 120.0, 0.5, (50, 150), 1.0),
+    spec("mid-c", 25.0, 0.8, (100, 250), 0.9),
+    spec("slow-mid", 90.0, 0.6, (100, 300), 0.9),
 ];
 
 fn profiles() -> Vec<Profile> {
     PARTNERS
         .iter()
-        .map(|&(_, median, sigma, price, bid, error, hang)| Profile {
-            latency: Latency::LogNormal { median, sigma },
-            bid_prob: bid,
-            price_cents: price,
-            hang,
-            error,
+        .map(|p| Profile {
+            latency: Latency::LogNormal {
+                median: p.median_ms,
+                sigma: p.sigma,
+            },
+            bid_prob: p.bid_prob,
+            price_cents: p.cents,
+            hang: p.hang,
+            error: p.error,
             garbage: 0.0,
             adm_bytes: 1024,
             banner_adm_bytes: 256,
@@ -66,7 +102,7 @@ fn config(partners: &[SocketAddr], timeout_ms: u64, adaptive: bool) -> String {
     for (i, addr) in partners.iter().enumerate() {
         s.push_str(&format!(
             "[[partners]]\nid = \"{}\"\nendpoint = \"http://{addr}/bid\"\ntimeout_ms = {timeout_ms}\n\n",
-            PARTNERS[i].0
+            PARTNERS[i].name
         ));
     }
     s
@@ -141,10 +177,10 @@ pub async fn run(args: Args) -> std::io::Result<()> {
         );
     }
     println!("\npartners (median ms, sigma, price cents, bid prob, error, hang):");
-    for p in PARTNERS {
+    for p in &PARTNERS {
         println!(
             "- {}: {} ms, {}, {}–{}, {}, {}, {}",
-            p.0, p.1, p.2, p.3.0, p.3.1, p.4, p.5, p.6
+            p.name, p.median_ms, p.sigma, p.cents.0, p.cents.1, p.bid_prob, p.error, p.hang
         );
     }
     Ok(())
