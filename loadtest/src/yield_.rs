@@ -211,7 +211,12 @@ async fn load(addr: SocketAddr, log: &BidLog, rate: f64, secs: u64, tag: &str) -
         let (client, url) = (client.clone(), url.clone());
         tasks.spawn(async move {
             let send = async {
-                let r = client.post(url).json(&body).send().await?;
+                let r = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(serde_json::to_vec(&body).expect("json"))
+                    .send()
+                    .await?;
                 let status = r.status().as_u16();
                 let bytes = r.bytes().await?;
                 Ok::<_, reqwest::Error>((status, bytes))
