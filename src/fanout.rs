@@ -14,6 +14,7 @@ use crate::partners::{self, Booked, Call, Cut, Outcome, Partner, PartnerIx, Skip
 use crate::privacy::{Decision, Reasons};
 use crate::telemetry;
 use crate::vocab::Listener;
+use crate::waits::{self, Waits};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::time::Duration;
@@ -57,6 +58,7 @@ pub async fn run(
     // whose params), without `tmax`; each partner's `tmax` is then spliced in front, so
     // partners with different timeouts do not cost a serialisation each (`outbound::Bodies`).
     let mut bodies = outbound::Bodies::default();
+    let mut plan = Waits::new(cfg);
     request.tmax = None;
     // The request's privacy signals, read once; per partner, its consent decides whether it
     // is called and what personal data it gets (`privacy::strip`) — nothing leaves before
@@ -114,10 +116,26 @@ pub async fn run(
             results.push(skipped(Skip::Privacy));
             continue;
         }
-        let Some(budget) = partner_budget(now, deadline, partner.timeout_ms, cfg) else {
+        // A ramp or a shadow sample: called on its share of auctions only (not a skip, the
+        // partner is simply not part of the others).
+        if partner.traffic_share < 1.0 && fastrand::f64() >= partner.traffic_share {
+            continue;
+        }
+        // A shadow partner's own concurrency limit: past it, this auction goes without it.
+        let shadow_slot = match partner.shadow {
+            Some(max) => match partner.model.shadow.slot(max) {
+                Some(slot) => Some(slot),
+                None => continue,
+            },
+            None => None,
+        };
+        let Some(fixed) = partner_budget(now, deadline, partner.timeout_ms, cfg) else {
             results.push(skipped(Skip::NoTime));
             continue;
         };
+        // Static: the budget; adaptive: never more (see `waits`).
+        let wait = plan.choose(partner, fixed, now, cfg);
+        let budget = wait.budget;
         let admit = partner.breaker.admit(now, fastrand::f64());
         match admit {
             Admit::No => {
@@ -155,6 +173,7 @@ pub async fn run(
             strip,
             own,
             adjustment: outbound::floor_adjustment(request, partner.bid_adjustment_nanos),
+            test: partner.test,
         };
         let gzip = partner.demand.gzips_requests();
         // The body an HTTP partner gets, built only when one is asked for: the privacy
@@ -188,30 +207,30 @@ pub async fn run(
             Call::Sent(sent) => sent,
         };
         let span = tracing::info_span!("partner", partner = %partner.id);
+        plan.sent(partner, PartnerIx(i), &wait, started, probe);
         pending.push(Instrument::instrument(
             async move {
+                let _slot = shadow_slot;
                 let started = Instant::now();
-                let (outcome, booked) = timeout_at(budget.wait_until, sent).await.unwrap_or((
-                    Outcome::Timeout(if budget.own_timeout {
-                        Cut::OwnTimeout
-                    } else {
-                        Cut::Deadline
-                    }),
-                    Booked::default(),
-                ));
-                let fair = partner.breaker.timeout_is_failure(
-                    budget.wait_until.saturating_duration_since(started),
-                    budget.own_timeout,
-                );
+                let (outcome, booked) = timeout_at(budget.wait_until, sent)
+                    .await
+                    .unwrap_or_else(|_| (waits::timeout(&wait), Booked::default()));
+                let fair = waits::fair_to_partner(&wait)
+                    && partner.breaker.timeout_is_failure(
+                        budget.wait_until.saturating_duration_since(started),
+                        budget.own_timeout,
+                    );
                 // Judged now, as the call ends: was the slowness ours? (Only a timeout or a
                 // transport failure asks; an answer needs no look at our own state.)
                 let ours = matches!(outcome, Outcome::Timeout(_) | Outcome::Transport(_))
                     && gw.behind(Instant::now().saturating_duration_since(budget.wait_until));
                 record_breaker(partner, &outcome, fair, ours, probe);
+                let elapsed = started.elapsed();
+                waits::learn(partner, cfg, &wait, &outcome, elapsed);
                 Called {
                     partner: PartnerIx(i),
                     outcome,
-                    elapsed: started.elapsed(),
+                    elapsed,
                     booked,
                 }
             },
@@ -222,8 +241,23 @@ pub async fn run(
     if let Some(tmax) = bodies.last_tmax() {
         request.tmax = Some(tmax as i64);
     }
-    while let Some(called) = pending.next().await {
+    // Closes when no call still out holds it (static: when all have ended).
+    while plan.keep_waiting(Instant::now()) {
+        let Some(called) = pending.next().await else {
+            break;
+        };
+        plan.ended(called.partner);
         results.push(called);
+    }
+    drop(pending);
+    // Calls still out are dropped: not waited for (secondary, shadow) or not worth it.
+    for (partner, elapsed) in plan.cut(&gw.partners, Instant::now()) {
+        results.push(Called {
+            partner,
+            outcome: Outcome::Timeout(Cut::Deadline),
+            elapsed,
+            booked: Booked::default(),
+        });
     }
     results
 }

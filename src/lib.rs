@@ -41,6 +41,8 @@ pub mod validation;
 pub mod vast;
 pub mod vocab;
 pub mod whatif;
+pub mod waits;
+pub mod yield_model;
 
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};

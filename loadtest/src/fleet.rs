@@ -118,9 +118,14 @@ impl Profile {
     }
 }
 
+/// Every bid the fleet made, by request id: the best price (cents) over its partners. The
+/// `yield` scenario's oracle, which waits for every bid, would have made that much.
+pub type BidLog = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>;
+
 struct Partner {
     name: String,
     profile: Profile,
+    log: Option<BidLog>,
     /// The markups, already JSON strings (quoted and escaped): built once, copied per bid.
     vast: String,
     banner: String,
@@ -134,6 +139,7 @@ impl Partner {
             banner: json(banner(&name, profile.banner_adm_bytes)),
             name,
             profile: profile.clone(),
+            log: None,
         }
     }
 
@@ -141,6 +147,18 @@ impl Partner {
     /// passes bidgate's screening (known impid, `mtype` of a media type the imp offered,
     /// `dur` within the imp's min/max duration, price > 0).
     fn answer(&self, req: &Req, rng: &mut fastrand::Rng) -> String {
+        let (out, best) = self.answer_priced(req, rng);
+        if let Some(log) = &self.log {
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            let e = log.entry(req.id.clone()).or_insert(0);
+            *e = (*e).max(best);
+        }
+        out
+    }
+
+    /// The answer and its best price in cents.
+    fn answer_priced(&self, req: &Req, rng: &mut fastrand::Rng) -> (String, i64) {
+        let mut best = 0;
         let name = &self.name;
         let mut out = String::with_capacity(
             256 + req.imp.len() * (self.vast.len().max(self.banner.len()) + 256),
@@ -155,6 +173,7 @@ impl Partner {
                 out.push(',');
             }
             let cents = rng.i64(self.profile.price_cents.0..=self.profile.price_cents.1);
+            best = best.max(cents);
             let _ = write!(
                 out,
                 "{{\"id\":{},\"impid\":{},\"price\":{}.{:02},\"adomain\":[\"{name}.example\"],\"cid\":\"{name}-campaign-7\",",
@@ -191,7 +210,7 @@ impl Partner {
             }
         }
         out.push_str("]}]}");
-        out
+        (out, best)
     }
 }
 
@@ -267,11 +286,18 @@ impl Banner {
 
 /// Starts one partner per profile on consecutive ports; returns their addresses.
 pub fn start(profiles: &[Profile]) -> std::io::Result<Vec<SocketAddr>> {
+    start_logged(profiles, None)
+}
+
+/// `start`, with every bid made recorded in `log`.
+pub fn start_logged(profiles: &[Profile], log: Option<BidLog>) -> std::io::Result<Vec<SocketAddr>> {
     let listeners = consecutive_listeners(profiles.len())?;
     let mut addrs = Vec::with_capacity(profiles.len());
     for (i, (listener, profile)) in listeners.into_iter().zip(profiles).enumerate() {
         addrs.push(listener.local_addr()?);
-        let p = web::Data::new(Partner::new(format!("mock-{i}"), profile));
+        let mut partner = Partner::new(format!("mock-{i}"), profile);
+        partner.log = log.clone();
+        let p = web::Data::new(partner);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(p.clone())

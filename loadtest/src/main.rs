@@ -10,6 +10,7 @@ mod load;
 mod metrics;
 mod report;
 mod svg;
+mod yield_;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Cmd {
     Report(report::Args),
     /// 8 partners with a fixed delay, beside the same plus one hanging partner.
     Faults(FaultArgs),
+    /// Issue 17: revenue as a share of an oracle, static timeouts against adaptive deadlines.
+    Yield(yield_::Args),
     /// The baseline fan-out proxy (started by `report`; prints its address).
     Baseline {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -130,6 +133,7 @@ fn main() -> std::io::Result<()> {
     match cli.command {
         Cmd::Report(args) => rt.block_on(report::run(args)),
         Cmd::Faults(args) => rt.block_on(faults(args)),
+        Cmd::Yield(args) => rt.block_on(yield_::run(args)),
         Cmd::Baseline {
             listen,
             wait_ms,

@@ -122,6 +122,9 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
             ));
         }
     }
+    for (key, why) in super::adaptive::check(&c.auction.adaptive) {
+        p.push(Problem::new(key, why));
+    }
     if c.currency.refresh_s == 0 {
         p.push(Problem::new("currency.refresh_s", "must be > 0"));
     }
@@ -160,6 +163,19 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
                 key("qps_limit"),
                 "must be >= 1 (remove the key for no cap; set enabled = false to stop calling)",
             ));
+        }
+        if !(partner.traffic_share > 0.0 && partner.traffic_share <= 1.0) {
+            p.push(Problem::new(key("traffic_share"), "must be in (0, 1]"));
+        }
+        let shadow = partner.mode == super::PartnerMode::Shadow;
+        if partner.shadow_test && !shadow {
+            p.push(Problem::new(
+                key("shadow_test"),
+                "only applies to mode = \"shadow\"",
+            ));
+        }
+        if shadow && partner.shadow_max_in_flight == 0 {
+            p.push(Problem::new(key("shadow_max_in_flight"), "must be >= 1"));
         }
         check_partner_requests(partner, &key, &mut p);
         // Inherited values were checked at the top level; only report a partner's own.

@@ -109,3 +109,33 @@ pub fn log_level() -> String {
 pub fn media_types() -> Vec<super::partner::MediaType> {
     super::partner::MediaType::ALL.to_vec()
 }
+pub fn high_value_quantile() -> f64 {
+    0.99
+}
+pub fn low_value_quantile() -> f64 {
+    0.9
+}
+pub fn high_value_share() -> f64 {
+    0.02
+}
+pub fn wait_cost_per_ms() -> f64 {
+    0.0005
+}
+pub fn secondary_on_time_rate() -> f64 {
+    0.5
+}
+pub fn adaptive_probe_share() -> f64 {
+    0.05
+}
+pub fn min_samples() -> u32 {
+    100
+}
+pub fn model_window_s() -> u64 {
+    30
+}
+pub fn traffic_share() -> f64 {
+    1.0
+}
+pub fn shadow_max_in_flight() -> usize {
+    64
+}

@@ -5,6 +5,7 @@
 //! (unknown keys, wrong types, inconsistent values) with its key path, because an operator
 //! fixing a file one error per restart is an operator having a bad night.
 
+mod adaptive;
 mod ads;
 mod check;
 mod defaults;
@@ -14,6 +15,7 @@ mod load;
 mod partner;
 mod store;
 
+pub use adaptive::{AdaptiveConfig, DeadlineMode, PartnerMode};
 pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
 pub use check::advice;
@@ -177,6 +179,13 @@ pub struct AuctionConfig {
     /// a setup want to see. A request overrides it with `ext.no_bid_status`.
     #[serde(default = "defaults::no_bid_status")]
     pub no_bid_status: u16,
+    /// How long each partner is waited for: `static` (its `timeout_ms`) or `adaptive`
+    /// (from its latency and value model, never longer than static; see docs/yield.md).
+    #[serde(default)]
+    pub deadline_mode: DeadlineMode,
+    /// The knobs of `deadline_mode = "adaptive"`.
+    #[serde(default)]
+    pub adaptive: AdaptiveConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -373,6 +382,8 @@ impl Default for AuctionConfig {
             strict_types: false,
             max_imps: defaults::max_imps(),
             no_bid_status: defaults::no_bid_status(),
+            deadline_mode: DeadlineMode::default(),
+            adaptive: AdaptiveConfig::default(),
         }
     }
 }

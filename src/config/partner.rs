@@ -133,6 +133,20 @@ pub struct PartnerConfig {
     /// market (no deal priority, no deal floor) and keeps its `dealid` in the answer.
     #[serde(default = "defaults::strict_deals")]
     pub strict_deals: bool,
+    /// `live` (its bids compete) or `shadow` (called and reported on, its bids never enter
+    /// the auction, no notices): a way to try a new partner without touching revenue.
+    #[serde(default)]
+    pub mode: super::PartnerMode,
+    /// Share of auctions (0–1] this partner is called on: a shadow partner's sample, or a
+    /// live partner's ramp (1% → 100%).
+    #[serde(default = "defaults::traffic_share")]
+    pub traffic_share: f64,
+    /// Shadow partners: send `test = 1` (OpenRTB: not billable), so the partner knows.
+    #[serde(default)]
+    pub shadow_test: bool,
+    /// Shadow partners: most calls in flight at once; past it the shadow call is skipped.
+    #[serde(default = "defaults::shadow_max_in_flight")]
+    pub shadow_max_in_flight: usize,
 }
 
 impl PartnerConfig {

@@ -5,6 +5,7 @@ mod group;
 mod markup;
 mod notices;
 mod replay;
+mod observe;
 mod report;
 mod response;
 mod screen;
@@ -167,6 +168,8 @@ pub async fn settle(
     let fanout_start = tokio::time::Instant::now();
     let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener).await;
     let fanout_end = tokio::time::Instant::now();
+    // Shadow partners' answers never go further than `observe`.
+    let shadow = observe::take_shadow(gw, &mut called);
     refuse_bid_floods(&mut called, request.imp.len());
 
     let imps: Vec<ImpFloor> = request
@@ -212,6 +215,9 @@ pub async fn settle(
         };
         replay::capture(gw, &request, &imps, &called, &offers, timing)
     });
+    observe::learn(
+        gw, &called, &offers, &outcome, &shadow, &request, specs, &checks,
+    );
     let billable = billable(&request);
     if billable {
         notices::fire(gw, &called, &offers, &outcome, &request);

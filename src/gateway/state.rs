@@ -87,6 +87,14 @@ impl State {
             _ => Arc::new(Breaker::new(c.clone())),
         };
         let stats = |old: Option<&PartnerState>| old.map(|o| o.stats.clone()).unwrap_or_default();
+        // The yield model, like stats, always survives (what a partner is like does not
+        // change with its settings).
+        let model = |old: Option<&PartnerState>, id: &str| {
+            old.map_or_else(
+                || Arc::new(crate::yield_model::PartnerModel::new(id)),
+                |o| o.model.clone(),
+            )
+        };
         let mut partners = HashMap::new();
         for c in config.partners.iter().filter(|p| p.enabled) {
             let old = old(&c.id);
@@ -126,6 +134,7 @@ impl State {
                 shared_qps,
                 stats: stats(old),
                 pool: Some(Pool { settings, endpoint }),
+                model: model(old, &c.id),
             };
             partners.insert(PartnerId::from(c.id.as_str()), state);
         }
@@ -139,6 +148,7 @@ impl State {
                 shared_qps: None,
                 stats: stats(old),
                 pool: None,
+                model: model(old, id),
             };
             partners.insert(PartnerId::from(id), state);
             before

@@ -54,6 +54,7 @@ th{{background:#f4f4f4}}td.id,th.id,td.ep{{text-align:left}}td.ep{{color:#666;fo
     if let Some(s) = &v.event_stream {
         stream(&mut html, s);
     }
+    model_table(&mut html, v);
     html.push_str("<p><small>Rates are fractions of requests sent in the window; win rate is of bids received. Latency is the upper edge of its bucket; Prometheus (<code>/metrics</code>) has the exact histograms.</small></p>\n</body></html>\n");
     html
 }
@@ -114,6 +115,36 @@ fn row(html: &mut String, p: &PartnerView) {
     );
 }
 
+/// The yield model per partner (what adaptive deadlines read) and shadow partners' results.
+fn model_table(html: &mut String, v: &StatusView) {
+    html.push_str("<h2>Yield model</h2>\n<table>\n<tr><th class=\"id\">partner</th><th>mode</th><th>traffic</th><th>samples</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>on time</th><th>beats others</th><th>value / answer</th><th>shadow: would win</th><th>shadow: revenue Δ</th></tr>\n");
+    for p in &v.partners {
+        let m = &p.model;
+        let ms = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.0}"));
+        let (won, delta) = p.shadow.as_ref().map_or(("–".into(), "–".into()), |s| {
+            (
+                s.would_have_won.to_string(),
+                format!("{:.4}", s.revenue_delta),
+            )
+        });
+        let _ = writeln!(
+            html,
+            r#"<tr id="model-{id}"><td class="id"><b>{id}</b></td><td>{mode}</td><td>{share}</td><td>{n}</td><td>{p50}</td><td>{p90}</td><td>{p99}</td><td>{on_time}</td><td>{beats}</td><td>{value:.4}</td><td>{won}</td><td>{delta}</td></tr>"#,
+            id = escape(&p.id),
+            mode = p.mode,
+            share = percent(Some(p.traffic_share)),
+            n = m.samples,
+            p50 = ms(m.latency_p50_ms),
+            p90 = ms(m.latency_p90_ms),
+            p99 = ms(m.latency_p99_ms),
+            on_time = percent(m.on_time_rate),
+            beats = percent(m.win_share),
+            value = m.value_per_answer,
+        );
+    }
+    html.push_str("</table>\n");
+}
+
 fn rate_cell(rate: Option<f64>, bad_above: f64) -> String {
     let class = if rate.is_some_and(|r| r > bad_above) {
         " class=\"warn\""
@@ -170,6 +201,10 @@ mod tests {
             },
             qps: None,
             last_minute: summary.clone(),
+            mode: "shadow",
+            traffic_share: 0.05,
+            model: crate::yield_model::PartnerModel::new(id).view(),
+            shadow: Some(crate::yield_model::PartnerModel::new(id).shadow.view()),
         };
         let html = render(&StatusView {
             in_flight: 3,
@@ -185,6 +220,9 @@ mod tests {
         assert!(html.contains("a=1&amp;b=2"));
         assert!(html.contains(r#"<td class="warn">20.0%</td>"#));
         assert!(html.contains(r#"<meta http-equiv="refresh""#));
+        assert!(html.contains(
+            r#"<tr id="model-dsp-a"><td class="id"><b>dsp-a</b></td><td>shadow</td><td>5.0%</td>"#
+        ));
         assert!(!html.contains("http-equiv=\"refresh\" content=\"0"));
         assert!(
             !html.contains("src=") && !html.contains("<link"),

@@ -34,6 +34,15 @@ pub struct PartnerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qps: Option<QpsView>,
     pub last_minute: Summary,
+    /// `live` or `shadow`.
+    pub mode: &'static str,
+    /// Share of auctions it is called on.
+    pub traffic_share: f64,
+    /// Its latency and value model (what adaptive deadlines read).
+    pub model: crate::yield_model::ModelView,
+    /// A shadow partner's would-be results since start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<crate::yield_model::ShadowView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,6 +100,10 @@ pub fn view(live: &Live) -> StatusView {
                 circuit,
                 qps,
                 last_minute,
+                mode: if p.shadow.is_some() { "shadow" } else { "live" },
+                traffic_share: p.traffic_share,
+                model: p.model.view(),
+                shadow: p.shadow.map(|_| p.model.shadow.view()),
             }
         })
         .collect();

@@ -167,6 +167,8 @@ pub struct View {
     pub own: Option<usize>,
     /// Its floors' divisor, its `bid_adjustment` (`floor_adjustment`).
     pub adjustment: i64,
+    /// Sent with `test = 1` (a shadow partner that asked for it).
+    pub test: bool,
 }
 
 /// One auction's bodies: each view serialised once, each (view, `tmax`, gzip) spliced and
@@ -198,7 +200,14 @@ impl Bodies {
         let serialised = match self.views.iter().find(|(v, _)| v == view) {
             Some((_, b)) => b.clone(),
             None => {
-                let b = body(request, &view.imps, view.strip, params, view.adjustment);
+                let b = if view.test {
+                    // Shadow partners only: a copy of the request marked as a test.
+                    let mut marked = request.clone();
+                    marked.rest.insert("test".into(), serde_json::json!(1));
+                    body(&marked, &view.imps, view.strip, params, view.adjustment)
+                } else {
+                    body(request, &view.imps, view.strip, params, view.adjustment)
+                };
                 self.views.push((view.clone(), b.clone()));
                 b
             }

@@ -86,6 +86,8 @@ pub struct PartnerState {
     pub stats: Arc<crate::stats::PartnerStats>,
     /// Its pooled clients' identity (`None` for direct demand).
     pub pool: Option<Pool>,
+    /// Its latency and value model (and shadow report), for adaptive deadlines.
+    pub model: Arc<crate::yield_model::PartnerModel>,
 }
 
 /// An HTTP partner's pooled-client settings, whose `Arc` is the pools' identity (see
@@ -124,6 +126,14 @@ pub struct Partner {
     pub strict_deals: bool,
     /// What bids: an HTTP partner or direct demand.
     pub demand: Demand,
+    /// Its latency and value model (its state's), read by adaptive deadlines.
+    pub model: Arc<crate::yield_model::PartnerModel>,
+    /// `Some(max in flight)` for a shadow partner: called, never in the auction.
+    pub shadow: Option<usize>,
+    /// Send it `test = 1` (shadow partners that asked for it).
+    pub test: bool,
+    /// Share of auctions it is called on (1.0: all).
+    pub traffic_share: f64,
 }
 
 impl fmt::Debug for crate::telemetry::PartnerMetrics {
@@ -161,6 +171,11 @@ impl Partner {
         partner.notices = c.notices;
         partner.media = crate::outbound::media_bits(&c.media_types);
         partner.strict_deals = c.strict_deals;
+        partner.traffic_share = c.traffic_share;
+        if c.mode == crate::config::PartnerMode::Shadow {
+            partner.shadow = Some(c.shadow_max_in_flight);
+            partner.test = c.shadow_test;
+        }
         Ok(partner)
     }
 
@@ -210,6 +225,10 @@ impl Partner {
             media: crate::outbound::ALL_MEDIA,
             strict_deals: false,
             demand,
+            model: state.model.clone(),
+            shadow: None,
+            test: false,
+            traffic_share: 1.0,
         }
     }
 

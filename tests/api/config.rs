@@ -200,6 +200,10 @@ fn example_config_lists_every_key_with_its_default_value() {
             .into(),
             gzip_requests: true,
             strict_deals: true,
+            mode: bidgate::config::PartnerMode::Shadow,
+            traffic_share: 0.5,
+            shadow_test: true,
+            shadow_max_in_flight: 8,
         })
         .unwrap(),
     );
@@ -220,6 +224,10 @@ fn example_config_lists_every_key_with_its_default_value() {
                     "headers",
                     "gzip_requests",
                     "strict_deals",
+                    "mode",
+                    "traffic_share",
+                    "shadow_test",
+                    "shadow_max_in_flight",
                 ]
                 .contains(&k.as_str())
         })
@@ -271,8 +279,9 @@ fn example_config_comments_every_key() {
     // + 2 log + 5 events + 6 event_log + 2 currency + 11 + 4 placement + 4 + 10 partner keys
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
     // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status
-    // + event_log.record_bids + record_bids_sample + 11 store + 8 event_stream.
-    assert_eq!(keys_seen, 110, "number of key lines in config/example.toml");
+    // + event_log.record_bids + record_bids_sample + 11 store + 8 event_stream
+    // + deadline_mode, 8 auction.adaptive and 4 partner keys (mode, traffic_share, shadow_*).
+    assert_eq!(keys_seen, 123, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,3 +41,4 @@ mod shared_state;
 mod shutdown;
 mod warm;
 mod whatif;
+mod yield_;
