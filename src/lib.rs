@@ -40,8 +40,8 @@ pub mod text;
 pub mod validation;
 pub mod vast;
 pub mod vocab;
-pub mod whatif;
 pub mod waits;
+pub mod whatif;
 pub mod yield_model;
 
 use actix_web::{App, HttpServer, web};

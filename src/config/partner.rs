@@ -128,6 +128,13 @@ pub struct PartnerConfig {
     /// auction, however many partners get it.
     #[serde(default)]
     pub gzip_requests: bool,
+    /// The OpenRTB version this partner speaks: `"2.6"`, or `"2.5"` for a partner that
+    /// reads the 2.6 fields only where 2.5 put them in `ext`. Its bodies are then downgraded
+    /// as Prebid Server does (`regs.gdpr`, `regs.us_privacy`, `user.consent`, `user.eids`
+    /// and `source.schain` moved into their object's `ext`, whose own members win) and
+    /// its `x-openrtb-version` header says 2.5.
+    #[serde(default)]
+    pub openrtb_version: OpenRtbVersion,
     /// Refuse (code 314) a bid whose `dealid` names no deal of the request's `pmp`. By
     /// default such a bid is a deal the partner arranged on its side: it competes in the open
     /// market (no deal priority, no deal floor) and keeps its `dealid` in the answer.
@@ -189,6 +196,28 @@ impl MediaType {
             Self::Video => "video",
             Self::Audio => "audio",
             Self::Native => "native",
+        }
+    }
+}
+
+/// An OpenRTB version a partner speaks (`openrtb_version`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum OpenRtbVersion {
+    /// 2.5: the fields 2.6 promoted out of `ext` are sent back in `ext`.
+    #[serde(rename = "2.5")]
+    V2_5,
+    /// 2.6: the request as bidgate reads it.
+    #[default]
+    #[serde(rename = "2.6")]
+    V2_6,
+}
+
+impl OpenRtbVersion {
+    /// As written in config and in the `x-openrtb-version` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2_5 => "2.5",
+            Self::V2_6 => "2.6",
         }
     }
 }

@@ -4,8 +4,8 @@
 mod group;
 mod markup;
 mod notices;
-mod replay;
 mod observe;
+mod replay;
 mod report;
 mod response;
 mod screen;
