@@ -200,13 +200,13 @@ impl MediaType {
     }
 }
 
-/// An OpenRTB version a partner speaks (`openrtb_version`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// Where its bodies put the fields that OpenRTB 2.6 moved out of `ext`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum OpenRtbVersion {
-    /// 2.5: the fields 2.6 promoted out of `ext` are sent back in `ext`.
+    /// They are sent back in `ext`, where 2.5 had them.
     #[serde(rename = "2.5")]
     V2_5,
-    /// 2.6: the request as bidgate reads it.
+    /// Where 2.6 puts them: the request as bidgate reads it.
     #[default]
     #[serde(rename = "2.6")]
     V2_6,
@@ -219,6 +219,28 @@ impl OpenRtbVersion {
             Self::V2_5 => "2.5",
             Self::V2_6 => "2.6",
         }
+    }
+}
+
+// Read by hand so that the likely slip, an unquoted `2.5` (a TOML float), gets an error
+// that says what to write.
+impl<'de> Deserialize<'de> for OpenRtbVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Version;
+        impl serde::de::Visitor<'_> for Version {
+            type Value = OpenRtbVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""2.5" or "2.6" (a quoted string)"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "2.5" => Ok(OpenRtbVersion::V2_5),
+                    "2.6" => Ok(OpenRtbVersion::V2_6),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Version)
     }
 }
 
