@@ -174,6 +174,7 @@ pub async fn run(
             own,
             adjustment: outbound::floor_adjustment(request, partner.bid_adjustment_nanos),
             test: partner.test,
+            version: outbound::body_version(&request.rest, partner.demand.openrtb_version()),
         };
         let gzip = partner.demand.gzips_requests();
         // The body an HTTP partner gets, built only when one is asked for: the privacy

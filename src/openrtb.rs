@@ -16,7 +16,8 @@ pub use markup::Markup;
 
 pub type Rest = Map<String, Value>;
 
-/// The OpenRTB version header sent with every bid request.
+/// The OpenRTB version header sent with every bid request: this name, and the version the
+/// partner speaks (its `openrtb_version`; 2.6 unless it says 2.5).
 pub const VERSION_HEADER: (&str, &str) = ("x-openrtb-version", "2.6");
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -24,7 +24,8 @@ pub use event_log::{EventLogConfig, Fsync};
 pub use event_stream::{EventStreamConfig, StreamBackend};
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
 pub use partner::{
-    CircuitBreakerConfig, HeaderSource, HttpClientConfig, MediaType, NoticeConfig, PartnerConfig,
+    CircuitBreakerConfig, HeaderSource, HttpClientConfig, MediaType, NoticeConfig, OpenRtbVersion,
+    PartnerConfig,
 };
 pub use store::{Backend as StoreBackend, StoreConfig};
 

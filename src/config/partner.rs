@@ -128,6 +128,13 @@ pub struct PartnerConfig {
     /// auction, however many partners get it.
     #[serde(default)]
     pub gzip_requests: bool,
+    /// The OpenRTB version this partner speaks: `"2.6"`, or `"2.5"` for a partner that
+    /// reads the 2.6 fields only where 2.5 put them in `ext`. Its bodies are then downgraded
+    /// as Prebid Server does (`regs.gdpr`, `regs.us_privacy`, `user.consent`, `user.eids`
+    /// and `source.schain` moved into their object's `ext`, whose own members win) and
+    /// its `x-openrtb-version` header says 2.5.
+    #[serde(default)]
+    pub openrtb_version: OpenRtbVersion,
     /// Refuse (code 314) a bid whose `dealid` names no deal of the request's `pmp`. By
     /// default such a bid is a deal the partner arranged on its side: it competes in the open
     /// market (no deal priority, no deal floor) and keeps its `dealid` in the answer.
@@ -190,6 +197,50 @@ impl MediaType {
             Self::Audio => "audio",
             Self::Native => "native",
         }
+    }
+}
+
+/// Where its bodies put the fields that OpenRTB 2.6 moved out of `ext`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum OpenRtbVersion {
+    /// They are sent back in `ext`, where 2.5 had them.
+    #[serde(rename = "2.5")]
+    V2_5,
+    /// Where 2.6 puts them: the request as bidgate reads it.
+    #[default]
+    #[serde(rename = "2.6")]
+    V2_6,
+}
+
+impl OpenRtbVersion {
+    /// As written in config and in the `x-openrtb-version` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2_5 => "2.5",
+            Self::V2_6 => "2.6",
+        }
+    }
+}
+
+// Read by hand so that the likely slip, an unquoted `2.5` (a TOML float), gets an error
+// that says what to write.
+impl<'de> Deserialize<'de> for OpenRtbVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Version;
+        impl serde::de::Visitor<'_> for Version {
+            type Value = OpenRtbVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""2.5" or "2.6" (a quoted string)"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "2.5" => Ok(OpenRtbVersion::V2_5),
+                    "2.6" => Ok(OpenRtbVersion::V2_6),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Version)
     }
 }
 

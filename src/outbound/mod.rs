@@ -1,6 +1,7 @@
 //! What each partner is sent: the request as bidgate forwards it (its supply-chain node,
 //! `schain`), each partner's own view of it (the imps it is offered, its own `imp.ext`
-//! params only, personal data as its privacy decision allows), and the bytes on the wire
+//! params only, personal data as its privacy decision allows, the fields where its OpenRTB
+//! version reads them), and the bytes on the wire
 //! (`tmax` spliced in, gzip).
 //!
 //! The fan-out serialises one body per distinct view, not per partner: the views are keyed
@@ -9,11 +10,13 @@
 
 mod params;
 mod schain;
+mod version;
 
 pub use params::{Params, scan_params};
 pub use schain::{publisher, supply_chain};
+pub use version::{body_version, downgrade};
 
-use crate::config::MediaType;
+use crate::config::{MediaType, OpenRtbVersion};
 use crate::openrtb::{BidRequest, Imp};
 use crate::privacy::Reasons;
 use bytes::Bytes;
@@ -71,23 +74,32 @@ pub fn offered(
 /// (the imp's and its deals') are sent divided by it, because its bids are multiplied by it
 /// before they meet the floor: a partner at 0.8 bidding the 1.25 it is sent for a 1.00
 /// floor is worth exactly 1.00.
-pub fn body(
-    request: &BidRequest,
-    imps: &[bool],
-    strip: Reasons,
-    params: &Params<'_>,
-    adjustment: i64,
-) -> Bytes {
+///
+/// `version` 2.5 moves the 2.6 fields a 2.5 partner reads from `ext` (`downgrade`), after
+/// the privacy stripping, which reads them where 2.6 puts them.
+pub fn body(request: &BidRequest, view: &View, params: &Params<'_>) -> Bytes {
+    let View {
+        imps,
+        strip,
+        adjustment,
+        version,
+        ..
+    } = view;
+    let (strip, adjustment) = (*strip, *adjustment);
     // Serialising maps with string keys and finite numbers cannot fail.
     if imps.iter().all(|x| *x)
         && strip.is_empty()
         && params.is_as_sent()
         && adjustment == UNADJUSTED
+        && *version == OpenRtbVersion::V2_6
     {
         return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
     }
     let mut rest = request.rest.clone();
     crate::privacy::strip(&mut rest, strip);
+    if *version == OpenRtbVersion::V2_5 {
+        downgrade(&mut rest);
+    }
     let partial = BidRequest {
         imp: request
             .imp
@@ -169,6 +181,9 @@ pub struct View {
     pub adjustment: i64,
     /// Sent with `test = 1` (a shadow partner that asked for it).
     pub test: bool,
+    /// The OpenRTB version its body is shaped for (`body_version`: 2.6 for a 2.5 partner
+    /// when the request has nothing to move).
+    pub version: OpenRtbVersion,
 }
 
 /// One auction's bodies: each view serialised once, each (view, `tmax`, gzip) spliced and
@@ -204,9 +219,9 @@ impl Bodies {
                     // Shadow partners only: a copy of the request marked as a test.
                     let mut marked = request.clone();
                     marked.rest.insert("test".into(), serde_json::json!(1));
-                    body(&marked, &view.imps, view.strip, params, view.adjustment)
+                    body(&marked, view, params)
                 } else {
-                    body(request, &view.imps, view.strip, params, view.adjustment)
+                    body(request, view, params)
                 };
                 self.views.push((view.clone(), b.clone()));
                 b

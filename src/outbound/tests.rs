@@ -144,3 +144,110 @@ fn tmax_is_spliced_into_the_shared_body() {
     let empty: serde_json::Value = serde_json::from_slice(&with_tmax(b"{}", 7)).unwrap();
     assert_eq!(empty, serde_json::json!({"tmax": 7}));
 }
+
+#[test]
+fn downgrade_to_2_5_moves_each_field_into_ext() {
+    let eids = json!([{"source": "id5-sync.com", "uids": [{"id": "x"}]}]);
+    let chain = json!({"ver": "1.0", "complete": 1, "nodes": []});
+    // (the request's members, what a 2.5 partner gets)
+    let cases = [
+        (
+            json!({"regs": {"gdpr": 1}}),
+            json!({"regs": {"ext": {"gdpr": 1}}}),
+        ),
+        (
+            json!({"regs": {"us_privacy": "1YNN", "coppa": 0}}),
+            json!({"regs": {"coppa": 0, "ext": {"us_privacy": "1YNN"}}}),
+        ),
+        (
+            json!({"user": {"id": "u", "consent": "CO"}}),
+            json!({"user": {"id": "u", "ext": {"consent": "CO"}}}),
+        ),
+        (
+            json!({"user": {"eids": eids}}),
+            json!({"user": {"ext": {"eids": eids}}}),
+        ),
+        (
+            json!({"source": {"tid": "t", "schain": chain}}),
+            json!({"source": {"tid": "t", "ext": {"schain": chain}}}),
+        ),
+        // Merged into an existing ext, whose other members stay.
+        (
+            json!({"regs": {"gdpr": 1, "ext": {"gpp": "DBA"}}}),
+            json!({"regs": {"ext": {"gpp": "DBA", "gdpr": 1}}}),
+        ),
+        // A member ext already has wins; the 2.6 field goes.
+        (
+            json!({"user": {"consent": "NEW", "ext": {"consent": "OLD"}}}),
+            json!({"user": {"ext": {"consent": "OLD"}}}),
+        ),
+        // ... unless it is null.
+        (
+            json!({"regs": {"gdpr": 0, "ext": {"gdpr": null}}}),
+            json!({"regs": {"ext": {"gdpr": 0}}}),
+        ),
+        // A null ext becomes an object.
+        (
+            json!({"user": {"consent": "CO", "ext": null}}),
+            json!({"user": {"ext": {"consent": "CO"}}}),
+        ),
+        // An ext that is not an object: nothing is lost.
+        (
+            json!({"regs": {"gdpr": 1, "ext": "odd"}}),
+            json!({"regs": {"gdpr": 1, "ext": "odd"}}),
+        ),
+        // Absent or null fields: untouched, no empty ext appears.
+        (
+            json!({"regs": {"coppa": 1}, "user": {"id": "u", "consent": null}, "site": {"id": "s"}}),
+            json!({"regs": {"coppa": 1}, "user": {"id": "u", "consent": null}, "site": {"id": "s"}}),
+        ),
+        (json!({}), json!({})),
+        // Everything at once.
+        (
+            json!({"regs": {"gdpr": 1, "us_privacy": "1---"}, "user": {"consent": "CO", "eids": eids},
+                   "source": {"schain": chain}}),
+            json!({"regs": {"ext": {"gdpr": 1, "us_privacy": "1---"}},
+                   "user": {"ext": {"consent": "CO", "eids": eids}},
+                   "source": {"ext": {"schain": chain}}}),
+        ),
+    ];
+    for (sent, want) in cases {
+        let mut r = rest(sent.clone());
+        downgrade(&mut r);
+        assert_eq!(serde_json::Value::Object(r), want, "downgrading {sent}");
+    }
+}
+
+#[test]
+fn a_2_5_view_has_its_own_body_only_when_something_moves() {
+    use crate::config::OpenRtbVersion::{V2_5, V2_6};
+    let request: BidRequest = serde_json::from_value(
+        json!({"id": "a", "imp": [{"id": "1"}], "regs": {"gdpr": 1}, "user": {"consent": "CO"}}),
+    )
+    .unwrap();
+    assert_eq!(body_version(&request.rest, V2_5), V2_5);
+    assert_eq!(body_version(&request.rest, V2_6), V2_6);
+    let plain = rest(json!({"regs": {"coppa": 1}, "user": {"id": "u"}}));
+    assert_eq!(body_version(&plain, V2_5), V2_6, "nothing to move: shared");
+
+    let view = |version| View {
+        imps: Vec::new(),
+        strip: Reasons::NONE,
+        own: None,
+        adjustment: UNADJUSTED,
+        test: false,
+        version,
+    };
+    let mut bodies = Bodies::default();
+    let parse = |b: Bytes| serde_json::from_slice::<serde_json::Value>(&b).unwrap();
+    let new = parse(bodies.get(&request, &view(V2_6), &Params::AsSent, 100, false));
+    let old = parse(bodies.get(&request, &view(V2_5), &Params::AsSent, 100, false));
+    assert_eq!(new["regs"], json!({"gdpr": 1}));
+    assert_eq!(new["user"], json!({"consent": "CO"}));
+    assert_eq!(old["regs"], json!({"ext": {"gdpr": 1}}));
+    assert_eq!(old["user"], json!({"ext": {"consent": "CO"}}));
+    assert_eq!(old["tmax"], 100);
+    assert_eq!(bodies.views.len(), 2, "one serialisation per version");
+    bodies.get(&request, &view(V2_5), &Params::AsSent, 100, false);
+    assert_eq!(bodies.views.len(), 2, "equal views share one");
+}

@@ -47,6 +47,9 @@ pub struct Http {
     /// Its bodies arrive gzipped (`gzip_requests`): the fan-out compresses each distinct
     /// body once, and the call says `Content-Encoding: gzip`.
     pub gzip_requests: bool,
+    /// The OpenRTB version it speaks (`openrtb_version`): the shape of its bodies and its
+    /// `x-openrtb-version` header.
+    pub openrtb_version: crate::config::OpenRtbVersion,
 }
 
 /// One bid request for one partner, as the fan-out prepared it.
@@ -81,6 +84,15 @@ impl Demand {
     /// Whether its request bodies are to be gzipped (`body()` then hands it gzip bytes).
     pub fn gzips_requests(&self) -> bool {
         matches!(self, Demand::Http(http) if http.gzip_requests)
+    }
+
+    /// The OpenRTB version its bodies are shaped for (direct demand reads them in-process:
+    /// 2.6).
+    pub fn openrtb_version(&self) -> crate::config::OpenRtbVersion {
+        match self {
+            Demand::Http(http) => http.openrtb_version,
+            Demand::Direct(_) => crate::config::OpenRtbVersion::V2_6,
+        }
     }
 
     /// Whose privacy rules it is bound by: `Some(vendor id)` for an HTTP partner (its TCF

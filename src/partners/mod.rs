@@ -164,6 +164,7 @@ impl Partner {
             vendor_id: c.vendor_id,
             headers: c.header_values()?,
             gzip_requests: c.gzip_requests,
+            openrtb_version: c.openrtb_version,
         });
         let mut partner = Self::new(&c.id, demand, c.timeout_ms, currency, state);
         partner.qps_limit = c.qps_limit;
@@ -259,7 +260,7 @@ impl Http {
         let heads = (0..self.http.warm_connections).map(|_| async {
             let sent = client
                 .head(self.endpoint.clone())
-                .header(VERSION_HEADER.0, VERSION_HEADER.1)
+                .header(VERSION_HEADER.0, self.openrtb_version.as_str())
                 .send();
             match tokio::time::timeout_at(until, sent).await {
                 Ok(Ok(resp)) => {
@@ -336,7 +337,7 @@ pub async fn call(partner: &Http, body: Bytes) -> Outcome {
         .client()
         .post(partner.endpoint.clone())
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(VERSION_HEADER.0, VERSION_HEADER.1);
+        .header(VERSION_HEADER.0, partner.openrtb_version.as_str());
     if partner.gzip_requests {
         post = post.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }

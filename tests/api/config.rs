@@ -199,6 +199,7 @@ fn example_config_lists_every_key_with_its_default_value() {
             )]
             .into(),
             gzip_requests: true,
+            openrtb_version: bidgate::config::OpenRtbVersion::V2_5,
             strict_deals: true,
             mode: bidgate::config::PartnerMode::Shadow,
             traffic_share: 0.5,
@@ -223,6 +224,7 @@ fn example_config_lists_every_key_with_its_default_value() {
                     "media_types",
                     "headers",
                     "gzip_requests",
+                    "openrtb_version",
                     "strict_deals",
                     "mode",
                     "traffic_share",
@@ -280,8 +282,9 @@ fn example_config_comments_every_key() {
     // + prefer_deals + strict_types + admin.protect_metrics + 4 supply_chain + 3 partner
     // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status
     // + event_log.record_bids + record_bids_sample + 11 store + 8 event_stream
-    // + deadline_mode, 8 auction.adaptive and 4 partner keys (mode, traffic_share, shadow_*).
-    assert_eq!(keys_seen, 123, "number of key lines in config/example.toml");
+    // + deadline_mode, 8 auction.adaptive and 4 partner keys (mode, traffic_share, shadow_*)
+    // + openrtb_version.
+    assert_eq!(keys_seen, 124, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! What each partner is sent (issue 14, items 7–9): bidgate's supply-chain node, each
 //! partner's own `imp.ext` params only, the imps of the media types it bids on, its extra
-//! headers and gzip bodies; and requests refused as the spec reads (negative counts, a deal
+//! headers, gzip bodies and OpenRTB version; and requests refused as the spec reads (negative counts, a deal
 //! without id) or accepted (a 0 × 0 interstitial). Real HTTP: the gateway and mock partners
 //! on loopback, each recording what it received.
 
@@ -230,6 +230,73 @@ async fn extra_headers_from_the_environment_and_gzip_bodies() {
     assert_eq!(got[0].body["id"], "req-1");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_2_5_partner_gets_the_2_6_fields_in_ext_and_a_2_5_header() {
+    let (old, new) = (mock_partner(Reply::NoBid), mock_partner(Reply::NoBid));
+    let cfg = with_partner_lines(
+        config(
+            "",
+            &[("v25", old.endpoint(), 200), ("v26", new.endpoint(), 200)],
+        ),
+        &old.endpoint(),
+        "openrtb_version = \"2.5\"",
+    ) + SUPPLY_CHAIN;
+    let app = spawn_app(&cfg).await;
+    let eids = json!([{"source": "id5-sync.com", "uids": [{"id": "ID5-abc", "atype": 1}]}]);
+    let mut body = request(300, &[("1", 0.0)]);
+    body["regs"] = json!({"gdpr": 0, "us_privacy": "1YNN", "coppa": 0});
+    body["user"] = json!({"id": "u-1", "consent": "CONSENT", "eids": eids,
+                          "ext": {"data": "kept", "consent": "FROM-EXT"}});
+    assert_eq!(app.auction(&body).await.status(), 204);
+    let chain = json!({"ver": "1.0", "complete": 1, "nodes": [node()]});
+
+    let got = old.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-openrtb-version"), Some("2.5"));
+    let sent = &got[0].body;
+    assert_eq!(
+        sent["regs"],
+        json!({"coppa": 0, "ext": {"gdpr": 0, "us_privacy": "1YNN"}})
+    );
+    assert_eq!(
+        sent["user"],
+        json!({"id": "u-1", "ext": {"data": "kept", "consent": "FROM-EXT", "eids": eids}}),
+        "moved into ext, whose own consent wins"
+    );
+    assert_eq!(sent["source"], json!({"ext": {"schain": chain}}));
+    assert_eq!(sent["id"], "req-1");
+
+    let got = new.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-openrtb-version"), Some("2.6"));
+    let sent = &got[0].body;
+    assert_eq!(sent["regs"], body["regs"]);
+    assert_eq!(sent["user"], body["user"]);
+    assert_eq!(sent["source"], json!({"schain": chain}));
+}
+
+#[test]
+fn an_unknown_openrtb_version_is_a_config_error_with_its_path() {
+    for bad in ["\"2.4\"", "2.5", "\"\""] {
+        let cfg = config("", &[("hv", "http://127.0.0.1:9/".into(), 100)])
+            + &format!("openrtb_version = {bad}\n");
+        let problems = bidgate::config::from_toml_str(&cfg, Vec::new()).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == "partners[0].openrtb_version" && p.message.contains("2.6")),
+            "{bad}: {problems:?}"
+        );
+    }
+    let cfg = config("", &[("hv", "http://127.0.0.1:9/".into(), 100)]);
+    let parsed = bidgate::config::from_toml_str(&cfg, Vec::new()).unwrap();
+    assert_eq!(
+        parsed.partners[0].openrtb_version,
+        bidgate::config::OpenRtbVersion::V2_6,
+        "2.6 by default"
+    );
 }
 
 #[test]
