@@ -937,7 +937,7 @@ fn targets(o: &Value, tmax: u64) -> Vec<Target> {
                 format!("{p99:.1} / {p999:.1} / {after:.1} ms"),
                 "—".into(),
                 None,
-                "(the slowest without the generator's own send lag; not a target)",
+                "the slowest without the generator's own send lag; not a target",
             );
         }
         let opened = opened(&ov["circuits_opened"]);

@@ -14,6 +14,7 @@
 
 use crate::openrtb::{BidResponse, Markup};
 use crate::outcome::{BadResponse, Outcome};
+use std::io::Write;
 
 /// Reads a 200 body: empty or bid-less means no bid; anything but a BidResponse is bad.
 pub fn parse(body: &[u8]) -> Outcome {
@@ -105,7 +106,8 @@ fn lift_markup(body: &[u8]) -> Option<Lifted<'_>> {
                 } else if top == Some(Frame::Bid) && key == Key::Adm {
                     let literal = std::str::from_utf8(&body[i..=end]).ok()?;
                     out.extend_from_slice(&body[copied..i]);
-                    out.extend_from_slice(markup.len().to_string().as_bytes());
+                    // The index, written in place (no string allocated per bid).
+                    let _ = write!(out, "{}", markup.len());
                     copied = end + 1;
                     markup.push(literal);
                 }
