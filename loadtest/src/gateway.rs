@@ -95,6 +95,9 @@ impl Gateway {
 
     /// Runs `cmd`, whose first stdout line ends with `http://ADDR`.
     fn spawn(mut cmd: Command, is_bidgate: bool) -> std::io::Result<Self> {
+        if let Some(cpus) = crate::pin::server_cpus() {
+            crate::pin::pin_child(&mut cmd, cpus);
+        }
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

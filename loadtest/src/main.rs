@@ -8,6 +8,7 @@ mod fleet;
 mod gateway;
 mod load;
 mod metrics;
+mod pin;
 mod report;
 mod svg;
 mod yield_;
@@ -126,6 +127,17 @@ fn main() -> std::io::Result<()> {
             "loadtest: build with --release (cargo run --release -p loadtest -- …): a debug generator, fleet and baseline would skew every figure"
         );
         std::process::exit(2);
+    }
+    if let Cmd::Report(args) = &cli.command
+        && !args.no_pin
+    {
+        match pin::harness_here()? {
+            Some(s) => eprintln!(
+                "pinned: servers under test on CPUs {:?}, generator and mock partners on {:?} (--no-pin to share)",
+                s.server, s.harness
+            ),
+            None => eprintln!("not pinned: fewer than two CPUs"),
+        }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -20,6 +20,9 @@ pub struct Counters {
     pub bids_rejected: BTreeMap<String, f64>,
     /// `bidgate_wins_total`, summed over partners.
     pub wins: f64,
+    /// `bidgate_rate_limited_total` by scope: why requests were refused (adaptive,
+    /// worker_lag, in_flight, client).
+    pub shed: BTreeMap<String, f64>,
 }
 
 impl Counters {
@@ -55,6 +58,10 @@ impl Counters {
                     *c.bids_rejected.entry(code).or_default() += value;
                 }
                 "bidgate_wins_total" => c.wins += value,
+                "bidgate_rate_limited_total" => {
+                    let scope = label("scope").unwrap_or_default();
+                    *c.shed.entry(scope).or_default() += value;
+                }
                 _ => {}
             }
         }
@@ -76,6 +83,7 @@ impl Counters {
             late: self.late - earlier.late,
             bids_rejected: diff(&self.bids_rejected, &earlier.bids_rejected),
             wins: self.wins - earlier.wins,
+            shed: diff(&self.shed, &earlier.shed),
         }
     }
 

@@ -86,6 +86,10 @@ pub struct Args {
     /// Seconds of the overload run (scenario 6) at twice the saturation rate.
     #[arg(long, default_value_t = 20)]
     pub overload_s: u64,
+    /// Share the CPUs between the server under test and the harness instead of pinning the
+    /// server to the first half of them and the generator and mock partners to the rest.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Seconds of the cold-start run (scenario 7) at 75% of the saturation rate.
     #[arg(long, default_value_t = 10)]
     pub cold_s: u64,
@@ -104,6 +108,13 @@ pub struct Run {
     /// bidgate's counters over the measured window (`None` for the baseline).
     pub bidgate: Option<Counters>,
 }
+
+/// The share of requests a served rate may shed (answer 503 at once). Zero would call a
+/// rate saturated at the first 503, and a gateway with admission control sheds the odd
+/// request at any load when a burst of partner answers lands at once (2 in 5,000 at 40% of
+/// saturation in one run); the baseline never sheds, so this changes nothing for it.
+/// Sheds stay counted and shown in every run.
+pub const SHED_ALLOWANCE: f64 = 0.001;
 
 struct Ctx {
     args: Args,
@@ -189,18 +200,20 @@ impl Ctx {
             None => None,
         };
         eprintln!(
-            "  {target} @ {rate:.0} rps: p50 {:.1} p99 {:.1} max {:.1} ms, late {}, 204 {}, non-2xx {}{}",
+            "  {target} @ {rate:.0} rps: p50 {:.1} p99 {:.1} max {:.1} ms, late {}, 204 {}, non-2xx {}, send lag p99 {:.1} ms{}",
             stats.p50_ms,
             stats.p99_ms,
             stats.max_ms,
             stats.late,
             stats.statuses.get(&204).unwrap_or(&0),
             stats.non_2xx(),
+            stats.send_lag_p99_ms,
             counters.as_ref().map_or(String::new(), |c| format!(
-                ", bidgate: late {}, rejected bids {}, circuits opened {}",
+                ", bidgate: late {}, rejected bids {}, circuits opened {}, shed {:?}",
                 c.late,
                 c.rejected(),
-                c.opened()
+                c.opened(),
+                c.shed
             ))
         );
         Run {
@@ -214,14 +227,18 @@ impl Ctx {
         }
     }
 
+    /// A rate the server serves: p99 under tmax, nothing late, no error, and at most
+    /// [`SHED_ALLOWANCE`] of the requests shed (503) by admission control.
     fn healthy(&self, r: &Run) -> bool {
+        let shed = r.stats.statuses.get(&503).copied().unwrap_or(0);
         r.stats.p99_ms < self.args.tmax_ms as f64
-            && r.stats.non_2xx() == 0
+            && r.stats.non_2xx() == shed
+            && shed as f64 <= SHED_ALLOWANCE * r.stats.sent.max(1) as f64
             && r.stats.late == 0
             && r.late_by_own_clock.unwrap_or(0.0) == 0.0
     }
 
-    /// The highest rate with p99 under tmax and no errors: doubling, then bisecting.
+    /// The highest rate the server serves (see `healthy`): doubling, then bisecting.
     async fn saturation(
         &self,
         target: &str,
@@ -617,7 +634,10 @@ pub async fn run(args: Args) -> std::io::Result<()> {
         .map_or(0, |d| d.as_secs());
     out["machine"] = json!({
         "cpu": crate::gateway::cpu_model(),
-        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "cores": crate::pin::current().map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |s| s.server.len() + s.harness.len()),
+        "pinned": crate::pin::current(),
     });
     out["settings"] = json!({"tmax_ms": ctx.args.tmax_ms, "max_in_flight": ctx.args.max_in_flight,
         "probe_s": ctx.args.probe_s, "run_s": ctx.args.run_s, "workload": workload,
@@ -1022,12 +1042,19 @@ fn markdown(o: &Value, args: &Args) -> String {
     let sat = &o["saturation"];
     let w = &o["workload"];
     let mut md = format!(
-        "## bidgate load report\n\n{} ({} cores; generator, partners and servers share them). tmax {} ms, \
+        "## bidgate load report\n\n{} ({} cores; {}). tmax {} ms, \
          max_in_flight {}. Latency is end to end from the scheduled send time (open loop).\n\n\
          Workload **{}**: {} B requests; 8 partners answering after {} with {} B answers; \
          bidgate's partner `timeout_ms` {}. bidgate: `{}` ({}).\n\n",
         o["machine"]["cpu"].as_str().unwrap_or("?"),
         o["machine"]["cores"],
+        match crate::pin::current() {
+            Some(s) => format!(
+                "the server under test pinned to CPUs {:?}, generator and partners to {:?}",
+                s.server, s.harness
+            ),
+            None => "generator, partners and servers share them".to_string(),
+        },
         args.tmax_ms,
         args.max_in_flight,
         w["name"].as_str().unwrap_or("?"),
@@ -1061,7 +1088,7 @@ fn markdown(o: &Value, args: &Args) -> String {
         ));
     }
     md.push_str(&format!(
-        "\n**Saturation** (p99 < tmax, no errors, nothing late): bidgate **{:.0} rps**, \
+        "\n**Saturation** (p99 < tmax, nothing late, no error, at most 0.1% shed): bidgate **{:.0} rps**, \
          baseline {:.0} rps, ratio **{}**{}.\n\n",
         f(&sat["bidgate_rps"]),
         f(&sat["baseline_rps"]),

@@ -357,12 +357,26 @@ pub async fn call(partner: &Http, body: Bytes) -> Outcome {
     if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
         return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
     }
+    // A body that comes in one chunk (most do) is read where hyper put it; a longer one is
+    // gathered once, into a buffer sized by its Content-Length: growing a buffer as chunks
+    // come copies the answer again at every doubling (callgrind: ~4% of an auction).
+    let expected = resp.content_length().unwrap_or(0) as usize;
+    let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
-                if buf.len() + chunk.len() > max_bytes {
+                let have = first.as_ref().map_or(buf.len(), Bytes::len);
+                if have + chunk.len() > max_bytes {
                     return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
+                }
+                if first.is_none() && buf.is_empty() {
+                    first = Some(chunk);
+                    continue;
+                }
+                if let Some(f) = first.take() {
+                    buf.reserve(expected.max(f.len() + chunk.len()));
+                    buf.extend_from_slice(&f);
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -370,7 +384,7 @@ pub async fn call(partner: &Http, body: Bytes) -> Outcome {
             Err(e) => return Outcome::Transport(describe(&e)),
         }
     }
-    parse(&buf)
+    parse(first.as_deref().unwrap_or(&buf))
 }
 
 /// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
