@@ -5,19 +5,19 @@
 //! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
 
 mod answer;
+mod call;
 mod demand;
 
 pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
 pub use answer::{parse, read, read_plain};
-pub use demand::{Ask, Call, Demand, Http};
+pub use call::{HttpCall, call};
+pub use demand::{Ask, Call, Demand, Http, Reply};
 
 use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
 use crate::openrtb::VERSION_HEADER;
-use bytes::{Bytes, BytesMut};
 use governor::DefaultDirectRateLimiter;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -327,68 +327,6 @@ pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
         b = b.http2_prior_knowledge();
     }
     b.build()
-}
-
-/// POSTs `body` (a serialised BidRequest) to the partner. Not time-bounded by itself: the
-/// fan-out wraps it in the partner's deadline and drops it, connection and all, when late.
-pub async fn call(partner: &Http, body: Bytes) -> Outcome {
-    let max_bytes = partner.max_response_bytes;
-    let mut post = partner
-        .client()
-        .post(partner.endpoint.clone())
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(VERSION_HEADER.0, partner.openrtb_version.as_str());
-    if partner.gzip_requests {
-        post = post.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    for (name, value) in &partner.headers {
-        post = post.header(name, value);
-    }
-    let sent = post.body(body).send().await;
-    let mut resp = match sent {
-        Ok(r) => r,
-        Err(e) => return Outcome::Transport(describe(&e)),
-    };
-    match resp.status().as_u16() {
-        200 => {}
-        204 => return Outcome::NoBid,
-        s => return Outcome::BadResponse(BadResponse::Status(s)),
-    }
-    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
-        return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
-    }
-    let mut buf = BytesMut::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                if buf.len() + chunk.len() > max_bytes {
-                    return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => return Outcome::Transport(describe(&e)),
-        }
-    }
-    parse(&buf)
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_connect() {
-        "connect failed".to_string()
-    } else if e.is_body() || e.is_decode() {
-        "reading the response failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 #[cfg(test)]
