@@ -184,15 +184,16 @@ impl Partner {
     /// no HTTP settings of its own, no QPS cap, no price adjustment, and `timeout_ms` of the
     /// longest tmax, so that only the request's own deadline bounds it. Its breaker (one that
     /// never opens: it cannot fail on the network) and stats are `state`'s; `store` holds its
-    /// delivery counters.
+    /// delivery counters; `rates` convert imp floors (the gateway's).
     pub fn direct(
         config: &crate::config::Config,
         catalog: &std::path::Path,
         state: &PartnerState,
         store: Arc<crate::internal::MemoryStore>,
         shared: Arc<crate::store::Shared>,
+        rates: Arc<crate::currency::Rates>,
     ) -> Result<Self, String> {
-        let direct = crate::direct::Direct::load(config, catalog, store, shared)?;
+        let direct = crate::direct::Direct::load(config, catalog, store, shared, rates)?;
         Ok(Self::new(
             crate::direct::PARTNER_ID,
             Demand::Direct(Arc::new(direct)),
