@@ -42,7 +42,10 @@ fn direct() -> Direct {
 /// The auction currency EUR: 1 USD = 0.9 EUR, 1 JPY = 0.006 EUR.
 fn eur_rates() -> Arc<crate::currency::Rates> {
     let rate = |r| crate::currency::Rate::from_f64(r).unwrap();
-    let configured = [("USD".to_string(), rate(0.9)), ("JPY".to_string(), rate(0.006))];
+    let configured = [
+        ("USD".to_string(), rate(0.9)),
+        ("JPY".to_string(), rate(0.006)),
+    ];
     Arc::new(crate::currency::Rates::new("EUR", configured.into()))
 }
 

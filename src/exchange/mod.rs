@@ -95,20 +95,23 @@ impl Won {
 }
 
 /// A clearing price (auction currency, adjusted) in the partner's own units: its currency,
-/// before its `bid_adjustment`, never above its bid (§4.4); `None` without a rate.
+/// before its `bid_adjustment`, never above its bid (§4.4); `None` without a rate. A
+/// contract price (`fixed`: a fixed-price deal) is what the partner agreed to pay, so no
+/// adjustment is undone: it is billed the deal price, not more.
 pub(crate) fn partner_price(
     gw: &Gateway,
     partner: PartnerIx,
     clearing: Micros,
     bid: &Bid,
     currency: &str,
+    fixed: bool,
 ) -> Option<Micros> {
+    let adjustment = match fixed {
+        true => crate::outbound::UNADJUSTED,
+        false => gw.partners[partner].bid_adjustment_nanos,
+    };
     gw.rates
-        .to_partner(
-            clearing,
-            gw.partners[partner].bid_adjustment_nanos,
-            currency,
-        )
+        .to_partner(clearing, adjustment, currency)
         .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)))
 }
 
@@ -295,7 +298,8 @@ pub async fn settle(
         if let Some((_, adm)) = fetched.iter().find(|(k, _)| *k == win.key) {
             bid.set_adm(adm);
         }
-        let partner_price = partner_price(gw, partner, win.clearing, &bid, &bid_currency);
+        let partner_price =
+            partner_price(gw, partner, win.clearing, &bid, &bid_currency, win.fixed);
         if billable {
             gw.partners[partner].metrics.win(win.clearing);
             gw.partners[partner].stats.win(now);

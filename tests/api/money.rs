@@ -232,3 +232,76 @@ async fn a_floor_without_currency_is_in_usd() {
         .await;
     assert_eq!(resp.status(), 204, "2 EUR is above the bid");
 }
+
+/// A fixed-price deal (`at = 3`) with a partner whose `bid_adjustment` is 0.9 (and one with
+/// 1.25): the deal price is the price. The partner is told it as agreed, a bid of exactly the
+/// deal price meets it (the adjustment does not push it below), the client is answered the
+/// deal price (not an adjusted one below the deal or the floor), and the partner is billed
+/// the deal price, not the deal price with its adjustment undone.
+#[tokio::test]
+async fn a_fixed_price_deal_pays_the_deal_price_whatever_the_adjustment() {
+    let low = mock_partner(Reply::NoBid);
+    let high = mock_partner(Reply::NoBid);
+    let deal_bid = |p: &MockPartner, id: &str, price: f64| {
+        let mut b = billed_bid(p, id, price);
+        b["dealid"] = json!("pg-1");
+        b
+    };
+    low.set_reply(bids_reply("USD", json!([deal_bid(&low, "w", 4.0)])));
+    let cfg = config(
+        "pricing = \"second_price\"\nprefer_deals = true",
+        &[
+            ("money-fixed-low", low.endpoint(), 300),
+            ("money-fixed-high", high.endpoint(), 300),
+        ],
+    );
+    let cfg = with_partner_lines(
+        cfg,
+        &low.endpoint(),
+        "bid_adjustment = 0.9\nnotices = { allow_private = true }",
+    );
+    let cfg = with_partner_lines(
+        cfg,
+        &high.endpoint(),
+        "bid_adjustment = 1.25\nnotices = { allow_private = true }",
+    );
+    let app = spawn_app(&cfg).await;
+    let request = json!({"id": "r", "app": {"bundle": "b"}, "imp": [{
+        "id": "1", "banner": {"w": 320, "h": 50}, "bidfloor": 3.9,
+        "pmp": {"deals": [{"id": "pg-1", "bidfloor": 4.0, "at": 3}]}}]});
+    let body = app.auction_json(&request).await;
+    assert_eq!(
+        winners(&body),
+        [("money-fixed-low".into(), "1".into(), 4.0)],
+        "{body}"
+    );
+    // Told the agreed price as it is; the open floor is divided by the adjustment as ever.
+    let sent = &low.requests()[0].body["imp"][0];
+    assert_eq!(sent["pmp"]["deals"][0]["bidfloor"], 4.0);
+    assert!((sent["bidfloor"].as_f64().unwrap() - 3.9 / 0.9).abs() < 1e-6);
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["adm"], "<ad>4 USD</ad>", "{body}");
+    assert!(bid["burl"].as_str().unwrap().contains("p=4&"), "{bid}");
+    notices_ok(&app, "win", "money-fixed-low", 1.0).await;
+    assert!(
+        low.paths("/win/w")[0].contains("p=4&"),
+        "{:?}",
+        low.paths("/win")
+    );
+
+    // A partner whose adjustment is above 1 bids under the deal price: 3.5 × 1.25 = 4.375
+    // would pass an adjusted check, but it did not offer the agreed price.
+    low.set_reply(Reply::NoBid);
+    high.set_reply(bids_reply("USD", json!([deal_bid(&high, "h", 3.5)])));
+    let resp = app.auction(&request).await;
+    assert_eq!(resp.status(), 204, "below the deal price: no winner");
+    // At the deal price it wins, pays the deal price and is billed it (not 4 / 1.25 = 3.2).
+    high.set_reply(bids_reply("USD", json!([deal_bid(&high, "h", 6.0)])));
+    let body = app.auction_json(&request).await;
+    assert_eq!(
+        winners(&body),
+        [("money-fixed-high".into(), "1".into(), 4.0)]
+    );
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["adm"], "<ad>4 USD</ad>", "{body}");
+}
