@@ -305,3 +305,47 @@ async fn a_fixed_price_deal_pays_the_deal_price_whatever_the_adjustment() {
     let bid = &body["seatbid"][0]["bid"][0];
     assert_eq!(bid["adm"], "<ad>4 USD</ad>", "{body}");
 }
+
+#[tokio::test]
+async fn direct_demand_reads_the_floor_in_its_own_currency() {
+    // A standard line item at 2.00 (the auction currency, EUR): it meets floors.
+    let standard = HOUSE_CATALOG
+        .replace("tier = \"house\"", "tier = \"standard\"\ncpm = 2.0")
+        .replace("id = \"house\"", "id = \"std\"");
+    let file = ConfigFile::new("money-direct-floor", "");
+    let catalog = file.0.parent().unwrap().join("catalog.toml");
+    std::fs::write(&catalog, standard).unwrap();
+    let external = mock_partner(Reply::NoBid);
+    let cfg = config(
+        "pricing = \"first_price\"\ncurrency = \"EUR\"",
+        &[("external", external.endpoint(), 200)],
+    ) + &format!(
+        "\n[currency]\nrates = {{ USD = 0.5, JPY = 0.006 }}\n\n[internal]\ncatalog = \"{}\"\n\n\
+         [[placements]]\nid = \"open\"\nformat = \"audio\"\n",
+        catalog.display()
+    );
+    let app = spawn_app(&cfg).await;
+    let request = |floor: Value| {
+        let mut imp = json!({"id": "a", "tagid": "open",
+            "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}});
+        imp.as_object_mut()
+            .unwrap()
+            .extend(floor.as_object().unwrap().clone());
+        json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}})
+    };
+    // 300 JPY is 1.80 EUR: the 2.00 EUR line item clears it (read as 300 EUR, it would not).
+    let body = app
+        .auction_json(&request(json!({"bidfloor": 300, "bidfloorcur": "JPY"})))
+        .await;
+    assert_eq!(
+        winners(&body),
+        [("direct".into(), "a".into(), 2.0)],
+        "{body}"
+    );
+    // 3.00 without a currency is USD, 1.50 EUR: it clears that too.
+    let body = app.auction_json(&request(json!({"bidfloor": 3.0}))).await;
+    assert_eq!(winners(&body).len(), 1, "{body}");
+    // 5.00 USD is 2.50 EUR: above it, no direct bid at all (none refused either).
+    let resp = app.auction(&request(json!({"bidfloor": 5.0}))).await;
+    assert_eq!(resp.status(), 204);
+}
