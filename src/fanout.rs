@@ -225,13 +225,7 @@ pub async fn run(
         // What debug output shows of this call: where it went and what it was sent.
         let shown = sent_body.and_then(|body| {
             sent_bodies.push((PartnerIx(i), body.clone()));
-            Some(HttpCall {
-                uri: partner.demand.uri()?.to_string(),
-                request: body,
-                gzipped: gzip,
-                status: None,
-                response: Bytes::new(),
-            })
+            unanswered(partner, body)
         });
         let span = tracing::info_span!("partner", partner = %partner.id);
         plan.sent(partner, PartnerIx(i), &wait, started, probe);
@@ -292,16 +286,8 @@ pub async fn run(
         let debug = sent_bodies
             .iter()
             .find(|(p, _)| *p == partner)
-            .and_then(|(_, body)| {
-                let p = &gw.partners[partner];
-                Some(Box::new(HttpCall {
-                    uri: p.demand.uri()?.to_string(),
-                    request: body.clone(),
-                    gzipped: p.demand.gzips_requests(),
-                    status: None,
-                    response: Bytes::new(),
-                }))
-            });
+            .and_then(|(_, body)| unanswered(&gw.partners[partner], body.clone()))
+            .map(Box::new);
         results.push(Called {
             partner,
             outcome: Outcome::Timeout(Cut::Deadline),
@@ -311,6 +297,18 @@ pub async fn run(
         });
     }
     results
+}
+
+/// A call to an HTTP partner as debug output shows it before (or without) an answer: where
+/// it went and the body it was sent. `None` for demand without an endpoint.
+fn unanswered(partner: &Partner, body: Bytes) -> Option<HttpCall> {
+    Some(HttpCall {
+        uri: partner.demand.uri()?.to_string(),
+        request: body,
+        gzipped: partner.demand.gzips_requests(),
+        status: None,
+        response: Bytes::new(),
+    })
 }
 
 /// What a call says about its partner for the breaker: `Some(true)` healthy, `Some(false)`
