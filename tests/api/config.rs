@@ -919,3 +919,20 @@ fn store_settings_are_checked_with_their_key_paths() {
     );
     assert!(ok.is_ok(), "{ok:?}");
 }
+
+#[test]
+fn debug_bodies_are_bounded() {
+    let p = problems("[auction]\ndebug_body_limit_bytes = 2000000\n", &[]);
+    assert!(
+        about(&p, "auction.debug_body_limit_bytes")
+            .message
+            .contains("1 MiB")
+    );
+    let c = parse("[auction]\ndebug_body_limit_bytes = 4096\n");
+    assert_eq!(c.auction.debug_body_limit_bytes, 4096);
+    assert_eq!(
+        parse("").auction.debug_body_limit_bytes,
+        16 * 1024,
+        "16 KiB by default"
+    );
+}
