@@ -32,6 +32,8 @@ struct Settings {
 
 struct Known {
     id: String,
+    /// May ask for `ext.debug.httpcalls` (`debug = true`).
+    debug: bool,
     /// `None`: this client has no limit.
     limiter: Option<DefaultDirectRateLimiter>,
 }
@@ -58,6 +60,7 @@ impl Clients {
                 *key,
                 Known {
                     id: client.id.clone(),
+                    debug: client.debug,
                     limiter: quota(client.requests_per_second, client.burst)
                         .map(RateLimiter::direct),
                 },
@@ -114,6 +117,16 @@ impl Clients {
             self.proxies.client_ip(p, forwarded_for)
         });
         limiter.check_key(&ip).map_err(wait)
+    }
+}
+
+impl Clients {
+    /// Whether the client presenting `api_key` may ask for debug output (`ext.debug = 1`):
+    /// a configured `[[clients]]` entry with `debug = true`. Asked only of requests that ask.
+    pub fn may_debug(&self, api_key: Option<&str>) -> bool {
+        api_key
+            .and_then(|k| self.known.get(&hash(k)))
+            .is_some_and(|k| k.debug)
     }
 }
 

@@ -10,11 +10,12 @@ use crate::deadline::{Deadline, partner_budget};
 use crate::gateway::Gateway;
 use crate::openrtb::BidRequest;
 use crate::outbound;
-use crate::partners::{self, Booked, Call, Cut, Outcome, Partner, PartnerIx, Skip};
+use crate::partners::{self, Booked, Call, Cut, HttpCall, Outcome, Partner, PartnerIx, Skip};
 use crate::privacy::{Decision, Reasons};
 use crate::telemetry;
 use crate::vocab::Listener;
 use crate::waits::{self, Waits};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::time::Duration;
@@ -32,6 +33,9 @@ pub struct Called {
     /// Direct demand's bookings of its bids (what the auction ranks them by); empty for
     /// HTTP partners.
     pub booked: Booked,
+    /// With debug output asked for, an HTTP partner's call as sent and answered
+    /// (`ext.debug.httpcalls`); always `None` otherwise.
+    pub debug: Option<Box<HttpCall>>,
 }
 
 /// Which partners may bid on which imp: per imp, the allowed partners (indices into
@@ -41,12 +45,14 @@ pub type Eligible = [Option<Vec<PartnerIx>>];
 /// Calls every enabled partner with `request`, whose `tmax` is set per partner. A partner
 /// sees only the imps it may bid on (`eligible`), and is not called when that is none.
 /// `listener`: the client's typed targeting values, where it gave them (for direct demand).
+/// `debug`: keep each HTTP partner's body and answer (`Called::debug`); off, nothing is kept.
 pub async fn run(
     gw: &Gateway,
     request: &mut BidRequest,
     deadline: &Deadline,
     eligible: &Eligible,
     listener: Option<&Listener>,
+    debug: bool,
 ) -> Vec<Called> {
     let cfg = &gw.config.auction;
     let now = Instant::now();
@@ -59,6 +65,8 @@ pub async fn run(
     // partners with different timeouts do not cost a serialisation each (`outbound::Bodies`).
     let mut bodies = outbound::Bodies::default();
     let mut plan = Waits::new(cfg);
+    // Debug only: each HTTP partner's body as sent, for calls the close cuts off.
+    let mut sent_bodies: Vec<(PartnerIx, Bytes)> = Vec::new();
     request.tmax = None;
     // The request's privacy signals, read once; per partner, its consent decides whether it
     // is called and what personal data it gets (`privacy::strip`) — nothing leaves before
@@ -103,6 +111,7 @@ pub async fn run(
             outcome: Outcome::Throttled(skip),
             elapsed: Duration::ZERO,
             booked: Booked::default(),
+            debug: None,
         };
         // Direct demand is the publisher's own: the per-vendor rules do not apply to it
         // (`/v1/ads` has already removed what the listener did not consent to). Decided
@@ -180,13 +189,18 @@ pub async fn run(
         // The body an HTTP partner gets, built only when one is asked for: the privacy
         // decision above applied (nothing personal leaves without it), then the cached view.
         let request: &BidRequest = request;
+        let mut sent_body = None;
         let mut bytes = || {
             if !strip.is_empty() {
                 let reason = strip.first().map_or("", |r| r.as_str());
                 metrics::counter!("bidgate_privacy_stripped_total", "partner" => partner.id.to_string(), "reason" => reason)
                     .increment(1); // a lookup: small beside cloning and serialising a copy
             }
-            bodies.get(request, &view, &params, budget.tmax_ms, gzip)
+            let body = bodies.get(request, &view, &params, budget.tmax_ms, gzip);
+            if debug {
+                sent_body = Some(body.clone()); // a reference count, not a copy
+            }
+            body
         };
         // Direct demand decides in-process, in microseconds: no request, no wait.
         let started = Instant::now();
@@ -195,27 +209,41 @@ pub async fn run(
             imps: &view.imps,
             listener,
         };
-        let sent = match partner.demand.call(ask, &mut bytes) {
+        let sent = match partner.demand.call(ask, &mut bytes, debug) {
             Call::Answered(outcome, booked) => {
                 results.push(Called {
                     partner: PartnerIx(i),
                     outcome,
                     elapsed: started.elapsed(),
                     booked,
+                    debug: None,
                 });
                 continue;
             }
             Call::Sent(sent) => sent,
         };
+        // What debug output shows of this call: where it went and what it was sent.
+        let shown = sent_body.and_then(|body| {
+            sent_bodies.push((PartnerIx(i), body.clone()));
+            unanswered(partner, body)
+        });
         let span = tracing::info_span!("partner", partner = %partner.id);
         plan.sent(partner, PartnerIx(i), &wait, started, probe);
         pending.push(Instrument::instrument(
             async move {
                 let _slot = shadow_slot;
                 let started = Instant::now();
-                let (outcome, booked) = timeout_at(budget.wait_until, sent)
-                    .await
-                    .unwrap_or_else(|_| (waits::timeout(&wait), Booked::default()));
+                let reply = timeout_at(budget.wait_until, sent).await;
+                let (outcome, booked, heard) = match reply {
+                    Ok(r) => (r.outcome, r.booked, r.heard),
+                    Err(_) => (waits::timeout(&wait), Booked::default(), None),
+                };
+                let debug = shown.map(|mut call| {
+                    if let Some((status, body)) = heard {
+                        (call.status, call.response) = (Some(status), body);
+                    }
+                    Box::new(call)
+                });
                 let fair = waits::fair_to_partner(&wait)
                     && partner.breaker.timeout_is_failure(
                         budget.wait_until.saturating_duration_since(started),
@@ -233,6 +261,7 @@ pub async fn run(
                     outcome,
                     elapsed,
                     booked,
+                    debug,
                 }
             },
             span,
@@ -253,14 +282,33 @@ pub async fn run(
     drop(pending);
     // Calls still out are dropped: not waited for (secondary, shadow) or not worth it.
     for (partner, elapsed) in plan.cut(&gw.partners, Instant::now()) {
+        // Debug: the call was cut off, so it shows what was sent and no status.
+        let debug = sent_bodies
+            .iter()
+            .find(|(p, _)| *p == partner)
+            .and_then(|(_, body)| unanswered(&gw.partners[partner], body.clone()))
+            .map(Box::new);
         results.push(Called {
             partner,
             outcome: Outcome::Timeout(Cut::Deadline),
             elapsed,
             booked: Booked::default(),
+            debug,
         });
     }
     results
+}
+
+/// A call to an HTTP partner as debug output shows it before (or without) an answer: where
+/// it went and the body it was sent. `None` for demand without an endpoint.
+fn unanswered(partner: &Partner, body: Bytes) -> Option<HttpCall> {
+    Some(HttpCall {
+        uri: partner.demand.uri()?.to_string(),
+        request: body,
+        gzipped: partner.demand.gzips_requests(),
+        status: None,
+        response: Bytes::new(),
+    })
 }
 
 /// What a call says about its partner for the breaker: `Some(true)` healthy, `Some(false)`
@@ -298,97 +346,4 @@ fn record_breaker(partner: &Partner, outcome: &Outcome, fair_wait: bool, ours: b
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::partners::{BadResponse, Cut};
-
-    #[test]
-    fn our_own_lateness_is_not_held_against_partners() {
-        let ms = Duration::from_millis;
-        let timeout = Outcome::Timeout(Cut::OwnTimeout);
-        assert_eq!(judge(&timeout, true, false), Some(false), "a fair timeout");
-        assert_eq!(
-            judge(&timeout, false, false),
-            None,
-            "cut short by the client"
-        );
-        assert_eq!(judge(&timeout, true, true), None, "we were behind");
-        let refused = Outcome::Transport("connect failed".into());
-        assert_eq!(judge(&refused, true, false), Some(false));
-        assert_eq!(judge(&refused, true, true), None);
-        let garbage = Outcome::BadResponse(BadResponse::Status(500));
-        assert_eq!(judge(&garbage, true, true), Some(false), "a 500 is theirs");
-        let gw = Gateway::new(crate::config::from_toml_str("", Vec::new()).unwrap()).unwrap();
-        crate::limits::set_worker_lag_for_test(Duration::ZERO);
-        assert!(!gw.behind(ms(1)), "timer on time");
-        assert!(gw.behind(ms(25)), "timer fired 25 ms late");
-        crate::limits::set_worker_lag_for_test(ms(30));
-        assert!(gw.behind(ms(0)), "worker 30 ms behind");
-        crate::limits::set_worker_lag_for_test(Duration::ZERO);
-        let off = "[server]\ntarget_worker_lag_ms = 0\n";
-        let gw = Gateway::new(crate::config::from_toml_str(off, Vec::new()).unwrap()).unwrap();
-        assert!(
-            !gw.behind(ms(25)),
-            "lag-based judgement off with the adaptive limit"
-        );
-    }
-
-    /// A partner that accepts connections and never answers.
-    async fn silent_partner() -> std::net::SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((s, _)) = listener.accept().await {
-                held.push(s);
-            }
-        });
-        addr
-    }
-
-    async fn breaker_after_timeouts(lag: Duration) -> crate::breaker::State {
-        let addr = silent_partner().await;
-        let cfg = crate::config::from_toml_str(
-            &format!(
-                "[server]\nmax_worker_lag_ms = 0\n\n[circuit_breaker]\nfailure_threshold = 3\n\
-                 timeout_counts_after_ms = 10\nmin_volume = 0\n\n\
-                 [[partners]]\nid = \"slow\"\nendpoint = \"http://{addr}/\"\ntimeout_ms = 20\n"
-            ),
-            Vec::new(),
-        )
-        .unwrap();
-        let gw = Gateway::new(cfg).unwrap();
-        crate::limits::set_worker_lag_for_test(lag);
-        for _ in 0..5 {
-            let mut request: BidRequest =
-                serde_json::from_str(r#"{"id":"a","imp":[{"id":"1","banner":{"w":1,"h":1}}]}"#)
-                    .unwrap();
-            let deadline = Deadline::new(Instant::now(), Some(200), &gw.config.auction);
-            let called = run(&gw, &mut request, &deadline, &[], None).await;
-            assert!(
-                matches!(
-                    called[0].outcome,
-                    Outcome::Timeout(_) | Outcome::Throttled(_)
-                ),
-                "{:?}",
-                called[0].outcome
-            );
-        }
-        crate::limits::set_worker_lag_for_test(Duration::ZERO);
-        gw.partners[0].breaker.state()
-    }
-
-    #[tokio::test]
-    async fn a_lagging_worker_opens_no_circuit() {
-        // Control: the same silent partner, on a worker that keeps up, is cut off.
-        assert!(matches!(
-            breaker_after_timeouts(Duration::ZERO).await,
-            crate::breaker::State::Open { .. }
-        ));
-        // On a worker 40 ms behind, the same timeouts say nothing about the partner.
-        assert_eq!(
-            breaker_after_timeouts(Duration::from_millis(40)).await,
-            crate::breaker::State::Closed { failures: 0 }
-        );
-    }
-}
+mod tests;

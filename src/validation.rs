@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 mod counts;
-use counts::{REQUEST_COUNTS, check_counts, non_negative};
+use counts::{REQUEST_COUNTS, check_content, check_counts, non_negative};
 
 /// Parses a JSON body into a `BidRequest`; the error names the offending field.
 pub fn parse(body: &[u8]) -> Result<BidRequest, String> {
@@ -85,6 +85,7 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
     for (object, keys) in REQUEST_COUNTS {
         non_negative(r.rest.get(*object), keys, &format!("request.{object}"))?;
     }
+    check_content(&r.rest)?;
     let mut seen = HashMap::with_capacity(r.imp.len());
     let mut floors = Vec::with_capacity(r.imp.len());
     for (i, imp) in r.imp.iter().enumerate() {

@@ -89,6 +89,9 @@ pub struct Win {
     pub key: BidKey,
     pub bid_price: Micros,
     pub clearing: Micros,
+    /// Its price is a contract (`Offer::fixed`: a fixed-price deal, a direct-sold line
+    /// item): the partner is billed the clearing price as it is, no `bid_adjustment` undone.
+    pub fixed: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -152,6 +155,7 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
                     key: offers[n].key,
                     bid_price: price,
                     clearing: price,
+                    fixed: offers[n].fixed,
                 });
             }
         } else if let Some((_, bid_price, n)) = best[i] {
@@ -166,6 +170,7 @@ pub fn run(imps: &[ImpFloor<'_>], offers: &[Offer<'_>], rules: Rules<'_>) -> Out
                 key: offers[n].key,
                 bid_price,
                 clearing,
+                fixed: offers[n].fixed,
             });
         }
     }

@@ -93,6 +93,12 @@ pub(crate) fn validate(c: &Config) -> Vec<Problem> {
     if ![200, 204].contains(&a.no_bid_status) {
         p.push(Problem::new("auction.no_bid_status", "must be 204 or 200"));
     }
+    if a.debug_body_limit_bytes > 1024 * 1024 {
+        p.push(Problem::new(
+            "auction.debug_body_limit_bytes",
+            "must be at most 1048576 (1 MiB): every partner's bodies go into one answer",
+        ));
+    }
     if !(1..=MAX_IMPS).contains(&a.max_imps) {
         p.push(Problem::new(
             "auction.max_imps",

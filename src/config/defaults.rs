@@ -139,3 +139,6 @@ pub fn traffic_share() -> f64 {
 pub fn shadow_max_in_flight() -> usize {
     64
 }
+pub fn debug_body_limit_bytes() -> usize {
+    16 * 1024
+}

@@ -8,6 +8,7 @@
 mod adaptive;
 mod ads;
 mod check;
+mod clients;
 mod defaults;
 mod event_log;
 mod event_stream;
@@ -20,6 +21,7 @@ pub use ads::{AdFormat, EventsConfig, PlacementConfig, PodConfig, Position};
 
 pub use check::advice;
 pub(crate) use check::is_currency_code;
+pub use clients::{ClientConfig, ClientRateLimitConfig};
 pub use event_log::{EventLogConfig, Fsync};
 pub use event_stream::{EventStreamConfig, StreamBackend};
 pub use load::{INHERITED_SECTIONS, Problem, env_overrides, from_toml_str, load_file};
@@ -180,6 +182,11 @@ pub struct AuctionConfig {
     /// a setup want to see. A request overrides it with `ext.no_bid_status`.
     #[serde(default = "defaults::no_bid_status")]
     pub no_bid_status: u16,
+    /// `ext.debug.httpcalls` (a `test = 1` auction, or `ext.debug = 1` from a `[[clients]]`
+    /// entry with `debug = true`): each partner's request and response body is cut to this
+    /// many bytes (on a UTF-8 character boundary).
+    #[serde(default = "defaults::debug_body_limit_bytes")]
+    pub debug_body_limit_bytes: usize,
     /// How long each partner is waited for: `static` (its `timeout_ms`) or `adaptive`
     /// (from its latency and value model, never longer than static; see docs/yield.md).
     #[serde(default)]
@@ -219,39 +226,6 @@ pub struct SupplyChainConfig {
     /// `/v1/ads` requests: `app.publisher.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher_name: Option<String>,
-}
-
-/// Inbound rate limit per client: over it, 429 with `Retry-After`. It applies to
-/// `/openrtb2/auction`, `/v1/ads` and `/v1/events`. A client is a configured `[[clients]]`
-/// entry when the request carries its `X-Api-Key` (with that entry's own limit); any other
-/// request is keyed by its address: the peer IP, or the client address a trusted proxy
-/// (`server.trusted_proxies`) put in `X-Forwarded-For`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ClientRateLimitConfig {
-    /// Sustained requests per second allowed per client address; 0 = no limit.
-    #[serde(default)]
-    pub requests_per_second: u32,
-    /// Requests a client may send at once above the sustained rate; 0 = same as the rate.
-    #[serde(default)]
-    pub burst: u32,
-}
-
-/// A client known by its API key (`[[clients]]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// Names the client in logs and metrics; unique.
-    pub id: String,
-    /// The environment variable holding the client's API key (at least 16 characters), which
-    /// it sends as `X-Api-Key`. The key itself stays out of the file.
-    pub key_env: String,
-    /// Sustained requests per second allowed to this client; 0 = no limit.
-    #[serde(default)]
-    pub requests_per_second: u32,
-    /// Requests it may send at once above the sustained rate; 0 = same as the rate.
-    #[serde(default)]
-    pub burst: u32,
 }
 
 /// The `/admin/*` API (status, reload).
@@ -383,6 +357,7 @@ impl Default for AuctionConfig {
             strict_types: false,
             max_imps: defaults::max_imps(),
             no_bid_status: defaults::no_bid_status(),
+            debug_body_limit_bytes: defaults::debug_body_limit_bytes(),
             deadline_mode: DeadlineMode::default(),
             adaptive: AdaptiveConfig::default(),
         }

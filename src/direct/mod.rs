@@ -36,6 +36,9 @@ pub struct Direct {
     store: Arc<MemoryStore>,
     /// The auction currency, which the catalog's CPMs are in.
     currency: String,
+    /// Into the auction currency: an imp's floor is in its `bidfloorcur` (the gateway's
+    /// rates, the same that floor partner bids).
+    rates: Arc<crate::currency::Rates>,
     /// The store replicas share: caps and pacing leases there too when it is Redis.
     shared: Arc<crate::store::Shared>,
 }
@@ -103,6 +106,7 @@ impl Direct {
         path: &std::path::Path,
         store: Arc<MemoryStore>,
         shared: Arc<crate::store::Shared>,
+        rates: Arc<crate::currency::Rates>,
     ) -> Result<Self, String> {
         let report = |problems: Vec<crate::internal::CatalogProblem>| {
             let lines: Vec<String> = problems
@@ -120,6 +124,7 @@ impl Direct {
             index: Index::build(catalog),
             store,
             currency: config.auction.currency.clone(),
+            rates,
             shared,
         })
     }
@@ -213,6 +218,11 @@ impl Direct {
             if !(offered.is_empty() || offered[i]) {
                 continue;
             }
+            // The floor in the catalog's currency; one that cannot be converted (its rate
+            // gone since validation) is not sold below: no bid for the imp.
+            let Some(floor) = self.floor(imp) else {
+                continue;
+            };
             let (format, media) = match ["audio", "video", "banner"]
                 .into_iter()
                 .find_map(|k| imp.rest.get(k).map(|m| (k, m)))
@@ -278,10 +288,7 @@ impl Direct {
                 max_duration_s: num("maxduration").filter(|m| *m > 0).unwrap_or(u32::MAX),
                 mimes: &mimes,
                 sizes: &sizes,
-                floor: imp
-                    .bidfloor
-                    .and_then(Micros::from_f64)
-                    .unwrap_or(Micros::ZERO),
+                floor,
             };
             let max = media
                 .get("maxseq")
@@ -318,6 +325,23 @@ impl Direct {
             rest: Default::default(),
         };
         (Outcome::Bid(response), Booked(booked))
+    }
+}
+
+impl Direct {
+    /// The imp's floor in the auction currency, as partner bids are floored (`validation`):
+    /// `bidfloor` in its `bidfloorcur`, USD when absent (OpenRTB's default); `None` when it
+    /// has no rate.
+    fn floor(&self, imp: &crate::openrtb::Imp) -> Option<Micros> {
+        let floor = imp
+            .bidfloor
+            .and_then(Micros::from_f64)
+            .unwrap_or(Micros::ZERO);
+        if floor <= Micros::ZERO {
+            return Some(Micros::ZERO);
+        }
+        let cur = imp.bidfloorcur.as_deref().unwrap_or("USD");
+        self.rates.to_base(floor, cur)
     }
 }
 

@@ -35,7 +35,18 @@ fn direct() -> Direct {
         store: Default::default(),
         shared: crate::store::Shared::memory(),
         currency: "EUR".into(),
+        rates: eur_rates(),
     }
+}
+
+/// The auction currency EUR: 1 USD = 0.9 EUR, 1 JPY = 0.006 EUR.
+fn eur_rates() -> Arc<crate::currency::Rates> {
+    let rate = |r| crate::currency::Rate::from_f64(r).unwrap();
+    let configured = [
+        ("USD".to_string(), rate(0.9)),
+        ("JPY".to_string(), rate(0.006)),
+    ];
+    Arc::new(crate::currency::Rates::new("EUR", configured.into()))
 }
 
 fn request() -> BidRequest {
@@ -92,4 +103,46 @@ fn an_impression_counts_for_the_line_item_its_token_names() {
     d.on_impression(&impression(None, "sponsor~1"));
     assert_eq!(d.store.delivered("house", None).impressions, 2);
     assert_eq!(d.store.delivered("sponsor", None).impressions, 1);
+}
+
+#[test]
+fn the_floor_is_converted_from_its_own_currency_before_it_filters() {
+    // One standard line item at 1.00 EUR: the only tier that meets floors.
+    let d = Direct {
+        index: Index::build(
+            Catalog::parse(
+                &serde_json::json!({
+                    "campaigns": [{ "id": "c", "name": "C" }],
+                    "line_items": [line_item("std", "standard")]
+                })
+                .to_string(),
+                Syntax::Json,
+            )
+            .unwrap(),
+        ),
+        ..direct()
+    };
+    let bids = |floor: serde_json::Value| {
+        let mut imp = serde_json::json!({"id": "1", "audio": {"mimes": ["audio/mpeg"]}});
+        imp.as_object_mut()
+            .unwrap()
+            .extend(floor.as_object().unwrap().clone());
+        let r: BidRequest =
+            serde_json::from_value(serde_json::json!({"id": "r", "imp": [imp]})).unwrap();
+        matches!(d.answer(&r, &[], None, NOW).0, Outcome::Bid(_))
+    };
+    use serde_json::json;
+    assert!(bids(json!({})), "no floor");
+    assert!(bids(json!({"bidfloor": 1.0, "bidfloorcur": "EUR"})));
+    assert!(!bids(json!({"bidfloor": 1.01, "bidfloorcur": "EUR"})));
+    // 1.05 USD is 0.945 EUR: below the line item's price.
+    assert!(bids(json!({"bidfloor": 1.05, "bidfloorcur": "USD"})));
+    // Without bidfloorcur the floor is in USD (OpenRTB), not the auction currency: 1.2 USD
+    // is 1.08 EUR.
+    assert!(!bids(json!({"bidfloor": 1.2})));
+    assert!(bids(json!({"bidfloor": 1.1})), "1.1 USD = 0.99 EUR");
+    // 100 JPY = 0.60 EUR.
+    assert!(bids(json!({"bidfloor": 100, "bidfloorcur": "JPY"})));
+    // No rate: never sold below a floor it cannot read.
+    assert!(!bids(json!({"bidfloor": 0.01, "bidfloorcur": "GBP"})));
 }

@@ -49,7 +49,7 @@ pub(super) async fn complete(
             rounds += 1;
             let fetches = missing.iter().map(|&key| {
                 let win = outcome.wins.iter().find(|w| w.key == key).expect("a win");
-                let url = nurl(gw, auction_id, called, key, win.clearing);
+                let url = nurl(gw, auction_id, called, win);
                 let partner = &gw.partners[called[key.response].partner];
                 async move {
                     // The answer still has to be built after this: stop with the processing
@@ -97,13 +97,8 @@ fn needs_markup(called: &[Called], key: BidKey) -> bool {
 }
 
 /// The winner's `nurl` with the auction's macros (prices in the partner's own units).
-fn nurl(
-    gw: &Gateway,
-    auction_id: &str,
-    called: &[Called],
-    key: BidKey,
-    clearing: crate::money::Micros,
-) -> String {
+fn nurl(gw: &Gateway, auction_id: &str, called: &[Called], win: &crate::auction::Win) -> String {
+    let key = win.key;
     let Outcome::Bid(resp) = &called[key.response].outcome else {
         return String::new();
     };
@@ -116,7 +111,14 @@ fn nurl(
         imp_id: &b.impid,
         seat_id: partner.id.as_str(),
         ad_id: b.str_field("adid"),
-        price: super::partner_price(gw, called[key.response].partner, clearing, b, currency),
+        price: super::partner_price(
+            gw,
+            called[key.response].partner,
+            win.clearing,
+            b,
+            currency,
+            win.fixed,
+        ),
         currency,
         loss: None,
         min_to_win: None,

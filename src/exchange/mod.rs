@@ -1,6 +1,7 @@
 //! One auction from a validated bid request to the bid response: prepare the outbound
 //! request, fan out, screen and rank the bids, and write winners and diagnostics.
 
+mod debug;
 mod group;
 mod markup;
 mod notices;
@@ -10,6 +11,7 @@ mod report;
 mod response;
 mod screen;
 
+pub use debug::asked as debug_asked;
 pub use markup::NO_MARKUP_CODE;
 pub use report::{ErrorEntry, MORE_ERRORS_CODE, ResponseExt};
 pub use response::{bid_response, record};
@@ -93,20 +95,23 @@ impl Won {
 }
 
 /// A clearing price (auction currency, adjusted) in the partner's own units: its currency,
-/// before its `bid_adjustment`, never above its bid (§4.4); `None` without a rate.
+/// before its `bid_adjustment`, never above its bid (§4.4); `None` without a rate. A
+/// contract price (`fixed`: a fixed-price deal) is what the partner agreed to pay, so no
+/// adjustment is undone: it is billed the deal price, not more.
 pub(crate) fn partner_price(
     gw: &Gateway,
     partner: PartnerIx,
     clearing: Micros,
     bid: &Bid,
     currency: &str,
+    fixed: bool,
 ) -> Option<Micros> {
+    let adjustment = match fixed {
+        true => crate::outbound::UNADJUSTED,
+        false => gw.partners[partner].bid_adjustment_nanos,
+    };
     gw.rates
-        .to_partner(
-            clearing,
-            gw.partners[partner].bid_adjustment_nanos,
-            currency,
-        )
+        .to_partner(clearing, adjustment, currency)
         .map(|p| Micros::from_f64(bid.price).map_or(p, |own| p.min(own)))
 }
 
@@ -129,25 +134,32 @@ pub struct Settled {
 }
 
 /// `/openrtb2/auction`'s status when nothing won: the request's `ext.no_bid_status` (200 or
-/// 204), else `auction.no_bid_status`.
-pub fn no_bid_status(gw: &Gateway, request: &BidRequest) -> u16 {
+/// 204), else 200 with debug output (which a 204 could not carry), else
+/// `auction.no_bid_status`.
+pub fn no_bid_status(gw: &Gateway, request: &BidRequest, debug: bool) -> u16 {
+    let configured = match debug {
+        true => 200,
+        false => gw.config.auction.no_bid_status,
+    };
     request
         .rest
         .get("ext")
         .and_then(|e| e.get("no_bid_status"))
         .and_then(serde_json::Value::as_u64)
         .filter(|s| *s == 200 || *s == 204)
-        .map_or(gw.config.auction.no_bid_status, |s| s as u16)
+        .map_or(configured, |s| s as u16)
 }
 
 /// Fans out, screens, and runs the auction: the part every endpoint shares. `listener`: the
-/// client's typed targeting values, where it gave them (`/v1/ads`).
+/// client's typed targeting values, where it gave them (`/v1/ads`). `debug`: the answer
+/// carries `ext.debug.httpcalls` (the edge decided the caller may have them).
 pub async fn settle(
     gw: &Gateway,
     mut request: BidRequest,
     specs: &[ImpSpec],
     listener: Option<&Listener>,
     deadline: &Deadline,
+    debug: bool,
 ) -> Settled {
     let currency = gw.config.auction.currency.as_str();
     // Ad pods clear at first price (a second price per slot is not defined when the
@@ -166,7 +178,7 @@ pub async fn settle(
 
     let eligible: Vec<Option<Vec<PartnerIx>>> = specs.iter().map(|s| s.partners.clone()).collect();
     let fanout_start = tokio::time::Instant::now();
-    let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener).await;
+    let mut called = fanout::run(gw, &mut request, deadline, &eligible, listener, debug).await;
     let fanout_end = tokio::time::Instant::now();
     // Shadow partners' answers never go further than `observe`.
     let shadow = observe::take_shadow(gw, &mut called);
@@ -225,9 +237,13 @@ pub async fn settle(
 
     // The ext (times, error messages) is only written when there is a response to carry it:
     // a 204 records metrics and nothing else.
-    let answer_empty = no_bid_status(gw, &request) == 200;
+    let answer_empty = no_bid_status(gw, &request, debug) == 200;
     let answering = !outcome.wins.is_empty() || answer_empty;
-    let mut ext = ResponseExt::default();
+    let mut ext = ResponseExt {
+        debug: (debug && answering).then(debug::Debug::default),
+        ..Default::default()
+    };
+    let body_limit = gw.config.auction.debug_body_limit_bytes;
     let now = tokio::time::Instant::now();
     for c in &called {
         let partner = &gw.partners[c.partner];
@@ -248,6 +264,9 @@ pub async fn settle(
         }
         if let Some((code, message)) = c.outcome.error(c.elapsed) {
             ext.push_error(id, code, message);
+        }
+        if let (Some(shown), Some(call)) = (&mut ext.debug, &c.debug) {
+            shown.add(id, call, body_limit);
         }
     }
     // Rejections, counted per (partner, code) for metrics and capped per partner in ext.
@@ -279,7 +298,8 @@ pub async fn settle(
         if let Some((_, adm)) = fetched.iter().find(|(k, _)| *k == win.key) {
             bid.set_adm(adm);
         }
-        let partner_price = partner_price(gw, partner, win.clearing, &bid, &bid_currency);
+        let partner_price =
+            partner_price(gw, partner, win.clearing, &bid, &bid_currency, win.fixed);
         if billable {
             gw.partners[partner].metrics.win(win.clearing);
             gw.partners[partner].stats.win(now);

@@ -60,10 +60,15 @@ pub(super) fn fire(
             continue;
         };
         let partner = &gw.partners[called[offer.key.response].partner];
-        // Prices in the partner's own units (§4.4): its currency, before its adjustment.
-        let own = |amount: Option<Micros>| {
-            gw.rates
-                .to_partner(amount?, partner.bid_adjustment_nanos, currency)
+        // Prices in the partner's own units (§4.4): its currency, before its adjustment
+        // (a contract price, `fixed`, is billed as agreed: no adjustment to undo).
+        let own_at = |amount: Option<Micros>, adjustment: i64| {
+            gw.rates.to_partner(amount?, adjustment, currency)
+        };
+        let own = |amount: Option<Micros>| own_at(amount, partner.bid_adjustment_nanos);
+        let price_adjustment = match offer.fixed {
+            true => crate::outbound::UNADJUSTED,
+            false => partner.bid_adjustment_nanos,
         };
         let values =
             |price: Option<Micros>, loss: Option<u32>, min_to_win: Option<Micros>| Values {
@@ -72,7 +77,8 @@ pub(super) fn fire(
                 imp_id: &bid.impid,
                 seat_id: partner.id.as_str(),
                 ad_id: bid.str_field("adid"),
-                price: own(price).map(|p| Micros::from_f64(bid.price).map_or(p, |bid| p.min(bid))),
+                price: own_at(price, price_adjustment)
+                    .map(|p| Micros::from_f64(bid.price).map_or(p, |bid| p.min(bid))),
                 currency,
                 loss,
                 min_to_win: own(min_to_win),

@@ -16,6 +16,9 @@ pub struct ResponseExt {
     /// `impid`); the `code` is bidgate's (docs/api.md's codes table), not a PBS status code.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub seatnonbid: Vec<SeatNonBid>,
+    /// `ext.debug.httpcalls`, when debug output was asked for and allowed (`debug.rs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debug: Option<super::debug::Debug>,
 }
 
 #[derive(Debug, Serialize)]

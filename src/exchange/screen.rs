@@ -88,9 +88,12 @@ pub(super) fn offers<'a>(
                 let mut price = Micros::from_f64(bid.price);
                 // Converted when a rate is known; otherwise the auction reports the currency.
                 let mut currency = bid_currency;
+                // Before the adjustment: what a fixed-price deal's terms are checked against.
+                let mut unadjusted = None;
                 if let Some(p) = price
                     && let Some(converted) = gw.rates.to_base(p, bid_currency)
                 {
+                    unadjusted = Some(converted);
                     price = Some(crate::currency::scale(
                         converted,
                         partner.bid_adjustment_nanos,
@@ -143,6 +146,11 @@ pub(super) fn offers<'a>(
                     && currency == base
                 {
                     if let Some(f) = a.deal_floor.filter(|_| a.fixed_price) {
+                        // The agreed price is the price, whatever the partner's adjustment:
+                        // a bid meets the deal when it offers the deal price as it bid it
+                        // (converted, not adjusted), and then pays exactly that, never
+                        // an adjusted price below the deal or the floor.
+                        let p = unadjusted.unwrap_or(p);
                         match p < f {
                             true => {
                                 refused = Some(crate::auction::Rejection::BelowDealFloor {

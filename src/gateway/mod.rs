@@ -62,6 +62,17 @@ impl Gateway {
                 .get(id)
                 .ok_or_else(|| format!("partners.{id}: no state was built for it"))
         };
+        let configured = config
+            .currency
+            .rates
+            .iter()
+            .filter_map(|(code, r)| Some((code.clone(), crate::currency::Rate::from_f64(*r)?)))
+            .collect();
+        let rates = Arc::new(crate::currency::Rates::with_file(
+            &config.auction.currency,
+            configured,
+            state.file_rates.clone(),
+        ));
         let mut partners = Vec::new();
         for p in config.partners.iter().filter(|p| p.enabled) {
             let partner = Partner::from_config(p, &config.auction.currency, of(&p.id)?)?;
@@ -71,7 +82,14 @@ impl Gateway {
             let store = state.direct_store.clone().unwrap_or_default();
             let direct = of(crate::direct::PARTNER_ID)?;
             let shared = state.store.clone();
-            partners.push(Partner::direct(&config, path, direct, store, shared)?);
+            partners.push(Partner::direct(
+                &config,
+                path,
+                direct,
+                store,
+                shared,
+                rates.clone(),
+            )?);
         }
         let pricing = match config.auction.pricing {
             Pricing::FirstPrice => crate::auction::PriceRule::First,
@@ -80,21 +98,10 @@ impl Gateway {
                     .ok_or("auction.second_price_increment is not a valid amount")?,
             },
         };
-        let configured = config
-            .currency
-            .rates
-            .iter()
-            .filter_map(|(code, r)| Some((code.clone(), crate::currency::Rate::from_f64(*r)?)))
-            .collect();
-        let rates = crate::currency::Rates::with_file(
-            &config.auction.currency,
-            configured,
-            state.file_rates.clone(),
-        );
         Ok(Self {
             clients: state.clients.clone(),
             events: state.events.clone(),
-            rates: Arc::new(rates),
+            rates,
             config,
             partners,
             pricing,

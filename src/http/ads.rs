@@ -80,6 +80,7 @@ async fn serve(
         &mapped.specs,
         Some(&mapped.listener),
         &deadline,
+        false,
     )
     .instrument(span.clone())
     .await;

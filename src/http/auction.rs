@@ -122,7 +122,10 @@ async fn auction(
             ..Default::default()
         })
         .collect();
-    let settled = exchange::settle(gw, request, &specs, None, &deadline)
+    // Debug output: a test auction, or a caller allowed to ask that asked (docs/api.md).
+    let debug = !exchange::billable(&request)
+        || (exchange::debug_asked(&request) && gw.clients.may_debug(api_key(req)));
+    let settled = exchange::settle(gw, request, &specs, None, &deadline, debug)
         .instrument(span.clone())
         .await;
     // The record is built only when there is a log to take it (and it is sampled).
@@ -223,13 +226,18 @@ fn decode(req: &HttpRequest, body: Bytes, limit: usize) -> Result<Bytes, Auction
 /// address (see `clients`).
 pub(super) fn rate_limit(gw: &Gateway, req: &HttpRequest) -> Result<(), AuctionError> {
     let headers = req.headers();
-    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let api_key = api_key(req);
     let forwarded_for = headers
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok());
     gw.clients
         .check(api_key, req.peer_addr().map(|a| a.ip()), forwarded_for)
         .map_err(AuctionError::RateLimited)
+}
+
+/// The client's API key (`X-Api-Key`), which names a `[[clients]]` entry if it is one's.
+fn api_key(req: &HttpRequest) -> Option<&str> {
+    req.headers().get("x-api-key").and_then(|v| v.to_str().ok())
 }
 
 /// Records the outcome metrics of an auction request (any endpoint).

@@ -145,7 +145,7 @@ pub fn floor_adjustment(request: &BidRequest, nanos: i64) -> i64 {
     }
 }
 
-/// Divides the imp's floor and its deals' floors by `adjustment` (nanos).
+/// Divides the imp's floor and its deals' floors (but a fixed price) by `adjustment` (nanos).
 fn adjust_floors(imp: &mut Imp, adjustment: i64) {
     let divide = |f: f64| {
         crate::money::Micros::from_f64(f)
@@ -158,6 +158,11 @@ fn adjust_floors(imp: &mut Imp, adjustment: i64) {
         .and_then(|p| p.get_mut("deals"))
         .and_then(serde_json::Value::as_array_mut);
     for deal in deals.into_iter().flatten() {
+        // A fixed-price deal's `bidfloor` is the agreed price: the partner pays it as it is
+        // (its adjustment does not apply, `exchange::partner_price`), so it is told it as it is.
+        if deal.get("at").and_then(serde_json::Value::as_i64) == Some(3) {
+            continue;
+        }
         if let Some(f) = deal.get("bidfloor").and_then(serde_json::Value::as_f64)
             && let Some(o) = deal.as_object_mut()
         {

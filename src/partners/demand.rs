@@ -63,6 +63,15 @@ pub struct Ask<'r> {
     pub listener: Option<&'r crate::vocab::Listener>,
 }
 
+/// What a sent call came to: its outcome, direct demand's bookings of its bids, and, when
+/// debug output was asked for, what an HTTP partner answered (status, body).
+#[derive(Debug)]
+pub struct Reply {
+    pub outcome: Outcome,
+    pub booked: Booked,
+    pub heard: Option<(u16, Bytes)>,
+}
+
 /// What came of asking: an answer now, or a call on its way.
 pub enum Call<F> {
     /// Decided in-process: the outcome and its bids' bookings.
@@ -106,17 +115,24 @@ impl Demand {
     }
 
     /// Asks for bids. An HTTP partner gets `body()`, the serialised request as its privacy
-    /// decision allows; direct demand reads `ask` (no body is built for it).
+    /// decision allows; direct demand reads `ask` (no body is built for it). `keep`: debug
+    /// output was asked for, keep what the partner answers.
     pub fn call<'a>(
         &'a self,
         ask: Ask<'_>,
         body: &mut dyn FnMut() -> Bytes,
-    ) -> Call<impl Future<Output = (Outcome, Booked)> + use<'a>> {
+        keep: bool,
+    ) -> Call<impl Future<Output = Reply> + use<'a>> {
         match self {
             Demand::Http(http) => {
                 let body = body();
                 Call::Sent(Either::Left(async move {
-                    (super::call(http, body).await, Booked::default())
+                    let (outcome, heard) = super::call(http, body, keep).await;
+                    Reply {
+                        outcome,
+                        booked: Booked::default(),
+                        heard,
+                    }
                 }))
             }
             Demand::Direct(direct) => {
@@ -135,7 +151,13 @@ impl Demand {
                 let listener = ask.listener.copied();
                 Call::Sent(Either::Right(async move {
                     let caps = direct.fetch_caps(user).await;
-                    direct.answer_with(&request, &imps, listener.as_ref(), now_unix, &caps)
+                    let (outcome, booked) =
+                        direct.answer_with(&request, &imps, listener.as_ref(), now_unix, &caps);
+                    Reply {
+                        outcome,
+                        booked,
+                        heard: None,
+                    }
                 }))
             }
         }
@@ -153,6 +175,14 @@ impl Demand {
     /// restrict it: direct demand's catalog targets placements on its own.
     pub fn chooses_placements(&self) -> bool {
         matches!(self, Demand::Direct(_))
+    }
+
+    /// Where its bid requests go: an HTTP partner's endpoint (direct demand has none).
+    pub fn uri(&self) -> Option<&reqwest::Url> {
+        match self {
+            Demand::Http(http) => Some(&http.endpoint),
+            Demand::Direct(_) => None,
+        }
     }
 
     /// What the admin API shows as its endpoint.

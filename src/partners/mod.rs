@@ -5,19 +5,19 @@
 //! whatever the partner does becomes an [`Outcome`], a normal value on the hot path.
 
 mod answer;
+mod call;
 mod demand;
 
 pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
 pub use answer::{parse, read, read_plain};
-pub use demand::{Ask, Call, Demand, Http};
+pub use call::{HttpCall, call};
+pub use demand::{Ask, Call, Demand, Http, Reply};
 
 use crate::breaker::Breaker;
 use crate::config::{HttpClientConfig, PartnerConfig};
 use crate::openrtb::VERSION_HEADER;
-use bytes::{Bytes, BytesMut};
 use governor::DefaultDirectRateLimiter;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,15 +184,16 @@ impl Partner {
     /// no HTTP settings of its own, no QPS cap, no price adjustment, and `timeout_ms` of the
     /// longest tmax, so that only the request's own deadline bounds it. Its breaker (one that
     /// never opens: it cannot fail on the network) and stats are `state`'s; `store` holds its
-    /// delivery counters.
+    /// delivery counters; `rates` convert imp floors (the gateway's).
     pub fn direct(
         config: &crate::config::Config,
         catalog: &std::path::Path,
         state: &PartnerState,
         store: Arc<crate::internal::MemoryStore>,
         shared: Arc<crate::store::Shared>,
+        rates: Arc<crate::currency::Rates>,
     ) -> Result<Self, String> {
-        let direct = crate::direct::Direct::load(config, catalog, store, shared)?;
+        let direct = crate::direct::Direct::load(config, catalog, store, shared, rates)?;
         Ok(Self::new(
             crate::direct::PARTNER_ID,
             Demand::Direct(Arc::new(direct)),
@@ -327,82 +328,6 @@ pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
         b = b.http2_prior_knowledge();
     }
     b.build()
-}
-
-/// POSTs `body` (a serialised BidRequest) to the partner. Not time-bounded by itself: the
-/// fan-out wraps it in the partner's deadline and drops it, connection and all, when late.
-pub async fn call(partner: &Http, body: Bytes) -> Outcome {
-    let max_bytes = partner.max_response_bytes;
-    let mut post = partner
-        .client()
-        .post(partner.endpoint.clone())
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(VERSION_HEADER.0, partner.openrtb_version.as_str());
-    if partner.gzip_requests {
-        post = post.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    for (name, value) in &partner.headers {
-        post = post.header(name, value);
-    }
-    let sent = post.body(body).send().await;
-    let mut resp = match sent {
-        Ok(r) => r,
-        Err(e) => return Outcome::Transport(describe(&e)),
-    };
-    match resp.status().as_u16() {
-        200 => {}
-        204 => return Outcome::NoBid,
-        s => return Outcome::BadResponse(BadResponse::Status(s)),
-    }
-    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
-        return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
-    }
-    // A body that comes in one chunk (most do) is read where hyper put it; a longer one is
-    // gathered once, into a buffer sized by its Content-Length: growing a buffer as chunks
-    // come copies the answer again at every doubling (callgrind: ~4% of an auction).
-    let expected = resp.content_length().unwrap_or(0) as usize;
-    let mut first: Option<Bytes> = None;
-    let mut buf = BytesMut::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                let have = first.as_ref().map_or(buf.len(), Bytes::len);
-                if have + chunk.len() > max_bytes {
-                    return Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
-                }
-                if first.is_none() && buf.is_empty() {
-                    first = Some(chunk);
-                    continue;
-                }
-                if let Some(f) = first.take() {
-                    buf.reserve(expected.max(f.len() + chunk.len()));
-                    buf.extend_from_slice(&f);
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => return Outcome::Transport(describe(&e)),
-        }
-    }
-    parse(first.as_deref().unwrap_or(&buf))
-}
-
-/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_connect() {
-        "connect failed".to_string()
-    } else if e.is_body() || e.is_decode() {
-        "reading the response failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 #[cfg(test)]

@@ -31,9 +31,18 @@ const TIMED: &[&str] = &[
     "poddur",
 ];
 
-/// The same for objects of the request itself.
+/// The same for objects of the request itself (`geo.accuracy` is checked in each).
 pub(super) const REQUEST_COUNTS: &[(&str, &[&str])] =
-    &[("device", &["w", "h", "ppi", "devicetype"])];
+    &[("device", &["w", "h", "ppi", "devicetype"]), ("user", &[])];
+
+/// The content's length in seconds (`len`), a duration, for each kind of distribution.
+pub(super) fn check_content(r: &crate::openrtb::Rest) -> Result<(), String> {
+    for object in ["site", "app", "dooh"] {
+        let content = r.get(object).and_then(|o| o.get("content"));
+        non_negative(content, &["len"], &format!("request.{object}.content"))?;
+    }
+    Ok(())
+}
 
 /// Each of `keys` in `object` (at `path`) is absent or a number >= 0.
 pub(super) fn non_negative(
@@ -95,6 +104,30 @@ pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), S
                 return Err(format!("{at}.{kind}.rqddurs[{j}] must be >= 0"));
             }
         }
+        // Companion banners are sizes and positions too; duration floors' bounds, durations.
+        for (j, c) in items(kind, "companionad") {
+            non_negative(
+                Some(c),
+                &["w", "h", "pos"],
+                &format!("{at}.{kind}.companionad[{j}]"),
+            )?;
+        }
+        for (j, f) in items(kind, "durfloors") {
+            non_negative(
+                Some(f),
+                &["mindur", "maxdur"],
+                &format!("{at}.{kind}.durfloors[{j}]"),
+            )?;
+        }
+    }
+    // Auto-refresh: how many refreshes, and the least seconds between them.
+    non_negative(imp.get("refresh"), &["count"], &format!("{at}.refresh"))?;
+    for (j, r) in items("refresh", "refsettings") {
+        non_negative(
+            Some(r),
+            &["minint"],
+            &format!("{at}.refresh.refsettings[{j}]"),
+        )?;
     }
     for (j, deal) in items("pmp", "deals") {
         if deal

@@ -283,8 +283,8 @@ fn example_config_comments_every_key() {
     // request keys (media_types, headers, gzip_requests) + strict_deals + no_bid_status
     // + event_log.record_bids + record_bids_sample + 11 store + 8 event_stream
     // + deadline_mode, 8 auction.adaptive and 4 partner keys (mode, traffic_share, shadow_*)
-    // + openrtb_version.
-    assert_eq!(keys_seen, 124, "number of key lines in config/example.toml");
+    // + openrtb_version + debug_body_limit_bytes.
+    assert_eq!(keys_seen, 125, "number of key lines in config/example.toml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -918,4 +918,21 @@ fn store_settings_are_checked_with_their_key_paths() {
         env(&[]),
     );
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[test]
+fn debug_bodies_are_bounded() {
+    let p = problems("[auction]\ndebug_body_limit_bytes = 2000000\n", &[]);
+    assert!(
+        about(&p, "auction.debug_body_limit_bytes")
+            .message
+            .contains("1 MiB")
+    );
+    let c = parse("[auction]\ndebug_body_limit_bytes = 4096\n");
+    assert_eq!(c.auction.debug_body_limit_bytes, 4096);
+    assert_eq!(
+        parse("").auction.debug_body_limit_bytes,
+        16 * 1024,
+        "16 KiB by default"
+    );
 }

@@ -17,6 +17,7 @@ mod bid_rules;
 mod cli;
 mod config;
 mod dashboard;
+mod debug;
 mod deploy;
 mod docs;
 mod event_log;

@@ -232,3 +232,120 @@ async fn a_floor_without_currency_is_in_usd() {
         .await;
     assert_eq!(resp.status(), 204, "2 EUR is above the bid");
 }
+
+/// A fixed-price deal (`at = 3`) with a partner whose `bid_adjustment` is 0.9 (and one with
+/// 1.25): the deal price is the price. The partner is told it as agreed, a bid of exactly the
+/// deal price meets it (the adjustment does not push it below), the client is answered the
+/// deal price (not an adjusted one below the deal or the floor), and the partner is billed
+/// the deal price, not the deal price with its adjustment undone.
+#[tokio::test]
+async fn a_fixed_price_deal_pays_the_deal_price_whatever_the_adjustment() {
+    let low = mock_partner(Reply::NoBid);
+    let high = mock_partner(Reply::NoBid);
+    let deal_bid = |p: &MockPartner, id: &str, price: f64| {
+        let mut b = billed_bid(p, id, price);
+        b["dealid"] = json!("pg-1");
+        b
+    };
+    low.set_reply(bids_reply("USD", json!([deal_bid(&low, "w", 4.0)])));
+    let cfg = config(
+        "pricing = \"second_price\"\nprefer_deals = true",
+        &[
+            ("money-fixed-low", low.endpoint(), 300),
+            ("money-fixed-high", high.endpoint(), 300),
+        ],
+    );
+    let cfg = with_partner_lines(
+        cfg,
+        &low.endpoint(),
+        "bid_adjustment = 0.9\nnotices = { allow_private = true }",
+    );
+    let cfg = with_partner_lines(
+        cfg,
+        &high.endpoint(),
+        "bid_adjustment = 1.25\nnotices = { allow_private = true }",
+    );
+    let app = spawn_app(&cfg).await;
+    let request = json!({"id": "r", "app": {"bundle": "b"}, "imp": [{
+        "id": "1", "banner": {"w": 320, "h": 50}, "bidfloor": 3.9,
+        "pmp": {"deals": [{"id": "pg-1", "bidfloor": 4.0, "at": 3}]}}]});
+    let body = app.auction_json(&request).await;
+    assert_eq!(
+        winners(&body),
+        [("money-fixed-low".into(), "1".into(), 4.0)],
+        "{body}"
+    );
+    // Told the agreed price as it is; the open floor is divided by the adjustment as ever.
+    let sent = &low.requests()[0].body["imp"][0];
+    assert_eq!(sent["pmp"]["deals"][0]["bidfloor"], 4.0);
+    assert!((sent["bidfloor"].as_f64().unwrap() - 3.9 / 0.9).abs() < 1e-6);
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["adm"], "<ad>4 USD</ad>", "{body}");
+    assert!(bid["burl"].as_str().unwrap().contains("p=4&"), "{bid}");
+    notices_ok(&app, "win", "money-fixed-low", 1.0).await;
+    assert!(
+        low.paths("/win/w")[0].contains("p=4&"),
+        "{:?}",
+        low.paths("/win")
+    );
+
+    // A partner whose adjustment is above 1 bids under the deal price: 3.5 × 1.25 = 4.375
+    // would pass an adjusted check, but it did not offer the agreed price.
+    low.set_reply(Reply::NoBid);
+    high.set_reply(bids_reply("USD", json!([deal_bid(&high, "h", 3.5)])));
+    let resp = app.auction(&request).await;
+    assert_eq!(resp.status(), 204, "below the deal price: no winner");
+    // At the deal price it wins, pays the deal price and is billed it (not 4 / 1.25 = 3.2).
+    high.set_reply(bids_reply("USD", json!([deal_bid(&high, "h", 6.0)])));
+    let body = app.auction_json(&request).await;
+    assert_eq!(
+        winners(&body),
+        [("money-fixed-high".into(), "1".into(), 4.0)]
+    );
+    let bid = &body["seatbid"][0]["bid"][0];
+    assert_eq!(bid["adm"], "<ad>4 USD</ad>", "{body}");
+}
+
+#[tokio::test]
+async fn direct_demand_reads_the_floor_in_its_own_currency() {
+    // A standard line item at 2.00 (the auction currency, EUR): it meets floors.
+    let standard = HOUSE_CATALOG
+        .replace("tier = \"house\"", "tier = \"standard\"\ncpm = 2.0")
+        .replace("id = \"house\"", "id = \"std\"");
+    let file = ConfigFile::new("money-direct-floor", "");
+    let catalog = file.0.parent().unwrap().join("catalog.toml");
+    std::fs::write(&catalog, standard).unwrap();
+    let external = mock_partner(Reply::NoBid);
+    let cfg = config(
+        "pricing = \"first_price\"\ncurrency = \"EUR\"",
+        &[("external", external.endpoint(), 200)],
+    ) + &format!(
+        "\n[currency]\nrates = {{ USD = 0.5, JPY = 0.006 }}\n\n[internal]\ncatalog = \"{}\"\n\n\
+         [[placements]]\nid = \"open\"\nformat = \"audio\"\n",
+        catalog.display()
+    );
+    let app = spawn_app(&cfg).await;
+    let request = |floor: Value| {
+        let mut imp = json!({"id": "a", "tagid": "open",
+            "audio": {"mimes": ["audio/mpeg"], "minduration": 15, "maxduration": 30}});
+        imp.as_object_mut()
+            .unwrap()
+            .extend(floor.as_object().unwrap().clone());
+        json!({"id": "r", "imp": [imp], "app": {"bundle": "b"}})
+    };
+    // 300 JPY is 1.80 EUR: the 2.00 EUR line item clears it (read as 300 EUR, it would not).
+    let body = app
+        .auction_json(&request(json!({"bidfloor": 300, "bidfloorcur": "JPY"})))
+        .await;
+    assert_eq!(
+        winners(&body),
+        [("direct".into(), "a".into(), 2.0)],
+        "{body}"
+    );
+    // 3.00 without a currency is USD, 1.50 EUR: it clears that too.
+    let body = app.auction_json(&request(json!({"bidfloor": 3.0}))).await;
+    assert_eq!(winners(&body).len(), 1, "{body}");
+    // 5.00 USD is 2.50 EUR: above it, no direct bid at all (none refused either).
+    let resp = app.auction(&request(json!({"bidfloor": 5.0}))).await;
+    assert_eq!(resp.status(), 204);
+}

@@ -363,6 +363,25 @@ async fn requests_are_checked_as_the_spec_reads() {
             json!({"id": "1", "banner": {"w": 1, "h": 1}, "pmp": {"deals": [{"bidfloor": 1.0}]}}),
             "request.imp[0].pmp.deals[0].id",
         ),
+        (
+            json!({"id": "1", "video": {"mimes": ["video/mp4"],
+                   "companionad": [{"w": 300, "h": -250}]}}),
+            "request.imp[0].video.companionad[0].h",
+        ),
+        (
+            json!({"id": "1", "audio": {"mimes": ["audio/mpeg"],
+                   "durfloors": [{"mindur": -1, "maxdur": 30, "bidfloor": 2.0}]}}),
+            "request.imp[0].audio.durfloors[0].mindur",
+        ),
+        (
+            json!({"id": "1", "banner": {"w": 1, "h": 1}, "refresh": {"count": -1}}),
+            "request.imp[0].refresh.count",
+        ),
+        (
+            json!({"id": "1", "banner": {"w": 1, "h": 1},
+                   "refresh": {"refsettings": [{"reftype": 1, "minint": -30}]}}),
+            "request.imp[0].refresh.refsettings[0].minint",
+        ),
     ];
     for (imp, field) in refused {
         let resp = app.auction(&with_imp(imp.clone())).await;
@@ -375,6 +394,27 @@ async fn requests_are_checked_as_the_spec_reads() {
     let resp = app.auction(&device).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("request.device.w"));
+    // The content's length is a duration; a user's location has an accuracy like a device's.
+    let mut content = with_imp(json!({"id": "1", "banner": {"w": 1, "h": 1}}));
+    content["site"]["content"] = json!({"len": -60});
+    let resp = app.auction(&content).await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("request.site.content.len")
+    );
+    let mut user = with_imp(json!({"id": "1", "banner": {"w": 1, "h": 1}}));
+    user["user"] = json!({"geo": {"lat": 59.3, "lon": 18.0, "accuracy": -10}});
+    let resp = app.auction(&user).await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("request.user.geo.accuracy")
+    );
     // The IAB's 2.5 mobile example: a full-screen interstitial says 0 × 0.
     let interstitial = json!({"id": "1", "instl": 1, "banner": {"w": 0, "h": 0, "pos": 7}});
     assert_eq!(app.auction(&with_imp(interstitial)).await.status(), 204);
