@@ -114,15 +114,12 @@ impl Gateway {
         &self.state
     }
 
-    /// Whether this worker keeps up: one lagging more than `max_worker_lag_ms` under its own
-    /// load would answer its queued requests late, so it refuses new auctions until it
-    /// catches up. A lag while the worker had CPU to spare (a burst, a core stolen by the
-    /// host or another process) passes: it is over, and the requests that waited through it
-    /// still have their deadline (backdated by the lag) to be served in.
+    /// Whether this worker keeps up: one lagging more than `max_worker_lag_ms` would answer
+    /// its queued requests late, so it refuses new auctions until it catches up.
     pub fn lag_check(&self) -> Result<(), Shed> {
         let max = self.config.server.max_worker_lag_ms;
         let lag = limits::worker_lag();
-        if max > 0 && lag > Duration::from_millis(max) && limits::saturated() {
+        if max > 0 && lag > Duration::from_millis(max) {
             return Err(Shed::WorkerLag(lag));
         }
         Ok(())

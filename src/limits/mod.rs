@@ -16,15 +16,6 @@
 //! lag over a 25 ms interval, so that a single burst does not count). The limit settles where
 //! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
 //! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
-//!
-//! A standing lag is ours to cure only when the worker itself is saturated, judged by its
-//! thread's own CPU time: busy for most of the last ~100 ms ([`BUSY_TO_CUT`], a moving
-//! average over intervals), or busy through this whole interval with the lag past twice the
-//! target (the onset of a surge, which must be cut within an interval or two). Lag with idle
-//! time in it is a burst (partner answers landing together) or the core taken by someone
-//! else; shedding then refused traffic there was capacity and deadline slack for: one worker
-//! at 40% of its CPU shed 0.5-2% of requests at 300 rps. While the worker is not saturated,
-//! a limit that binds grows, whatever the lag: the limit is there for CPU, not for bursts.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
@@ -54,15 +45,6 @@ pub const MIN_LIMIT: usize = 4;
 /// Ticks per control interval (5 ms each): decisions are made every 25 ms, so that a
 /// standing queue is cut within a few intervals, well inside one tmax.
 const INTERVAL_TICKS: u32 = 5;
-/// The share of the last ~100 ms the worker must have spent running (its own CPU time) for
-/// a standing lag to count as its own backlog.
-pub const BUSY_TO_CUT: f64 = 0.85;
-/// Within one interval: busy at least this share, and the lag past twice the target, is a
-/// surge starting, cut at once.
-const BUSY_SURGE: f64 = 0.95;
-/// The weight of the last interval in the moving average of the busy share (4 intervals:
-/// ~100 ms).
-const BUSY_ALPHA: f64 = 0.25;
 
 /// Starts the lag ticker on the current worker thread, once per thread. Called from the
 /// per-worker app factory, so each actix worker measures its own event loop.
@@ -82,29 +64,13 @@ pub fn start_worker_ticker() {
             tokio::time::sleep_until(due).await;
             let lag = due.elapsed();
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
-            let cpu = thread_cpu_time();
-            let limit = ADMISSION.with(|a| {
-                a.borrow_mut()
-                    .tick(lag, ACTIVE.with(Cell::get), cpu, Instant::now())
-            });
+            let limit = ADMISSION.with(|a| a.borrow_mut().tick(lag, ACTIVE.with(Cell::get)));
             if limit != last {
                 gauge.set(limit as f64);
                 last = limit;
             }
         }
     });
-}
-
-/// The calling thread's own CPU time (`None` where the clock is missing: every standing lag
-/// then counts as ours, as it did before the busy test).
-fn thread_cpu_time() -> Option<Duration> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 /// One admitted auction on this worker; dropping it frees the slot. Not `Send`: it is
@@ -150,11 +116,6 @@ pub struct Aimd {
     /// The most auctions running at once during this interval (0: lag with nothing
     /// running is not ours to cure).
     peak: usize,
-    /// When this interval started, and the worker's CPU time then (the busy share).
-    start: Option<(Instant, Option<Duration>)>,
-    /// The moving average of the busy share over the last intervals, and the last one's.
-    busy_avg: f64,
-    busy_last: f64,
 }
 
 impl Aimd {
@@ -168,20 +129,11 @@ impl Aimd {
             max_lag: Duration::ZERO,
             used: false,
             peak: 0,
-            start: None,
-            busy_avg: 0.0,
-            busy_last: 0.0,
         }
     }
 
     pub fn limit(&self) -> usize {
         self.limit as usize
-    }
-
-    /// Whether the worker's own work filled its CPU lately (the moving average, or the last
-    /// interval all but whole).
-    pub fn saturated(&self) -> bool {
-        self.busy_avg >= BUSY_TO_CUT || self.busy_last >= BUSY_SURGE
     }
 
     /// The current settings (from the running config; cheap to repeat on every admission).
@@ -202,45 +154,21 @@ impl Aimd {
         Ok(())
     }
 
-    /// One lag sample (every tick), with `active` auctions running, the worker's CPU time so
-    /// far (`None`: unknown) and the time now; returns the limit.
-    pub fn tick(
-        &mut self,
-        lag: Duration,
-        active: usize,
-        cpu: Option<Duration>,
-        now: Instant,
-    ) -> usize {
-        let (t0, cpu0) = *self.start.get_or_insert((now, cpu));
+    /// One lag sample (every tick), with `active` auctions running; returns the limit.
+    pub fn tick(&mut self, lag: Duration, active: usize) -> usize {
         self.min_lag = self.min_lag.min(lag);
         self.max_lag = self.max_lag.max(lag);
         self.peak = self.peak.max(active);
         self.ticks += 1;
         if self.ticks >= INTERVAL_TICKS {
-            let busy = match (cpu0, cpu) {
-                (Some(a), Some(b)) => {
-                    let wall = now.saturating_duration_since(t0).as_secs_f64();
-                    if wall > 0.0 {
-                        b.saturating_sub(a).as_secs_f64() / wall
-                    } else {
-                        1.0
-                    }
-                }
-                _ => 1.0,
-            };
-            self.busy_avg += BUSY_ALPHA * (busy - self.busy_avg);
-            self.busy_last = busy;
-            let saturated = self.busy_avg >= BUSY_TO_CUT
-                || (busy >= BUSY_SURGE && self.min_lag > self.target * 2);
-            if self.min_lag > self.target && self.peak > 0 && saturated {
-                // Behind for the whole interval, and busy: a standing queue of our own. Cut
-                // hard, from what was actually running: a limit that did not bind yet (the
-                // onset of a surge) would otherwise take several cuts before it sheds anything.
+            if self.min_lag > self.target && self.peak > 0 {
+                // Behind for the whole interval: a standing queue. Cut hard, from what was
+                // actually running: a limit that did not bind yet (the onset of a surge) would
+                // otherwise take several cuts before it sheds anything.
                 let from = self.limit.min(self.peak as f64);
                 self.limit = (from * 0.7).max(MIN_LIMIT as f64);
-            } else if self.used && (self.max_lag <= self.target || self.busy_avg < BUSY_TO_CUT) {
-                // The limit is what binds, and the worker keeps up or has CPU to spare: probe
-                // upwards (a burst's lag is no reason to hold a limit the CPU does not need).
+            } else if self.max_lag <= self.target && self.used {
+                // Keeping up and the limit is what binds: probe upwards.
                 self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
             }
             self.ticks = 0;
@@ -248,7 +176,6 @@ impl Aimd {
             self.max_lag = Duration::ZERO;
             self.used = false;
             self.peak = 0;
-            self.start = Some((now, cpu));
         }
         self.limit()
     }
@@ -262,13 +189,6 @@ pub fn worker_lag() -> Duration {
         Instant::now().saturating_duration_since(due)
     });
     last.max(overdue)
-}
-
-/// Whether the calling worker's own work has filled its CPU lately ([`Aimd::saturated`]).
-/// A lag without it is a burst or a stolen core: the requests that waited through it are
-/// still served, on the time they have left (their arrival is backdated by the lag).
-pub fn saturated() -> bool {
-    ADMISSION.with(|a| a.borrow().saturated())
 }
 
 /// Why an auction was refused.
@@ -304,15 +224,6 @@ impl std::fmt::Display for Shed {
 #[cfg(test)]
 pub(crate) fn set_worker_lag_for_test(lag: Duration) {
     LAG_US.with(|l| l.set(lag.as_micros() as u64));
-}
-
-#[cfg(test)]
-pub(crate) fn set_busy_for_test(busy: f64) {
-    ADMISSION.with(|a| {
-        let mut a = a.borrow_mut();
-        a.busy_avg = busy;
-        a.busy_last = busy;
-    });
 }
 
 #[cfg(test)]
