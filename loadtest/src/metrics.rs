@@ -136,9 +136,7 @@ pub fn total(text: &str, name: &str, with: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name))
         .filter_map(sample)
-        .filter(|(n, labels, _)| {
-            *n == name && with.iter().all(|w| labels.iter().any(|l| l == w))
-        })
+        .filter(|(n, labels, _)| *n == name && with.iter().all(|w| labels.iter().any(|l| l == w)))
         .fold(0.0, |a, (_, _, v)| a + v)
 }
 

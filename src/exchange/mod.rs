@@ -280,9 +280,16 @@ pub async fn settle(
             bid.set_adm(adm);
         }
         let partner_price = partner_price(gw, partner, win.clearing, &bid, &bid_currency);
+        let booking = called[win.key.response]
+            .booked
+            .get(win.key.seatbid, win.key.bid)
+            .cloned();
         if billable {
             gw.partners[partner].metrics.win(win.clearing);
             gw.partners[partner].stats.win(now);
+            gw.partners[partner]
+                .demand
+                .on_win(booking.as_ref(), win.clearing);
         }
         wins.push(Won {
             imp: win.imp,
@@ -292,10 +299,7 @@ pub async fn settle(
             clearing: win.clearing,
             partner_price,
             bid_currency,
-            booking: called[win.key.response]
-                .booked
-                .get(win.key.seatbid, win.key.bid)
-                .cloned(),
+            booking,
         });
     }
     let outcomes = called

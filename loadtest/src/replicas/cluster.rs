@@ -48,7 +48,10 @@ impl Setup {
             "[[campaigns]]\nid = \"c1\"\nname = \"Replicas\"\n\n{}{}",
             item(
                 "capped",
-                &format!("frequency_caps = [{{ max = {}, period_s = 86400 }}]", self.cap),
+                &format!(
+                    "frequency_caps = [{{ max = {}, period_s = 86400 }}]",
+                    self.cap
+                ),
                 "capped"
             ),
             item(
@@ -189,7 +192,11 @@ impl Cluster {
             .await;
         let Ok(res) = res else { return (0, None) };
         let status = res.status().as_u16();
-        let Some(v) = res.bytes().await.ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        let Some(v) = res
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         else {
             return (if status == 200 { 0 } else { status }, None);
         };
@@ -248,7 +255,11 @@ impl Cluster {
                 .send()
                 .await;
             let v = match v {
-                Ok(r) => r.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()),
+                Ok(r) => r
+                    .bytes()
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok()),
                 Err(_) => None,
             };
             let v: Value = v.unwrap_or_default();

@@ -78,7 +78,11 @@ pub fn unix_now() -> u64 {
 async fn bid(dsp: web::Data<Dsp>, path: web::Path<String>, body: web::Bytes) -> HttpResponse {
     let path = path.into_inner();
     {
-        let mut calls = dsp.seen.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut calls = dsp
+            .seen
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *calls.entry((path.clone(), unix_now())).or_default() += 1;
     }
     tokio::time::sleep(Duration::from_millis(3)).await;
@@ -118,7 +122,11 @@ struct Burl {
 }
 
 async fn burl(dsp: web::Data<Dsp>, q: web::Query<Burl>) -> HttpResponse {
-    let mut n = dsp.seen.notices.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut n = dsp
+        .seen
+        .notices
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     *n.entry(q.into_inner().a).or_default() += 1;
     HttpResponse::NoContent().finish()
 }

@@ -227,10 +227,16 @@ pub struct Replay {
 /// than the one that served the ad, then replayed on the third and on the serving one.
 pub async fn replay(c: &Arc<Cluster>, seen: &Arc<Seen>, n: usize, rate: f64) -> Replay {
     let billed0 = c
-        .metric("bidgate_events_total", &[("kind", "impression"), ("result", "billed")])
+        .metric(
+            "bidgate_events_total",
+            &[("kind", "impression"), ("result", "billed")],
+        )
         .await;
     let dup0 = c
-        .metric("bidgate_events_total", &[("kind", "impression"), ("result", "duplicate")])
+        .metric(
+            "bidgate_events_total",
+            &[("kind", "impression"), ("result", "duplicate")],
+        )
         .await;
     let results = open_loop(rate, n as f64 / rate, |k, _| {
         let c = c.clone();
@@ -252,10 +258,16 @@ pub async fn replay(c: &Arc<Cluster>, seen: &Arc<Seen>, n: usize, rate: f64) -> 
     // Notices are fired in the background, records written by each replica's writer.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let billed = c
-        .metric("bidgate_events_total", &[("kind", "impression"), ("result", "billed")])
+        .metric(
+            "bidgate_events_total",
+            &[("kind", "impression"), ("result", "billed")],
+        )
         .await;
     let dup = c
-        .metric("bidgate_events_total", &[("kind", "impression"), ("result", "duplicate")])
+        .metric(
+            "bidgate_events_total",
+            &[("kind", "impression"), ("result", "duplicate")],
+        )
         .await;
     let records = c.billed_records();
     let mut r = Replay {
@@ -313,8 +325,8 @@ pub struct Qps {
 pub fn qps_seconds(seen: &Seen, from: u64, to: u64) -> (Vec<(u64, u64)>, u64, f64) {
     let per_second = seen.calls_per_second("qps", from, to);
     let max = per_second.iter().map(|(_, n)| *n).max().unwrap_or(0);
-    let mean = per_second.iter().map(|(_, n)| *n as f64).sum::<f64>()
-        / per_second.len().max(1) as f64;
+    let mean =
+        per_second.iter().map(|(_, n)| *n as f64).sum::<f64>() / per_second.len().max(1) as f64;
     (per_second, max, mean)
 }
 
