@@ -213,6 +213,8 @@ pub struct Replay {
     /// `bidgate_events_total{kind="impression"}` over the replicas, during the phase.
     pub billed_metric: f64,
     pub duplicate_metric: f64,
+    /// Replays refused with a 503 because the first was still being settled (`in_progress`).
+    pub in_progress_metric: f64,
     /// Billing notices the partner received for these impressions, and how many of them
     /// came twice or more / never.
     pub notices: u64,
@@ -223,29 +225,26 @@ pub struct Replay {
     pub records_twice: u64,
 }
 
+/// `bidgate_events_total{kind="impression", result}`, summed over the replicas.
+async fn impressions(c: &Cluster, result: &str) -> f64 {
+    let with = [("kind", "impression"), ("result", result)];
+    c.metric("bidgate_events_total", &with).await
+}
+
 /// `n` ads of the partner (placement `open`), each impression fired on another replica
 /// than the one that served the ad, then replayed on the third and on the serving one.
 pub async fn replay(c: &Arc<Cluster>, seen: &Arc<Seen>, n: usize, rate: f64) -> Replay {
-    let billed0 = c
-        .metric(
-            "bidgate_events_total",
-            &[("kind", "impression"), ("result", "billed")],
-        )
-        .await;
-    let dup0 = c
-        .metric(
-            "bidgate_events_total",
-            &[("kind", "impression"), ("result", "duplicate")],
-        )
-        .await;
+    let (billed0, dup0, busy0) = (
+        impressions(c, "billed").await,
+        impressions(c, "duplicate").await,
+        impressions(c, "in_progress").await,
+    );
     let results = open_loop(rate, n as f64 / rate, |k, _| {
         let c = c.clone();
         async move {
             let i = c.pick();
             let (_, ad) = c.ad(i, "open", &format!("replay-{k}")).await;
-            let Some(ad) = ad.filter(|a| a.seat == "dsp") else {
-                return None;
-            };
+            let ad = ad.filter(|a| a.seat == "dsp")?;
             let first = c.event(i + 1, &ad.impression).await;
             let again = [
                 c.event(i + 2, &ad.impression).await,
@@ -257,18 +256,11 @@ pub async fn replay(c: &Arc<Cluster>, seen: &Arc<Seen>, n: usize, rate: f64) -> 
     .await;
     // Notices are fired in the background, records written by each replica's writer.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let billed = c
-        .metric(
-            "bidgate_events_total",
-            &[("kind", "impression"), ("result", "billed")],
-        )
-        .await;
-    let dup = c
-        .metric(
-            "bidgate_events_total",
-            &[("kind", "impression"), ("result", "duplicate")],
-        )
-        .await;
+    let (billed, dup, busy) = (
+        impressions(c, "billed").await,
+        impressions(c, "duplicate").await,
+        impressions(c, "in_progress").await,
+    );
     let records = c.billed_records();
     let mut r = Replay {
         impressions: 0,
@@ -277,6 +269,7 @@ pub async fn replay(c: &Arc<Cluster>, seen: &Arc<Seen>, n: usize, rate: f64) -> 
         replayed: Statuses::new(),
         billed_metric: billed - billed0,
         duplicate_metric: dup - dup0,
+        in_progress_metric: busy - busy0,
         notices: 0,
         notices_twice: 0,
         notices_missing: 0,

@@ -111,7 +111,7 @@ fn targets(a: &Args, r: &Results) -> Vec<Row> {
             &mut rows,
             "impression replayed on other replicas: billed once",
             format!(
-                "{} impressions fired on another replica than the ad's ({}), {} replays ({}): billed {} (metric), {} billing notices ({} twice, {} missing), {} billed records ({} twice), {} duplicates",
+                "{} impressions fired on another replica than the ad's ({}), {} replays ({}): billed {} (metric), {} billing notices ({} twice, {} missing), {} billed records ({} twice), {} duplicates, {} refused in progress",
                 x.impressions,
                 statuses(&x.first),
                 x.replays,
@@ -122,7 +122,8 @@ fn targets(a: &Args, r: &Results) -> Vec<Row> {
                 x.notices_missing,
                 x.records,
                 x.records_twice,
-                x.duplicate_metric
+                x.duplicate_metric,
+                x.in_progress_metric
             ),
             "0 billed twice",
             pass,
