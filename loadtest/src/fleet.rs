@@ -367,7 +367,7 @@ async fn bid(p: web::Data<Partner>, body: web::Bytes) -> HttpResponse {
 
 /// A VAST 4 inline audio document of about `size` bytes (tracking events pad it to size),
 /// 30 s long, with a 300x250 companion.
-fn vast(name: &str, size: usize) -> String {
+pub fn vast(name: &str, size: usize) -> String {
     let head = format!(
         "<VAST version=\"4.2\"><Ad id=\"{name}-1\"><InLine><AdSystem>{name}</AdSystem><AdTitle>spot</AdTitle>\
 <Impression><![CDATA[https://track.{name}.example/imp?id=${{AUCTION_ID}}&p=${{AUCTION_PRICE}}]]></Impression>\

@@ -12,7 +12,8 @@ pub fn workspace_root() -> PathBuf {
     here.parent().map_or(here.clone(), PathBuf::from)
 }
 
-/// Builds `target/release/bidgate` (a no-op when it is up to date).
+/// Builds `target/release/bidgate` (under `CARGO_TARGET_DIR` when set; a no-op when it is
+/// up to date).
 pub fn build_release() -> std::io::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
@@ -24,7 +25,9 @@ pub fn build_release() -> std::io::Result<PathBuf> {
             "cargo build --release -p bidgate failed",
         ));
     }
-    Ok(workspace_root().join("target/release/bidgate"))
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    Ok(target.join("release/bidgate"))
 }
 
 /// The bidgate binary to measure: `path` as given (an older build, say, for a before/after

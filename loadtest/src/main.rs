@@ -1,6 +1,8 @@
 //! bidgate's load harness (see README.md beside this crate):
 //! - `report`: the scenario matrix against the baseline proxy, written to `results/`;
 //! - `faults`: 8 partners with a fixed delay, with and without one that hangs forever;
+//! - `yield`: revenue against an oracle, static timeouts against adaptive deadlines;
+//! - `replicas`: three bidgate processes sharing one Redis (`[store]`);
 //! - `baseline`, `fleet`: the baseline proxy and the mock partner fleet on their own.
 
 mod baseline;
@@ -9,6 +11,7 @@ mod gateway;
 mod load;
 mod metrics;
 mod pin;
+mod replicas;
 mod report;
 mod svg;
 mod yield_;
@@ -33,6 +36,9 @@ enum Cmd {
     Faults(FaultArgs),
     /// Issue 17: revenue as a share of an oracle, static timeouts against adaptive deadlines.
     Yield(yield_::Args),
+    /// Issue 16: three replicas sharing one Redis: caps, pacing, replays, partner QPS,
+    /// Redis killed mid-run, and Redis's latency against the memory store.
+    Replicas(replicas::Args),
     /// The baseline fan-out proxy (started by `report`; prints its address).
     Baseline {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -146,6 +152,7 @@ fn main() -> std::io::Result<()> {
         Cmd::Report(args) => rt.block_on(report::run(args)),
         Cmd::Faults(args) => rt.block_on(faults(args)),
         Cmd::Yield(args) => rt.block_on(yield_::run(args)),
+        Cmd::Replicas(args) => rt.block_on(replicas::run(args)),
         Cmd::Baseline {
             listen,
             wait_ms,

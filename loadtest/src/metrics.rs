@@ -134,9 +134,23 @@ fn sample(line: &str) -> Option<(&str, Labels<'_>, f64)> {
 }
 
 /// One scrape of bidgate's `http://addr/metrics`; `None` when it does not answer 200 within
-/// 2 s, twice. A fresh bidgate has no counters yet: all zero. Each scrape opens a connection of its
-/// own: a pooled one may be one the server is closing (after shedding, say).
+/// 2 s, twice. A fresh bidgate has no counters yet: all zero.
 pub async fn scrape(addr: SocketAddr) -> Option<Counters> {
+    scrape_text(addr).await.map(|t| Counters::parse(&t))
+}
+
+/// The sum of every sample of `name` whose labels include all of `with`.
+pub fn total(text: &str, name: &str, with: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(sample)
+        .filter(|(n, labels, _)| *n == name && with.iter().all(|w| labels.iter().any(|l| l == w)))
+        .fold(0.0, |a, (_, _, v)| a + v)
+}
+
+/// `/metrics` as text (see [`scrape`]). Each scrape opens a connection of its own: a pooled
+/// one may be one the server is closing (after shedding, say).
+pub async fn scrape_text(addr: SocketAddr) -> Option<String> {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let client = CLIENT.get_or_init(|| {
         reqwest::Client::builder()
@@ -157,7 +171,7 @@ pub async fn scrape(addr: SocketAddr) -> Option<Counters> {
             Err(e) => Err(e),
         };
         match text {
-            Ok(t) => return Some(Counters::parse(&t)),
+            Ok(t) => return Some(t),
             Err(e) => last_error = e.to_string(),
         }
     }
@@ -232,5 +246,14 @@ bidgate_bids_rejected_total{partner=\"p0\",code=\"312\"} 2\n";
         assert_eq!(d.outcome("bid"), 11.0);
         assert_eq!(d.outcome("timeout"), 5.0);
         assert_eq!(Counters::default().coverage(), None);
+        assert_eq!(total(text, "bidgate_partner_requests_total", &[]), 20.0);
+        assert_eq!(
+            total(text, "bidgate_partner_requests_total", &[("partner", "p1")]),
+            10.0
+        );
+        assert_eq!(
+            total(text, "bidgate_auctions_late_total", &[("endpoint", "ads")]),
+            7.0
+        );
     }
 }

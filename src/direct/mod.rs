@@ -144,6 +144,17 @@ impl Direct {
         }
     }
 
+    /// One of its bids won at CPM `clearing`: with a shared store, the line item's pacing
+    /// lease is spent now, on the replica that served the ad (see `shared::won`).
+    pub fn on_win(&self, line_item: &str, clearing: Micros) {
+        if self.shared.is_shared() {
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            shared::won(&self.shared, &self.index, line_item, clearing, now_unix);
+        }
+    }
+
     /// The listener key whose cap counters a decision on `request` needs from the shared
     /// store; `None` when it needs none (memory store, nothing capped, no key): then the
     /// answer needs no round trip.
@@ -300,6 +311,14 @@ impl Direct {
                 .into_iter()
                 .enumerate()
             {
+                shared::served(
+                    &self.shared,
+                    &self.index,
+                    caps,
+                    user_key,
+                    &c.line_item.id,
+                    now_unix,
+                );
                 bids.push(bid::bid(&imp.id, n, &c));
                 booked.push(Booking {
                     tier: c.tier,

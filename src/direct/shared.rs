@@ -6,8 +6,12 @@
 //!   a field per line item, period and window), read with one `HGETALL` before deciding —
 //!   only when the catalog has caps and the request has a listener key — and counted by
 //!   one script per billed impression. Redis unreachable: the local counters decide, each
-//!   replica allowing `ceil(cap / replicas)` (a local count is scaled by `replicas`).
-//! - **Pacing**: leases (`store::Budgets`), see `store::lease`.
+//!   replica allowing `ceil(cap / replicas)` (a local count is scaled by `replicas`). Its
+//!   count is the larger of the impressions it billed and the ads it served meanwhile
+//!   (`served`): behind a load balancer an ad's impression is billed on any replica, so
+//!   one that serves without billing would otherwise never reach its share.
+//! - **Pacing**: leases (`store::Budgets`), spent when an ad wins (`won`), on the replica
+//!   that served it; see `store::lease`.
 //!
 //! Local counters are always kept too: they are the fallback, and a single replica's truth.
 
@@ -74,7 +78,13 @@ impl Store for View<'_> {
                 m.get(&field).copied().unwrap_or(0)
             }
             Caps::Unavailable => local_share_count(
-                self.local.count(line_item, user_key, period_s, now_unix),
+                self.local
+                    .count(line_item, user_key, period_s, now_unix)
+                    .max(
+                        self.shared
+                            .served_degraded
+                            .count(line_item, user_key, period_s, now_unix),
+                    ),
                 self.shared.replicas(),
             ),
             Caps::Local => self.local.count(line_item, user_key, period_s, now_unix),
@@ -107,12 +117,37 @@ pub fn local_share_count(local: u32, replicas: u32) -> u32 {
     local.saturating_mul(replicas.max(1))
 }
 
-/// A billed impression's shared writes, in the background: its cap counters (one script)
-/// and its pacing lease. The local counters were written by the caller.
-pub fn record(shared: &Arc<Shared>, index: &Index, line_item: &str, imp: &Impression<'_>) {
-    if let Some(goals) = index.goals(line_item, imp.now_unix) {
-        crate::store::lease_spend(shared, line_item, &goals, imp.price);
+/// An ad of `line_item` served to listener `user` while its caps could not be read
+/// (`caps` Unavailable): counted towards this replica's fallback share.
+pub fn served(
+    shared: &Shared,
+    index: &Index,
+    caps: &Caps,
+    user: Option<&str>,
+    line_item: &str,
+    now_unix: u64,
+) {
+    let periods = index.cap_periods(line_item);
+    if matches!(caps, Caps::Unavailable) && user.is_some() && !periods.is_empty() {
+        shared
+            .served_degraded
+            .record_impression(line_item, user, periods, Micros::ZERO, now_unix);
     }
+}
+
+/// A won ad of `line_item` at CPM `price`: spends its pacing lease here, on the replica
+/// that served it. (Its impression may be billed on another replica, which holds no lease
+/// of this one's: spending there let a replica whose own ads billed elsewhere bid on past
+/// the goal, as the `replicas` load test measured.)
+pub fn won(shared: &Arc<Shared>, index: &Index, line_item: &str, price: Micros, now_unix: u64) {
+    if let Some(goals) = index.goals(line_item, now_unix) {
+        crate::store::lease_spend(shared, line_item, &goals, price);
+    }
+}
+
+/// A billed impression's shared writes, in the background: its cap counters (one script).
+/// The local counters were written by the caller; its pacing lease was spent when it won.
+pub fn record(shared: &Arc<Shared>, index: &Index, line_item: &str, imp: &Impression<'_>) {
     let periods = index.cap_periods(line_item);
     let Some(user) = imp.user_key.filter(|_| !periods.is_empty()) else {
         return;

@@ -300,9 +300,16 @@ pub async fn settle(
         }
         let partner_price =
             partner_price(gw, partner, win.clearing, &bid, &bid_currency, win.fixed);
+        let booking = called[win.key.response]
+            .booked
+            .get(win.key.seatbid, win.key.bid)
+            .cloned();
         if billable {
             gw.partners[partner].metrics.win(win.clearing);
             gw.partners[partner].stats.win(now);
+            gw.partners[partner]
+                .demand
+                .on_win(booking.as_ref(), win.clearing);
         }
         wins.push(Won {
             imp: win.imp,
@@ -312,10 +319,7 @@ pub async fn settle(
             clearing: win.clearing,
             partner_price,
             bid_currency,
-            booking: called[win.key.response]
-                .booked
-                .get(win.key.seatbid, win.key.bid)
-                .cloned(),
+            booking,
         });
     }
     let outcomes = called

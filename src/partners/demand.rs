@@ -171,6 +171,14 @@ impl Demand {
         }
     }
 
+    /// One of its bids won an auction (a billable one, before the answer): direct demand
+    /// spends the booked line item's pacing lease on this replica, the one that served it.
+    pub fn on_win(&self, booking: Option<&crate::direct::Booking>, clearing: crate::money::Micros) {
+        if let (Demand::Direct(direct), Some(b)) = (self, booking) {
+            direct.on_win(&b.line_item, clearing);
+        }
+    }
+
     /// Whether it picks its placements itself, so that a placement's partner list does not
     /// restrict it: direct demand's catalog targets placements on its own.
     pub fn chooses_placements(&self) -> bool {

@@ -1,16 +1,21 @@
 //! Pacing with no Redis round trip per impression: each replica leases a line item's
 //! budget in chunks (`LEASE`: Redis grants `min(ask, goal − granted)`), spends it locally
-//! as impressions bill, and gives back what is left on drain.
+//! as its ads win, and gives back what is left on drain.
 //!
 //! - A line item with goals serves on a replica only while that replica's lease has room;
 //!   at half a chunk left a refill is asked for in the background (never on the auction's
 //!   path), so a busy line item does not stall between chunks.
-//! - An impression billed on a replica that holds no lease for it (the bid came from
-//!   another) or past its lease is spent anyway, as a debt: the next grant covers it first.
+//! - **Spent on the replica that served the ad, when it wins** — not where its impression
+//!   is billed: behind a load balancer that is any replica, and one whose own ads billed
+//!   elsewhere would never spend its lease, so it would bid on past the goal (the
+//!   `replicas` load test delivered 407 impressions on a goal of 300 that way). A win past the lease (the
+//!   auctions decided at once as it ran out) is spent anyway, as a debt: the next grant
+//!   covers it first. A won ad that never plays counts as delivered: while the store is
+//!   shared, a line item under-delivers by its unplayed wins rather than over-deliver.
 //! - **Over-delivery bound.** The grants of all replicas never pass the goal, and a replica
-//!   bids only while it holds lease: what can exceed the goal is only the ads already
-//!   answered when the last lease ran out and played after (they bill; nothing is taken
-//!   back). Leases unspent at that time are at most `1.5 × lease_impressions` per replica.
+//!   bids only while it holds lease: what can exceed the goal is only the auctions won at
+//!   once as the last lease ran out (the debts left). Leases unspent at any time are at
+//!   most `1.5 × lease_impressions` per replica.
 //! - **Redis down:** no refill; each line item stops when its current lease runs out.
 //!
 //! Pacing's "delivered so far" is then the granted total as Redis last told it minus this
@@ -143,7 +148,7 @@ pub fn may_serve(shared: &Arc<Shared>, line_item: &str, goals: &LeaseTerms) -> b
     has_imps && has_cpm
 }
 
-/// Spends one impression at CPM `price` from `line_item`'s lease (a debt without one).
+/// Spends one won ad at CPM `price` from `line_item`'s lease (a debt without one).
 pub fn spend(shared: &Arc<Shared>, line_item: &str, goals: &LeaseTerms, price: Micros) {
     let lease = shared.budgets.get(line_item, goals);
     let imps = lease.impressions.fetch_sub(1, Ordering::Relaxed) - 1;

@@ -42,6 +42,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Room for the fallback's served-ad counters (see `Shared::served_degraded`): a listener
+/// whose counter is evicted may see a capped ad again early during an outage.
+const SERVED_DEGRADED_COUNTERS: u64 = 100_000;
+
 /// Redis could not answer in time (down, slow, not connected, breaker open, too busy):
 /// the caller applies its fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,16 @@ struct Redis {
     in_flight: AtomicUsize,
 }
 
+/// Whether a timed-out round trip's timer fired late — more than `limit` after it was due:
+/// then this process was behind (a stalled worker, a starved CPU), and every round trip in
+/// flight timed out at once with it. Like a partner's timeout while bidgate is behind
+/// (`fanout::judge`), that is not held against Redis: counted, it opened the breaker for a
+/// `cooloff_ms` of fallbacks (caps at their per-replica share) on a busy machine with
+/// Redis healthy, as the `replicas` load test found at the 5 ms default.
+fn timer_was_late(limit: Duration, elapsed: Duration) -> bool {
+    elapsed > limit.saturating_mul(2)
+}
+
 /// The store replicas share, or none (`memory`). One per `[store]` config, kept by
 /// `gateway::State` across reloads while that section is unchanged.
 pub struct Shared {
@@ -66,6 +80,10 @@ pub struct Shared {
     pending: AtomicUsize,
     /// Direct demand's pacing leases.
     pub budgets: Budgets,
+    /// Direct demand's ads served for capped line items while the caps could not be read,
+    /// per listener and cap window: a cap's fallback share counts them (`direct::shared`),
+    /// since their impressions may be billed on other replicas.
+    pub served_degraded: crate::internal::MemoryStore,
 }
 
 /// What `/admin/status` shows of the store.
@@ -104,6 +122,7 @@ impl Shared {
             metrics: Metrics::new(),
             pending: AtomicUsize::new(0),
             budgets: Budgets::default(),
+            served_degraded: crate::internal::MemoryStore::new(SERVED_DEGRADED_COUNTERS),
         });
         shared.metrics.up.set(0.0);
         if shared.redis.is_some() && tokio::runtime::Handle::try_current().is_ok() {
@@ -173,6 +192,7 @@ impl Shared {
             return skipped();
         }
         let limit = Duration::from_millis(self.cfg.timeout_ms);
+        let started = Instant::now();
         let result = tokio::time::timeout(limit, f((*conn).clone())).await;
         r.in_flight.fetch_sub(1, Ordering::AcqRel);
         let (outcome, value) = match result {
@@ -184,7 +204,12 @@ impl Shared {
             Err(_) => (2, Err(Unavailable)),
         };
         self.metrics.op(op, outcome);
-        self.record(outcome == 0);
+        if outcome == 2 && timer_was_late(limit, started.elapsed()) {
+            // This process was behind, not Redis: nothing learnt (a probe may go again).
+            r.breaker.release_probe();
+        } else {
+            self.record(outcome == 0);
+        }
         value
     }
 
@@ -284,5 +309,18 @@ impl Shared {
         }
         let all = lease::give_back(self);
         let _ = tokio::time::timeout(Duration::from_secs(2), all).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_whose_timer_fired_late_is_this_process_being_behind() {
+        let ms = Duration::from_millis;
+        assert!(!timer_was_late(ms(5), ms(5)), "on time: Redis was slow");
+        assert!(!timer_was_late(ms(5), ms(9)), "within a timer's slack");
+        assert!(timer_was_late(ms(5), ms(30)), "a stalled worker");
     }
 }

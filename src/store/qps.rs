@@ -3,19 +3,35 @@
 //! no round trip and all replicas together send at most `qps_limit` in any one window.
 //! A replica short of tokens skips the partner (as over any QPS cap) and asks for more in
 //! the background. While Redis is unreachable, each replica holds `qps_limit / replicas`
-//! with a local limiter.
+//! per the same one-second windows, counting what it already sent in the window: the
+//! second Redis goes away in does not add a fresh allowance on top of the leased tokens
+//! spent (an idle token bucket would: up to twice the cap in that second, as the
+//! `replicas` load test measured).
 
 use super::{Fallback, Op, Shared, scripts};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Tokens on hand for one second window.
+/// Tokens on hand for one second window, and the calls this replica made in it.
 #[derive(Debug, Default)]
 struct Window {
     second: u64,
     tokens: u64,
+    used: u64,
+}
+
+impl Window {
+    /// The window of `second`: this one, or a fresh one.
+    fn at(&mut self, second: u64) -> &mut Self {
+        if self.second != second {
+            *self = Window {
+                second,
+                ..Window::default()
+            };
+        }
+        self
+    }
 }
 
 /// One partner's global QPS cap on this replica.
@@ -25,8 +41,8 @@ pub struct QpsCap {
     shared: Arc<Shared>,
     window: Mutex<Window>,
     asking: AtomicBool,
-    /// `qps_limit / replicas`, while Redis is unreachable.
-    fallback: DefaultDirectRateLimiter,
+    /// `qps_limit / replicas`: calls per window while Redis is unreachable.
+    share: u64,
 }
 
 impl std::fmt::Debug for QpsCap {
@@ -51,15 +67,12 @@ pub fn chunk(limit: u32, share: f64) -> u64 {
 
 impl QpsCap {
     pub fn new(partner: &str, limit: NonZeroU32, shared: Arc<Shared>) -> Self {
-        let local = local_share(limit.get(), shared.replicas());
         Self {
             limit: limit.get(),
             partner: partner.to_string(),
             window: Mutex::default(),
             asking: AtomicBool::new(false),
-            fallback: RateLimiter::direct(Quota::per_second(
-                NonZeroU32::new(local).unwrap_or(NonZeroU32::MIN),
-            )),
+            share: u64::from(local_share(limit.get(), shared.replicas())),
             shared,
         }
     }
@@ -71,36 +84,33 @@ impl QpsCap {
 
     /// Takes one call from the allowance; `false`: skip the partner this time.
     pub fn take(self: &Arc<Self>) -> bool {
-        let now = unix_now();
+        self.take_at(unix_now())
+    }
+
+    /// `take` in the window of unix second `now`.
+    fn take_at(self: &Arc<Self>, now: u64) -> bool {
         if self.shared.degraded() {
             self.shared.fallback(Fallback::Qps);
-            // Asks again once a second (the store's breaker decides whether it is sent).
-            let new_second = {
-                let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
-                let new = w.second != now;
-                if new {
-                    *w = Window {
-                        second: now,
-                        tokens: 0,
-                    };
-                }
-                new
+            let (ok, new_second) = {
+                let mut guard = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+                let new = guard.second != now;
+                let w = guard.at(now);
+                let ok = w.used < self.share;
+                w.used += u64::from(ok);
+                (ok, new)
             };
+            // Asks again once a second (the store's breaker decides whether it is sent).
             if new_second {
                 self.ask(now);
             }
-            return self.fallback.check().is_ok();
+            return ok;
         }
         let (ok, low) = {
-            let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
-            if w.second != now {
-                *w = Window {
-                    second: now,
-                    tokens: 0,
-                };
-            }
+            let mut guard = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+            let w = guard.at(now);
             let ok = w.tokens > 0;
             w.tokens = w.tokens.saturating_sub(1);
+            w.used += u64::from(ok);
             (
                 ok,
                 w.tokens * 2 < chunk(self.limit, self.shared.cfg.qps_lease_share),
@@ -163,6 +173,28 @@ mod tests {
         assert_eq!(local_share(10, 3), 3);
         assert_eq!(local_share(1, 5), 1);
         assert_eq!(local_share(7, 0), 7);
+    }
+
+    /// Redis unreachable (never connected here): each window allows the replica's share,
+    /// counting what it already sent in that window.
+    #[test]
+    fn while_degraded_each_window_allows_the_share_less_what_it_already_used() {
+        let cfg = crate::config::StoreConfig {
+            backend: crate::config::StoreBackend::Redis,
+            url: "redis://127.0.0.1:1".into(),
+            replicas: 3,
+            ..Default::default()
+        };
+        let shared = Shared::new(&cfg).expect("a store");
+        assert!(shared.degraded());
+        let cap = Arc::new(QpsCap::new("p", NonZeroU32::new(30).unwrap(), shared));
+        let allowed = |second| (0..50).filter(|_| cap.take_at(second)).count();
+        assert_eq!(allowed(100), 10, "30 over 3 replicas");
+        assert_eq!(allowed(100), 0, "the window's share is spent");
+        assert_eq!(allowed(101), 10, "a new window");
+        // Calls already made in a window (on leased tokens, before Redis went away) count.
+        cap.window.lock().unwrap().at(102).used = 7;
+        assert_eq!(allowed(102), 3);
     }
 
     #[test]

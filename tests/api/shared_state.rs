@@ -201,6 +201,31 @@ async fn pacing_leases_do_not_over_deliver_a_goal_across_replicas() {
     assert!(granted <= 10, "grants never pass the goal: {granted}");
 }
 
+/// Behind a load balancer an ad served by one replica is billed on another: the lease is
+/// spent where the ad won, or the serving replica's lease would never run out.
+#[tokio::test]
+async fn pacing_holds_when_impressions_are_billed_on_another_replica() {
+    let redis = RedisServer::start();
+    let (cfg, _file) = shared_config("shared-pacing-spread", &redis.url(), "");
+    let (a, b) = (spawn_app(&cfg).await, spawn_app(&cfg).await);
+    wait_up(&a).await;
+    wait_up(&b).await;
+    let mut delivered = 0;
+    for n in 0..60 {
+        if let Some(won) = ad(&a, "paced", &format!("spread-{n}")).await {
+            let imp = won["tracking"]["impression"].as_str().unwrap();
+            assert_eq!(b.get(&on(&b, imp)).await.status(), 204);
+            delivered += 1;
+        }
+        if n % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    eprintln!("pacing: goal 10, delivered {delivered}, every ad on a, billed on b");
+    assert!(delivered <= 10, "goal 10, delivered {delivered}");
+    assert!(delivered >= 3, "leases were granted: delivered {delivered}");
+}
+
 #[tokio::test]
 async fn a_partner_qps_cap_holds_across_replicas() {
     let redis = RedisServer::start();
@@ -288,6 +313,39 @@ async fn redis_killed_mid_run_degrades_without_errors_and_recovers() {
     })
     .await;
     assert_eq!(app.metric("bidgate_store_up").await, Some(1.0));
+}
+
+/// Behind a load balancer an impression is billed on whichever replica its URL reaches,
+/// not on the one that served the ad: while Redis is down, a replica's share of a cap must
+/// count the ads it served, or one that serves without billing would serve forever.
+#[tokio::test]
+async fn while_redis_is_down_a_replica_that_serves_but_does_not_bill_keeps_to_its_share() {
+    let mut redis = RedisServer::start();
+    let (cfg, _file) = shared_config("shared-spread", &redis.url(), "");
+    let (a, b) = (spawn_app(&cfg).await, spawn_app(&cfg).await);
+    wait_up(&a).await;
+    wait_up(&b).await;
+    redis.kill();
+    // Cap 1 over 2 replicas: each may serve a listener ceil(1/2) = 1 ad while degraded.
+    let won = ad(&a, "capped", "listener-spread")
+        .await
+        .expect("a's share");
+    let imp = won["tracking"]["impression"].as_str().unwrap();
+    assert_eq!(b.get(&on(&b, imp)).await.status(), 204, "billed on b");
+    assert_eq!(
+        ad(&a, "capped", "listener-spread").await,
+        None,
+        "a served its share, though b billed it"
+    );
+    assert_eq!(
+        ad(&b, "capped", "listener-spread").await,
+        None,
+        "b counted the impression it billed"
+    );
+    assert!(
+        ad(&a, "capped", "listener-other").await.is_some(),
+        "another listener has a share of its own"
+    );
 }
 
 #[tokio::test]
