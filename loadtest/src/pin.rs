@@ -46,12 +46,6 @@ fn allowed() -> std::io::Result<Vec<usize>> {
         .collect())
 }
 
-/// Restricts the calling thread, and every thread it starts from now on, to `cpus`. Called
-/// before the runtime starts its threads, so the whole harness stays on them.
-pub fn pin_current_thread(cpus: &[usize]) -> std::io::Result<()> {
-    set_affinity(cpus)
-}
-
 /// Makes `cmd`'s process run on `cpus` (set in the child between fork and exec).
 pub fn pin_child(cmd: &mut Command, cpus: &[usize]) {
     use std::os::unix::process::CommandExt;
@@ -63,6 +57,7 @@ pub fn pin_child(cmd: &mut Command, cpus: &[usize]) {
     }
 }
 
+/// Restricts the calling thread (and every thread it starts from now on) to `cpus`.
 fn set_affinity(cpus: &[usize]) -> std::io::Result<()> {
     // SAFETY: see `allowed`; CPU_SET writes within the set for c < CPU_SETSIZE.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -86,7 +81,8 @@ pub fn harness_here() -> std::io::Result<Option<Split>> {
     let Some(split) = split() else {
         return Ok(None);
     };
-    pin_current_thread(&split.harness)?;
+    // Before the runtime starts its threads, so the whole harness stays on these CPUs.
+    set_affinity(&split.harness)?;
     let _ = SPLIT.set(split.clone());
     Ok(Some(split))
 }

@@ -1088,8 +1088,9 @@ fn markdown(o: &Value, args: &Args) -> String {
         ));
     }
     md.push_str(&format!(
-        "\n**Saturation** (p99 < tmax, nothing late, no error, at most 0.1% shed): bidgate **{:.0} rps**, \
+        "\n**Saturation** (p99 < tmax, nothing late, no error, at most {}% shed): bidgate **{:.0} rps**, \
          baseline {:.0} rps, ratio **{}**{}.\n\n",
+        SHED_ALLOWANCE * 100.0,
         f(&sat["bidgate_rps"]),
         f(&sat["baseline_rps"]),
         sat["ratio"]
