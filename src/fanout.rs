@@ -271,12 +271,21 @@ pub async fn run(
     if let Some(tmax) = bodies.last_tmax() {
         request.tmax = Some(tmax as i64);
     }
-    // Closes when no call still out holds it (static: when all have ended).
+    // Closes when no call still out holds it (static: when all have ended). Adaptive: what
+    // a partner still out may add depends on the bids already in hand.
+    if plan.adaptive() {
+        for c in &results {
+            note_bids(&mut plan, gw, request, c);
+        }
+    }
     while plan.keep_waiting(Instant::now()) {
         let Some(called) = pending.next().await else {
             break;
         };
         plan.ended(called.partner);
+        if plan.adaptive() {
+            note_bids(&mut plan, gw, request, &called);
+        }
         results.push(called);
     }
     drop(pending);
@@ -297,6 +306,27 @@ pub async fn run(
         });
     }
     results
+}
+
+/// Tells the plan the bids in `called`, in micros of the auction currency after the
+/// partner's bid adjustment (as the auction will rank them). A bid in another currency is
+/// left out: it only makes waiting look more worth it, never less.
+fn note_bids(plan: &mut Waits, gw: &Gateway, request: &BidRequest, called: &Called) {
+    let Outcome::Bid(response) = &called.outcome else {
+        return;
+    };
+    if response.cur.as_deref().is_some_and(|c| c != gw.rates.base) {
+        return;
+    }
+    let adjustment = gw.partners[called.partner].bid_adjustment_nanos as f64 / 1e9;
+    for bid in response.seatbid.iter().flat_map(|s| &s.bid) {
+        let Some(imp) = request.imp.iter().position(|i| i.id == bid.impid) else {
+            continue;
+        };
+        if let Some(m) = crate::money::Micros::from_f64(bid.price * adjustment) {
+            plan.bid_in_hand(imp, request.imp.len(), m.0);
+        }
+    }
 }
 
 /// A call to an HTTP partner as debug output shows it before (or without) an answer: where

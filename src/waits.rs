@@ -23,6 +23,9 @@ pub struct Waits {
     cost: f64,
     min_samples: u32,
     out: Vec<Out>,
+    /// Adaptive only: per imp, the best bid in hand so far, in micros of the auction
+    /// currency (0: none yet).
+    best: Vec<i64>,
 }
 
 struct Out {
@@ -46,7 +49,33 @@ impl Waits {
             cost: cfg.adaptive.wait_cost_per_ms * 1e6,
             min_samples: cfg.adaptive.min_samples,
             out: Vec::new(),
+            best: Vec::new(),
         }
+    }
+
+    /// Whether the waits are adaptive (the bids in hand matter to the close).
+    pub fn adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// A bid in hand on imp `imp` (of `imps`) at `micros` in the auction currency.
+    pub fn bid_in_hand(&mut self, imp: usize, imps: usize, micros: i64) {
+        if self.best.len() < imps {
+            self.best.resize(imps, 0);
+        }
+        if let Some(b) = self.best.get_mut(imp) {
+            *b = (*b).max(micros);
+        }
+    }
+
+    /// What a partner's bid must beat to add anything, in micros: the lowest over imps of
+    /// the best bid in hand (0 while an imp has none). One figure for all imps keeps the
+    /// test simple and errs towards waiting.
+    fn in_hand(&self) -> f64 {
+        if self.best.is_empty() {
+            return 0.0;
+        }
+        self.best.iter().copied().min().unwrap_or(0).max(0) as f64
     }
 
     /// The wait of a partner whose static budget is `fixed`, sent at `now`. Shadow
@@ -86,7 +115,9 @@ impl Waits {
             sent,
             until_ms: until.as_secs_f64() * 1000.0,
             holds_close: wait.holds_close,
-            probe: self.adaptive && wait.kind == Kind::Static && wait.holds_close,
+            // Only a drawn probe: a partner on its static budget because its quantile is past
+            // it (a slow one) must still be worth its wait, or every auction waits for it.
+            probe: wait.kind == Kind::Probe,
             breaker_probe,
             snapshot: partner.model.snapshot(),
             done: false,
@@ -103,6 +134,7 @@ impl Waits {
     /// Whether the fan-out should keep waiting at `now`: some partner still out holds the
     /// close and (adaptive) is still worth its remaining wait, or is a probe.
     pub fn keep_waiting(&self, now: Instant) -> bool {
+        let best = self.in_hand();
         self.out
             .iter()
             .filter(|o| !o.done && o.holds_close)
@@ -115,6 +147,7 @@ impl Waits {
                         now.saturating_duration_since(o.sent),
                         o.until_ms,
                         self.cost,
+                        best,
                     )
             })
     }
@@ -168,6 +201,57 @@ pub fn learn(
         cfg.adaptive.window_s,
         (!cut).then_some(elapsed),
         answered,
-        wait.kind == Kind::Static,
+        matches!(wait.kind, Kind::Static | Kind::Probe),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::Gateway;
+
+    /// A slow partner that adds nothing: its p90 is past its budget, so it gets the static
+    /// budget (`Kind::Static`). It must still be worth its wait to hold the close; only a
+    /// drawn probe waits for it regardless (this was a bug: every such call counted as a
+    /// probe, so every auction waited for the slowest partner).
+    #[test]
+    fn a_slow_worthless_partner_on_its_static_budget_does_not_hold_the_close() {
+        let toml = "[auction]\ndeadline_mode = \"adaptive\"\n\n\
+                    [[partners]]\nid = \"slow\"\nendpoint = \"http://127.0.0.1:9/\"\ntimeout_ms = 185\n";
+        let gw = Gateway::new(crate::config::from_toml_str(toml, Vec::new()).unwrap()).unwrap();
+        let cfg = &gw.config.auction;
+        let partner = &gw.partners[0];
+        let p50 = 150.0;
+        partner.model.set_snapshot_for_test(Snapshot {
+            samples: 1000,
+            latency_ms: [
+                0.5, 0.65, 0.8, 0.9, 1.0, 1.1, 1.25, 1.45, 1.8, 2.2, 3.0, 4.0,
+            ]
+            .map(|s| s * p50),
+            on_time: Some(0.8),
+            win_share: Some(0.0),
+            value_micros: 0.0,
+            bid_rate: None,
+            price_micros: None,
+        });
+        let t0 = Instant::now();
+        let fixed = PartnerBudget {
+            tmax_ms: 185,
+            wait_until: t0 + Duration::from_millis(185),
+            own_timeout: true,
+        };
+        let snap = partner.model.snapshot();
+        let mut waits = Waits::new(cfg);
+        let plain = choice::choose(fixed, t0, &snap, &cfg.adaptive, false);
+        assert_eq!(plain.kind, Kind::Static, "its p90 (270 ms) is past 185");
+        waits.sent(partner, PartnerIx(0), &plain, t0, false);
+        let later = t0 + Duration::from_millis(10);
+        assert!(!waits.keep_waiting(later), "worth nothing: not waited for");
+
+        let mut waits = Waits::new(cfg);
+        let probe = choice::choose(fixed, t0, &snap, &cfg.adaptive, true);
+        assert_eq!(probe.kind, Kind::Probe);
+        waits.sent(partner, PartnerIx(0), &probe, t0, false);
+        assert!(waits.keep_waiting(later), "a probe waits for it");
+    }
 }

@@ -81,9 +81,14 @@ pub(super) fn learn(
     let margin = margins(&bids, gw.partners.len());
     for c in called {
         if matches!(c.outcome, Outcome::Bid(_) | Outcome::NoBid) {
+            let best = bids
+                .iter()
+                .filter(|b| b.partner == c.partner.0)
+                .map(|b| b.price)
+                .max();
             gw.partners[c.partner]
                 .model
-                .answer(now, window, margin[c.partner.0]);
+                .answer(now, window, margin[c.partner.0], best);
         }
     }
     if shadow.is_empty() {

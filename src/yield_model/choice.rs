@@ -26,6 +26,10 @@ pub struct Snapshot {
     /// Revenue it added per answer, in micros: by how much its bids beat the best other
     /// bid (all of its price where nobody else bid), averaged over its answers.
     pub value_micros: f64,
+    /// Of the auctions it answered, the share where it bid.
+    pub bid_rate: Option<f64>,
+    /// Its best bid's price in micros at each of `QS`, when it has bid often enough to say.
+    pub price_micros: Option<[f64; QS.len()]>,
 }
 
 impl Snapshot {
@@ -36,6 +40,25 @@ impl Snapshot {
             .position(|x| *x >= q - 1e-9)
             .unwrap_or(QS.len() - 1);
         self.latency_ms[i]
+    }
+
+    /// What its answer is expected to add over `best` micros already in hand: the chance it
+    /// bids × E[max(price − best, 0)] over its price distribution (each kept quantile stands
+    /// for the slice of the distribution just below it, so this errs high: waiting errs long).
+    /// Without a price distribution, its average value per answer (`value_micros`).
+    pub fn gain_over(&self, best: f64) -> f64 {
+        let (Some(prices), Some(bid_rate)) = (self.price_micros, self.bid_rate) else {
+            return self.value_micros;
+        };
+        let mut below = 0.0;
+        let mut gain = 0.0;
+        for (i, (q, price)) in QS.iter().zip(prices.iter()).enumerate() {
+            // The top quantile also stands for the rest of the tail.
+            let upto = if i == QS.len() - 1 { 1.0 } else { *q };
+            gain += (upto - below) * (price - best).max(0.0);
+            below = upto;
+        }
+        bid_rate * gain
     }
 
     /// The share of calls answered within `ms` (piecewise linear between the kept quantiles).
@@ -57,8 +80,12 @@ impl Snapshot {
 /// Why a partner gets the wait it gets (shown in no metric: the decision of one auction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Its static budget: too little data, a probe, or its quantile is beyond it.
+    /// Its static budget: too little data, or its quantile is beyond it. It still holds
+    /// the close only while it is worth its remaining wait.
     Static,
+    /// Its static budget, waited for whatever its value: one of the `probe_share` auctions
+    /// that keep the model's view of its whole latency (and its on-time rate) honest.
+    Probe,
     /// A latency quantile shorter than the static budget.
     Quantile,
     /// Called, not waited for: it rarely answers in time.
@@ -88,7 +115,10 @@ pub fn choose(
         holds_close: true,
         kind,
     };
-    if probe || snap.samples < cfg.min_samples {
+    if probe {
+        return whole(Kind::Probe);
+    }
+    if snap.samples < cfg.min_samples {
         return whole(Kind::Static);
     }
     if snap.on_time.is_some_and(|r| r < cfg.secondary_on_time_rate) {
@@ -126,14 +156,21 @@ pub fn choose(
 
 /// Whether a partner still out `waited` after it was sent, waited for until `until_ms`
 /// after it was sent, is worth the rest of the wait: the revenue it is expected to add
-/// (its value per answer × the chance it answers in the time left, given it has not yet)
-/// against `cost_micros_per_ms` × the time left. Without enough data: always.
+/// over the best bid already in hand (`best_micros`, see `Snapshot::gain_over`) × the
+/// chance it answers in the time left (given it has not yet), against
+/// `cost_micros_per_ms` × the time left. Without enough data: always.
+///
+/// Why the bid in hand: the same partner is worth a long wait when nothing has bid yet and
+/// nothing once a bid above anything it ever bids is in. Its average value alone (what
+/// this test used first) cut the partners that matter only when the usual winner passes,
+/// and kept waiting for them when the winner had already bid high.
 pub fn worth_waiting(
     snap: &Snapshot,
     min_samples: u32,
     waited: Duration,
     until_ms: f64,
     cost_micros_per_ms: f64,
+    best_micros: f64,
 ) -> bool {
     if snap.samples < min_samples {
         return true;
@@ -148,7 +185,7 @@ pub fn worth_waiting(
     } else {
         ((snap.cdf(until_ms) - snap.cdf(t)) / not_yet).clamp(0.0, 1.0)
     };
-    snap.value_micros * chance > cost_micros_per_ms * (until_ms - t)
+    snap.gain_over(best_micros) * chance > cost_micros_per_ms * (until_ms - t)
 }
 
 #[cfg(test)]
@@ -166,6 +203,8 @@ mod tests {
             on_time: Some(on_time),
             win_share: Some(win_share),
             value_micros: value,
+            bid_rate: None,
+            price_micros: None,
         }
     }
 
@@ -198,7 +237,7 @@ mod tests {
         assert_eq!((w.kind, w.budget), (Kind::Static, fixed(t0, 185)));
         // Probes and young models get the static budget too.
         let w = choose(fixed(t0, 185), t0, &snap(40.0, 0.99, 0.0, 0.0), &cfg, true);
-        assert_eq!(w.budget, fixed(t0, 185));
+        assert_eq!((w.kind, w.budget), (Kind::Probe, fixed(t0, 185)));
         let mut young = snap(40.0, 0.99, 0.0, 0.0);
         young.samples = 10;
         assert_eq!(
@@ -235,19 +274,43 @@ mod tests {
     fn waiting_is_worth_it_while_value_times_chance_beats_the_cost() {
         let ms = Duration::from_millis;
         let s = snap(40.0, 0.99, 0.3, 200_000.0); // adds 0.20 CPM per answer
-        assert!(worth_waiting(&s, 100, ms(10), 120.0, 500.0));
+        assert!(worth_waiting(&s, 100, ms(10), 120.0, 500.0, 0.0));
         // A partner that adds nothing is never worth a millisecond.
         let nothing = snap(40.0, 0.99, 0.0, 0.0);
-        assert!(!worth_waiting(&nothing, 100, ms(10), 120.0, 500.0));
+        assert!(!worth_waiting(&nothing, 100, ms(10), 120.0, 500.0, 0.0));
         // Deep in its tail, the chance it still answers is small: not worth 110 ms.
-        assert!(!worth_waiting(&s, 100, ms(119), 120.0, 50_000.0));
+        assert!(!worth_waiting(&s, 100, ms(119), 120.0, 50_000.0, 0.0));
         assert!(
-            !worth_waiting(&s, 100, ms(130), 120.0, 0.0),
+            !worth_waiting(&s, 100, ms(130), 120.0, 0.0, 0.0),
             "its wait is over"
         );
         let mut young = nothing.clone();
         young.samples = 0;
-        assert!(worth_waiting(&young, 100, ms(10), 120.0, 500.0));
+        assert!(worth_waiting(&young, 100, ms(10), 120.0, 500.0, 0.0));
+    }
+
+    #[test]
+    fn a_partner_is_worth_what_it_may_add_over_the_bid_in_hand() {
+        let ms = Duration::from_millis;
+        // Bids between 1.00 and 3.00 (evenly), nine answers in ten; rarely the best overall.
+        let mut s = snap(40.0, 0.99, 0.05, 10_000.0);
+        s.bid_rate = Some(0.9);
+        s.price_micros = Some(QS.map(|q| 1e6 + 2e6 * q));
+        // Nothing in hand: it adds about 0.9 × 2.00 on average.
+        let none = s.gain_over(0.0);
+        assert!((1.8e6..2.0e6).contains(&none), "{none}");
+        // A 5.00 bid in hand: it cannot add anything.
+        assert_eq!(s.gain_over(5e6), 0.0);
+        // 2.50 in hand: only its top fifth adds, a little.
+        let some = s.gain_over(2.5e6);
+        assert!(some > 0.0 && some < 0.15e6, "{some}");
+        // So the same partner at the same moment is worth the wait with nothing in hand,
+        // and not with 5.00 in hand (cost 0.0005 CPM per ms = 500 micros).
+        assert!(worth_waiting(&s, 100, ms(30), 120.0, 500.0, 0.0));
+        assert!(!worth_waiting(&s, 100, ms(30), 120.0, 500.0, 5e6));
+        // Without a price distribution: its average value, whatever is in hand.
+        s.price_micros = None;
+        assert_eq!(s.gain_over(5e6), 10_000.0);
     }
 
     #[test]

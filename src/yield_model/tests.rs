@@ -8,7 +8,7 @@ fn the_model_learns_latency_on_time_and_value_and_forgets_old_windows() {
     for i in 0..100u64 {
         let now = t0 + ms(i);
         m.call(now, 30, Some(ms(10 + i % 50)), true, true);
-        m.answer(now, 30, if i % 4 == 0 { 200_000 } else { 0 });
+        m.answer(now, 30, if i % 4 == 0 { 200_000 } else { 0 }, None);
     }
     // Ten calls cut off at their whole budget: on time 100 of 110.
     for _ in 0..10 {
