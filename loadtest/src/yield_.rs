@@ -7,6 +7,7 @@ use crate::fleet::{self, BidLog, Latency, Profile};
 use crate::{gateway, metrics};
 use hdrhistogram::Histogram;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -93,11 +94,14 @@ fn profiles() -> Vec<Profile> {
         .collect()
 }
 
-fn config(partners: &[SocketAddr], timeout_ms: u64, adaptive: bool) -> String {
+/// Every auction's bids are recorded in `log_dir`, for `bidgate whatif` to replay.
+fn config(partners: &[SocketAddr], timeout_ms: u64, adaptive: bool, log_dir: &Path) -> String {
     let mode = if adaptive { "adaptive" } else { "static" };
     let mut s = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[auction]\ndeadline_mode = \"{mode}\"\n\n\
-         [http_client]\npool_max_idle_per_host = 512\n\n"
+         [http_client]\npool_max_idle_per_host = 512\n\n\
+         [event_log]\ndir = \"{}\"\nrecord_bids = true\nrecord_bids_sample = 1.0\n\n",
+        log_dir.display()
     );
     for (i, addr) in partners.iter().enumerate() {
         s.push_str(&format!(
@@ -117,6 +121,26 @@ struct Run {
     p99_ms: f64,
     late_client: u64,
     late_bidgate: f64,
+    /// `bidgate whatif` over this run's log: (actual, replayed as recorded) revenue.
+    whatif: Option<(f64, f64)>,
+}
+
+/// Runs `bidgate whatif` over `dir` and reads the revenue of its `actual` and `replay as
+/// recorded` rows (the prediction for the settings actually used).
+fn whatif(binary: &Path, dir: &Path) -> Option<(f64, f64)> {
+    let out = std::process::Command::new(binary)
+        .args(["whatif", "--log"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // A row: its label, then the auction count, then the revenue.
+    let revenue = |label: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<f64>().ok())
+    };
+    Some((revenue("actual ")?, revenue("replay as recorded ")?))
 }
 
 pub async fn run(args: Args) -> std::io::Result<()> {
@@ -142,9 +166,12 @@ pub async fn run(args: Args) -> std::io::Result<()> {
     ];
     let mut results = Vec::new();
     for (i, (name, timeout_ms, adaptive)) in runs.into_iter().enumerate() {
+        let log_dir =
+            std::env::temp_dir().join(format!("bidgate-yield-{}-{i}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&log_dir);
         let gw = gateway::Gateway::start(
             &binary,
-            &config(&partners, timeout_ms, adaptive),
+            &config(&partners, timeout_ms, adaptive, &log_dir),
             &format!("yield-{i}"),
         )?;
         eprintln!("{name}: warm-up {} s at {} rps", args.warmup, args.rate);
@@ -153,6 +180,9 @@ pub async fn run(args: Args) -> std::io::Result<()> {
         eprintln!("{name}: measuring {} s", args.duration);
         let mut r = load(gw.addr, &log, args.rate, args.duration, &format!("m{i}")).await;
         r.late_bidgate = metrics::scrape(gw.addr).await.map_or(0.0, |c| c.late) - late0;
+        drop(gw); // `load` waited 1.5 s after the last answer: the log is written
+        r.whatif = whatif(&binary, &log_dir);
+        let _ = std::fs::remove_dir_all(&log_dir);
         r.name = name;
         results.push(r);
     }
@@ -161,19 +191,25 @@ pub async fn run(args: Args) -> std::io::Result<()> {
         args.rate, args.duration, args.warmup
     );
     println!(
-        "| run | auctions | revenue ÷ oracle | p50 ms | p99 ms | late (client, > tmax+5) | late (bidgate) |"
+        "| run | auctions | revenue ÷ oracle | p50 ms | p99 ms | late (client, > tmax+5) | late (bidgate) | whatif as recorded ÷ actual |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in &results {
+        let whatif = r.whatif.map_or("–".to_string(), |(actual, replay)| {
+            format!(
+                "{:+.2}% ({replay:.2} / {actual:.2})",
+                100.0 * (replay / actual.max(1e-9) - 1.0)
+            )
+        });
         println!(
-            "| {} | {} | {:.2}% | {:.1} | {:.1} | {} | {} |",
+            "| {} | {} | {:.2}% | {:.1} | {:.1} | {} | {} | {whatif} |",
             r.name,
             r.sent,
             100.0 * r.revenue / r.oracle.max(1e-9),
             r.p50_ms,
             r.p99_ms,
             r.late_client,
-            r.late_bidgate
+            r.late_bidgate,
         );
     }
     println!("\npartners (median ms, sigma, price cents, bid prob, error, hang):");
@@ -261,5 +297,6 @@ async fn load(addr: SocketAddr, log: &BidLog, rate: f64, secs: u64, tag: &str) -
         p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
         late_client: late,
         late_bidgate: 0.0,
+        whatif: None,
     }
 }

@@ -119,7 +119,7 @@ pub fn high_value_share() -> f64 {
     0.02
 }
 pub fn wait_cost_per_ms() -> f64 {
-    0.0005
+    0.0002
 }
 pub fn secondary_on_time_rate() -> f64 {
     0.5
