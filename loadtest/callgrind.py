@@ -51,7 +51,9 @@ def post(conn, body):
 
 def measure(name, cmd, n, warm, keep, outdir):
     out = os.path.join(outdir, f"callgrind.out.{name}")
-    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no"]
+    # Uncompressed names: each dump (the measured part after `zero`) reads on its own.
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-line=no",
+          "--compress-strings=no"]
     proc = subprocess.Popen(vg + cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         addr = first_line_addr(proc)

@@ -192,13 +192,17 @@ impl PartnerModel {
         let ratio = |n: u32, d: u32| (d > 0).then(|| n as f64 / d as f64);
         let snap = Snapshot {
             samples: all.latency.total(),
-            latency_ms: choice::QS.map(|q| all.latency.quantile_ms(q).unwrap_or(f64::INFINITY)),
+            latency_ms: all
+                .latency
+                .quantiles_ms(&choice::QS)
+                .map(|ms| ms.unwrap_or(f64::INFINITY)),
             on_time: (all.judged >= MIN_JUDGED).then(|| all.on_time as f64 / all.judged as f64),
             win_share: ratio(all.beat, all.answers),
             bid_rate: (all.answers > 0).then(|| all.prices.total() as f64 / all.answers as f64),
             price_micros: (all.prices.total() >= MIN_JUDGED).then(|| {
-                choice::QS
-                    .map(|q| all.prices.quantile_ms(q).unwrap_or(0.0) * 1000.0 * PRICE_UNIT as f64)
+                all.prices
+                    .quantiles_ms(&choice::QS)
+                    .map(|ms| ms.unwrap_or(0.0) * 1000.0 * PRICE_UNIT as f64)
             }),
             value_micros: if all.answers > 0 {
                 all.margin_micros as f64 / all.answers as f64
