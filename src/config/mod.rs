@@ -149,7 +149,10 @@ pub struct AuctionConfig {
     /// Subtracted from the time left before telling partners their `tmax`: time on the wire.
     #[serde(default = "defaults::network_buffer_ms")]
     pub network_buffer_ms: u64,
-    /// Kept back from the fan-out for the auction and for writing the response.
+    /// Kept back from the fan-out for the auction and for writing the response, at least:
+    /// a worker that has lately run behind schedule keeps back its recent worst lag too
+    /// (fading at 10 ms a second, at most a quarter of the tmax), so that its close still
+    /// ends in time.
     #[serde(default = "defaults::processing_reserve_ms")]
     pub processing_reserve_ms: u64,
     /// ISO-4217 code of the auction currency: floors, clearing prices and the revenue metric

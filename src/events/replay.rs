@@ -21,7 +21,8 @@ pub const MAX_LIST: usize = 8;
 pub struct ReplayRecord {
     /// The effective tmax of the request (after `default_tmax_ms` and `max_tmax_ms`).
     pub tmax_ms: u64,
-    /// `auction.processing_reserve_ms`: the fan-out closed this long before the deadline.
+    /// The fan-out closed this long before the deadline: `auction.processing_reserve_ms`
+    /// plus the worker's recent lag (`deadline::Deadline::new`).
     pub reserve_ms: u64,
     /// `auction.network_buffer_ms`: taken from what each partner is told.
     pub buffer_ms: u64,

@@ -54,7 +54,7 @@ pub(super) async fn complete(
                 async move {
                     // The answer still has to be built after this: stop with the processing
                     // reserve left, as the fan-out does.
-                    let until = deadline.fanout_close(&gw.config.auction);
+                    let until = deadline.fanout_close();
                     let markup = crate::notices::fetch_markup(
                         &gw.events.notifier,
                         &url,

@@ -107,7 +107,7 @@ pub(super) fn capture(
     }
     ReplayRecord {
         tmax_ms: deadline.tmax.as_millis() as u64,
-        reserve_ms: cfg.processing_reserve_ms,
+        reserve_ms: deadline.reserve.as_millis() as u64,
         buffer_ms: cfg.network_buffer_ms,
         currency: cfg.currency.clone(),
         at: gw.auction_type() as u8,

@@ -63,7 +63,12 @@ async fn breaker_after_timeouts(lag: Duration) -> crate::breaker::State {
         let mut request: BidRequest =
             serde_json::from_str(r#"{"id":"a","imp":[{"id":"1","banner":{"w":1,"h":1}}]}"#)
                 .unwrap();
-        let deadline = Deadline::new(Instant::now(), Some(200), &gw.config.auction);
+        let deadline = Deadline::new(
+            Instant::now(),
+            Some(200),
+            &gw.config.auction,
+            Duration::ZERO,
+        );
         let called = run(&gw, &mut request, &deadline, &[], None, false).await;
         assert!(
             matches!(

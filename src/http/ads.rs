@@ -69,7 +69,12 @@ async fn serve(
             allowed.push(crate::partners::PartnerIx(i));
         }
     }
-    let deadline = Deadline::new(arrived, mapped.tmax_ms.map(|t| t as i64), &cfg.auction);
+    let deadline = Deadline::new(
+        arrived,
+        mapped.tmax_ms.map(|t| t as i64),
+        &cfg.auction,
+        crate::limits::recent_lag(),
+    );
     if Instant::now() >= deadline.at() {
         return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));
     }

@@ -107,7 +107,7 @@ async fn auction(
         .and_then(|b| b.as_str())
         .map(String::from);
     let floors = validation::validate(&request, &gw.rates).map_err(AuctionError::Invalid)?;
-    let deadline = Deadline::new(arrived, request.tmax, &cfg.auction);
+    let deadline = Deadline::new(arrived, request.tmax, &cfg.auction, limits::recent_lag());
     if Instant::now() >= deadline.at() {
         // A body that took the whole tmax to arrive: say so, rather than a 204 that hides it.
         return Err(AuctionError::LateBody(deadline.tmax.as_millis() as u64));

@@ -39,6 +39,8 @@ const TICK: Duration = Duration::from_millis(5);
 thread_local! {
     /// This worker's lag at its ticker's last run, in microseconds.
     static LAG_US: Cell<u64> = const { Cell::new(0) };
+    /// The worst recent lag, decaying by `PEAK_DECAY_US` a tick (see `recent_lag`).
+    static PEAK_US: Cell<u64> = const { Cell::new(0) };
     /// When the ticker is next due. While the worker is stuck, `now − due` is the lag the
     /// requests being polled right now have suffered, before the ticker can report it.
     static DUE: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -83,6 +85,7 @@ pub fn start_worker_ticker() {
             tokio::time::sleep_until(due).await;
             let lag = due.elapsed();
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
+            PEAK_US.with(|p| p.set(peak(p.get(), lag)));
             let limit = ADMISSION.with(|a| a.borrow_mut().tick(lag, ACTIVE.with(Cell::get)));
             if limit != last {
                 gauge.set(limit as f64);
@@ -220,6 +223,24 @@ impl Aimd {
     }
 }
 
+/// How fast a lag peak is forgotten: 50 µs per 5 ms tick, 10 ms a second.
+const PEAK_DECAY_US: u64 = 50;
+/// Timers fire on a 1 ms wheel: up to this much lag is the clock's, not the worker's.
+const TIMER_GRAIN_US: u64 = 1_000;
+
+/// The lag peak after one more tick that measured `lag`.
+fn peak(previous_us: u64, lag: Duration) -> u64 {
+    let lag_us = (lag.as_micros() as u64).saturating_sub(TIMER_GRAIN_US);
+    previous_us.saturating_sub(PEAK_DECAY_US).max(lag_us)
+}
+
+/// How far behind schedule this worker has run lately: its worst lag, forgotten at 10 ms
+/// a second (0 on threads without a ticker). The fan-out closes this much earlier
+/// (`Deadline::new`): a worker that just woke 15 ms late may do so again at the close.
+pub fn recent_lag() -> Duration {
+    Duration::from_micros(PEAK_US.with(Cell::get))
+}
+
 /// The calling worker's current lag: the last measured one, or how overdue the ticker is
 /// now, whichever is larger (0 on threads without a ticker).
 pub fn worker_lag() -> Duration {
@@ -258,6 +279,11 @@ impl std::fmt::Display for Shed {
             Shed::Adaptive(n) => write!(f, "{n} auctions running on this worker, its limit now"),
         }
     }
+}
+
+#[cfg(test)]
+pub(crate) fn peak_for_test(previous_us: u64, lag: Duration) -> u64 {
+    peak(previous_us, lag)
 }
 
 #[cfg(test)]

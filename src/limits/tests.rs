@@ -104,3 +104,18 @@ fn admission_counts_slots_per_worker() {
     drop(held);
     ADMISSION.with(|a| *a.borrow_mut() = Aimd::new(INITIAL_LIMIT));
 }
+
+#[test]
+fn the_lag_peak_holds_the_worst_recent_lag_and_fades_at_10_ms_a_second() {
+    // Timer grain (1 ms) is not lag.
+    assert_eq!(peak_for_test(0, MS), 0);
+    let mut p = peak_for_test(0, 16 * MS);
+    assert_eq!(p, 15_000);
+    // A second of on-time ticks (200 of 5 ms) takes 10 ms off.
+    for _ in 0..200 {
+        p = peak_for_test(p, Duration::ZERO);
+    }
+    assert_eq!(p, 5_000);
+    // A worse lag replaces it at once.
+    assert_eq!(peak_for_test(p, 30 * MS), 29_000);
+}
