@@ -16,17 +16,6 @@
 //! lag over a 25 ms interval, so that a single burst does not count). The limit settles where
 //! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
 //! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
-//!
-//! Not every standing lag is ours to cure. A vCPU the hypervisor takes away for 30 ms, or a
-//! neighbour on the core, lags the worker whatever it runs, and cutting then sheds requests
-//! the worker would have served on time (measured: any such cut cost 0.1% of requests at 40%
-//! load, which is what held saturation at 0.25 of the bare proxy's). So a cut after one
-//! lagging interval needs the lag to come with *more concurrency than recently ran clean*
-//! (the most that ran in an interval without lag over the last second or so, plus a quarter);
-//! at a concurrency already proven clean, the lag must stand for `STANDING_INTERVALS` (100 ms,
-//! CoDel's own interval) before the limit is cut. A surge raises concurrency and is cut within
-//! 25 ms as before; a stolen core that stays stolen is cut within 100 ms, and past
-//! `max_worker_lag_ms` the worker sheds outright in any case.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
@@ -58,14 +47,6 @@ pub const MIN_LIMIT: usize = 4;
 /// Ticks per control interval (5 ms each): decisions are made every 25 ms, so that a
 /// standing queue is cut within a few intervals, well inside one tmax.
 const INTERVAL_TICKS: u32 = 5;
-/// Lagging intervals in a row (100 ms) after which a lag at a concurrency that ran clean
-/// before is a standing queue all the same, and cut.
-const STANDING_INTERVALS: u32 = 4;
-/// How much more than the recent clean concurrency counts as new load (see the module doc).
-const NEW_LOAD: f64 = 1.25;
-/// Per interval, how much of the recent clean concurrency is kept (about 2 s half-life), so
-/// that an old peak does not vouch for today's load for long.
-const CLEAN_DECAY: f64 = 0.99;
 
 /// Starts the lag ticker on the current worker thread, once per thread. Called from the
 /// per-worker app factory, so each actix worker measures its own event loop.
@@ -138,10 +119,6 @@ pub struct Aimd {
     /// The most auctions running at once during this interval (0: lag with nothing
     /// running is not ours to cure).
     peak: usize,
-    /// The most auctions that ran at once in a recent interval without lag (decaying).
-    clean: f64,
-    /// Lagging intervals in a row.
-    lagging: u32,
 }
 
 impl Aimd {
@@ -155,8 +132,6 @@ impl Aimd {
             max_lag: Duration::ZERO,
             used: false,
             peak: 0,
-            clean: 0.0,
-            lagging: 0,
         }
     }
 
@@ -189,29 +164,15 @@ impl Aimd {
         self.peak = self.peak.max(active);
         self.ticks += 1;
         if self.ticks >= INTERVAL_TICKS {
-            let peak = self.peak as f64;
-            self.clean *= CLEAN_DECAY;
             if self.min_lag > self.target && self.peak > 0 {
-                // Behind for the whole interval: a standing queue. Ours when more runs than
-                // recently ran clean, or when it has stood for 100 ms whatever runs.
-                self.lagging += 1;
-                if peak > self.clean * NEW_LOAD || self.lagging >= STANDING_INTERVALS {
-                    // Cut hard, from what was actually running: a limit that did not bind
-                    // yet (the onset of a surge) would otherwise take several cuts before it
-                    // sheds anything.
-                    let from = self.limit.min(peak);
-                    self.limit = (from * 0.7).max(MIN_LIMIT as f64);
-                    self.lagging = 0;
-                }
-            } else {
-                self.lagging = 0;
-                if self.max_lag <= self.target {
-                    self.clean = self.clean.max(peak);
-                    if self.used {
-                        // Keeping up and the limit is what binds: probe upwards.
-                        self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
-                    }
-                }
+                // Behind for the whole interval: a standing queue. Cut hard, from what was
+                // actually running: a limit that did not bind yet (the onset of a surge) would
+                // otherwise take several cuts before it sheds anything.
+                let from = self.limit.min(self.peak as f64);
+                self.limit = (from * 0.7).max(MIN_LIMIT as f64);
+            } else if self.max_lag <= self.target && self.used {
+                // Keeping up and the limit is what binds: probe upwards.
+                self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
             }
             self.ticks = 0;
             self.min_lag = Duration::MAX;

@@ -27,30 +27,6 @@ fn a_standing_lag_cuts_the_limit_and_a_burst_does_not() {
 }
 
 #[test]
-fn lag_at_a_concurrency_that_ran_clean_is_cut_only_once_it_stands_for_100_ms() {
-    let mut a = Aimd::new(64);
-    a.configure(3 * MS, 1024);
-    // 20 at once ran without lag: that concurrency is proven.
-    assert_eq!(interval(&mut a, MS, 20), 64);
-    // The core is taken away (a stolen vCPU): lag at the same concurrency. Not cut at once...
-    for _ in 1..STANDING_INTERVALS {
-        assert_eq!(interval(&mut a, 8 * MS, 20), 64);
-    }
-    // ...but once the lag has stood for STANDING_INTERVALS, it is a queue all the same.
-    assert_eq!(interval(&mut a, 8 * MS, 20), 14);
-    // A clean interval in between starts the count again.
-    let mut b = Aimd::new(64);
-    b.configure(3 * MS, 1024);
-    interval(&mut b, MS, 20);
-    for _ in 0..10 {
-        interval(&mut b, 8 * MS, 20);
-        assert_eq!(interval(&mut b, MS, 20), 64, "never standing");
-    }
-    // More than a quarter above the clean concurrency is new load: cut at the first interval.
-    assert_eq!(interval(&mut b, 8 * MS, 26), 18);
-}
-
-#[test]
 fn a_surge_is_cut_from_what_runs_not_from_an_unused_limit() {
     let mut a = Aimd::new(64);
     a.configure(3 * MS, 1024);
