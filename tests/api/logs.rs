@@ -16,7 +16,7 @@ async fn json_logs_carry_the_auction_and_partner_spans() {
         cfg,
         &broken.endpoint(),
         "circuit_breaker.failure_threshold = 1",
-    ) + "\n[log]\nformat = \"json\"\nlevel = \"info\"\n";
+    ) + "\n[log]\nformat = \"json\"\nlevel = \"info,bidgate::fanout=debug\"\n";
     let file = ConfigFile::new("json-logs", &cfg);
     let (mut child, app) = serve_binary_logged(&file);
     let stderr = child.stderr.take().unwrap();
@@ -78,6 +78,9 @@ async fn json_logs_carry_the_auction_and_partner_spans() {
             .any(|s| s["name"] == "auction" && s["id"] == "auction-for-the-log"),
         "{event}"
     );
+    // The event names its partner itself (at `info` too); the partner span, costly per
+    // call, is there when debug is on for the fan-out (docs/operations.md, Logs).
+    assert_eq!(event["fields"]["partner"], "log-broken", "{event}");
     assert!(
         spans
             .iter()
