@@ -83,7 +83,7 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
         return Err("request.wseat and request.bseat must not both be given".into());
     }
     for (object, keys) in REQUEST_COUNTS {
-        non_negative(r.rest.get(*object), keys, &format!("request.{object}"))?;
+        non_negative(r.rest.get(*object), keys, || format!("request.{object}"))?;
     }
     check_content(&r.rest)?;
     let mut seen = HashMap::with_capacity(r.imp.len());
