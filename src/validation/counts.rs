@@ -94,11 +94,9 @@ pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), S
             .flatten()
     };
     for (j, f) in items("banner", "format") {
-        non_negative(
-            Some(f),
-            &["w", "h", "wratio", "hratio", "wmin"],
-            || format!("{at}.banner.format[{j}]"),
-        )?;
+        non_negative(Some(f), &["w", "h", "wratio", "hratio", "wmin"], || {
+            format!("{at}.banner.format[{j}]")
+        })?;
     }
     for kind in ["video", "audio"] {
         for (j, d) in items(kind, "rqddurs") {
@@ -108,28 +106,22 @@ pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), S
         }
         // Companion banners are sizes and positions too; duration floors' bounds, durations.
         for (j, c) in items(kind, "companionad") {
-            non_negative(
-                Some(c),
-                &["w", "h", "pos"],
-                || format!("{at}.{kind}.companionad[{j}]"),
-            )?;
+            non_negative(Some(c), &["w", "h", "pos"], || {
+                format!("{at}.{kind}.companionad[{j}]")
+            })?;
         }
         for (j, f) in items(kind, "durfloors") {
-            non_negative(
-                Some(f),
-                &["mindur", "maxdur"],
-                || format!("{at}.{kind}.durfloors[{j}]"),
-            )?;
+            non_negative(Some(f), &["mindur", "maxdur"], || {
+                format!("{at}.{kind}.durfloors[{j}]")
+            })?;
         }
     }
     // Auto-refresh: how many refreshes, and the least seconds between them.
     non_negative(imp.get("refresh"), &["count"], || format!("{at}.refresh"))?;
     for (j, r) in items("refresh", "refsettings") {
-        non_negative(
-            Some(r),
-            &["minint"],
-            || format!("{at}.refresh.refsettings[{j}]"),
-        )?;
+        non_negative(Some(r), &["minint"], || {
+            format!("{at}.refresh.refsettings[{j}]")
+        })?;
     }
     for (j, deal) in items("pmp", "deals") {
         if deal
