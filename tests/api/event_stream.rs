@@ -20,7 +20,11 @@ const PARTITIONS: i32 = 3;
 
 /// Long enough for a first record on a busy machine (metadata, a producer id), short
 /// enough that a broker down spills soon.
-const DELIVERY: &str = "delivery_timeout_ms = 2000";
+/// librdkafka reconnects to a broker that was down with a backoff growing to 10 s by
+/// default, which alone could use up a test's patience after `broker_up` (a CI run failed
+/// waiting for the spill's replay): the tests cap it at 250 ms.
+const DELIVERY: &str = "delivery_timeout_ms = 2000\n\
+    properties = { \"reconnect.backoff.max.ms\" = \"250\" }";
 
 type Mock = MockCluster<'static, DefaultProducerContext>;
 
