@@ -44,6 +44,19 @@ pub fn substitute_json<'t>(text: &'t str, v: &Values<'_>) -> Cow<'t, str> {
     replace(text, v, Encode::Json)
 }
 
+/// [`substitute_json`] written as a whole JSON string literal, quotes included (a winner's
+/// `adm` on its way out), so that adding the quotes is not one more copy of the markup;
+/// `None` when `text` has no `${`.
+pub fn substitute_json_literal(text: &str, v: &Values<'_>) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 66);
+    out.push('"');
+    if !replace_into(text, v, Encode::Json, &mut out) {
+        return None;
+    }
+    out.push('"');
+    Some(out)
+}
+
 /// How a value is written into the text.
 #[derive(Clone, Copy)]
 enum Encode {
@@ -79,8 +92,20 @@ fn percent_encode(s: &str, out: &mut String) {
 
 /// Why by hand and byte by byte: markup carries dozens of macros (one per tracking URL), and
 /// a `str::find("${")` per macro (a substring searcher set up each time) plus a `String` per
-/// value made this a tenth of a winner's cost.
+/// value made this a tenth of a winner's cost. Each value is encoded once per text, on first
+/// use: a VAST repeats `${AUCTION_ID}` in every tracking URL.
 fn replace<'t>(text: &'t str, v: &Values<'_>, encode: Encode) -> Cow<'t, str> {
+    let mut out = String::new();
+    if replace_into(text, v, encode, &mut out) {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Appends `text` with its known macros replaced to `out` and returns `true`; or leaves `out`
+/// alone and returns `false` when `text` has no `${` at all (the caller keeps `text`).
+fn replace_into(text: &str, v: &Values<'_>, encode: Encode, out: &mut String) -> bool {
     let open = |from: usize| {
         let mut at = from;
         while let Some(i) = text[at..].find('$') {
@@ -93,16 +118,11 @@ fn replace<'t>(text: &'t str, v: &Values<'_>, encode: Encode) -> Cow<'t, str> {
         None
     };
     let Some(mut start) = open(0) else {
-        return Cow::Borrowed(text);
+        return false;
     };
-    let mut out = String::with_capacity(text.len() + 64);
+    out.reserve(text.len() + 64);
     let mut copied = 0;
-    // Markup repeats the price in every tracking URL: format it once.
-    let numbers = Numbers {
-        price: v.price.map(|m| m.to_f64().to_string()),
-        min_to_win: v.min_to_win.map(|m| m.to_f64().to_string()),
-        loss: v.loss.map(|l| l.to_string()),
-    };
+    let mut encoded: [Option<String>; KNOWN.len()] = Default::default();
     loop {
         let after = start + 2;
         let Some(end) = text[after..].find('}') else {
@@ -110,9 +130,9 @@ fn replace<'t>(text: &'t str, v: &Values<'_>, encode: Encode) -> Cow<'t, str> {
         };
         let close = after + end + 1;
         let name = &text[after..after + end];
-        if known(name) {
+        if let Some(k) = KNOWN.iter().position(|known| *known == name) {
             out.push_str(&text[copied..start]);
-            write_value(name, v, &numbers, encode, &mut out);
+            out.push_str(encoded[k].get_or_insert_with(|| value(k, v, encode)));
             copied = close;
         }
         match open(close) {
@@ -121,51 +141,48 @@ fn replace<'t>(text: &'t str, v: &Values<'_>, encode: Encode) -> Cow<'t, str> {
         }
     }
     out.push_str(&text[copied..]);
-    Cow::Owned(out)
+    true
 }
 
+/// The macros replaced, in the order `value` knows them by.
 const KNOWN: [&str; 9] = [
     "AUCTION_ID",
     "AUCTION_BID_ID",
     "AUCTION_IMP_ID",
     "AUCTION_SEAT_ID",
     "AUCTION_AD_ID",
-    "AUCTION_PRICE",
     "AUCTION_CURRENCY",
-    "AUCTION_LOSS",
+    "AUCTION_PRICE",
     "AUCTION_MIN_TO_WIN",
+    "AUCTION_LOSS",
 ];
 
-fn known(name: &str) -> bool {
-    KNOWN.contains(&name)
-}
-
-/// The numeric values, formatted once per text.
-struct Numbers {
-    price: Option<String>,
-    min_to_win: Option<String>,
-    loss: Option<String>,
-}
-
-/// Writes a known macro's value (empty when it has none), encoded for where it goes.
-fn write_value(name: &str, v: &Values<'_>, n: &Numbers, encode: Encode, out: &mut String) {
-    let text: &str = match name {
-        "AUCTION_ID" => v.auction_id,
-        "AUCTION_BID_ID" => v.bid_id.unwrap_or_default(),
-        "AUCTION_IMP_ID" => v.imp_id,
-        "AUCTION_SEAT_ID" => v.seat_id,
-        "AUCTION_AD_ID" => v.ad_id.unwrap_or_default(),
-        "AUCTION_CURRENCY" => v.currency,
-        "AUCTION_PRICE" => n.price.as_deref().unwrap_or_default(),
-        "AUCTION_MIN_TO_WIN" => n.min_to_win.as_deref().unwrap_or_default(),
-        "AUCTION_LOSS" => n.loss.as_deref().unwrap_or_default(),
-        _ => "",
+/// The value of `KNOWN[k]` (empty when it has none), encoded for where it goes.
+fn value(k: usize, v: &Values<'_>, encode: Encode) -> String {
+    let number;
+    let text: &str = match k {
+        0 => v.auction_id,
+        1 => v.bid_id.unwrap_or_default(),
+        2 => v.imp_id,
+        3 => v.seat_id,
+        4 => v.ad_id.unwrap_or_default(),
+        5 => v.currency,
+        _ => {
+            number = match k {
+                6 => v.price.map(|m| m.to_f64().to_string()),
+                7 => v.min_to_win.map(|m| m.to_f64().to_string()),
+                _ => v.loss.map(|l| l.to_string()),
+            };
+            number.as_deref().unwrap_or_default()
+        }
     };
+    let mut out = String::with_capacity(text.len());
     match encode {
         Encode::Plain => out.push_str(text),
-        Encode::Url => percent_encode(text, out),
-        Encode::Json => json_escape(text, out),
+        Encode::Url => percent_encode(text, &mut out),
+        Encode::Json => json_escape(text, &mut out),
     }
+    out
 }
 
 #[cfg(test)]

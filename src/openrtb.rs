@@ -141,11 +141,8 @@ impl Bid {
                 Cow::Borrowed(_) => None,
             };
         }
-        match crate::macros::substitute_json(inner, values) {
-            // Valid as it stands: the macros' values were written JSON-escaped.
-            Cow::Owned(r) => Some(Markup::from_checked_literal(&format!("\"{r}\""))),
-            Cow::Borrowed(_) => None,
-        }
+        // Valid as it stands: the macros' values were written JSON-escaped.
+        crate::macros::substitute_json_literal(inner, values).map(Markup::from_checked_string)
     }
 
     pub fn set_adm(&mut self, text: &str) {
