@@ -3,15 +3,16 @@
 //! Why a scanner of our own: markup is nearly all of an answer (a 4 KB VAST and a 3 KB
 //! display tag per partner, escaped quotes every ~20 bytes), and serde_json's string scan,
 //! which pays ~100 instructions at every escape, was a quarter of an auction's
-//! instructions. So the body is first walked by [`lift_markup`], which skips strings 16
-//! bytes at a time ([`string_end`]) and tracks just enough structure to know which strings
-//! are `seatbid[].bid[].adm`. Each such markup is checked (escapes, control characters, UTF-8),
+//! instructions. So the body is first walked by [`lift_markup`], which skips strings 64
+//! bytes at a time (`scan::string_end`) and tracks just enough structure to know which strings
+//! are `seatbid[].bid[].adm`. Each such markup is checked (escapes, control characters, UTF-8 unless ASCII),
 //! kept aside, and replaced in a copy of the body by its index, a number: serde_json then
 //! reads a body of a few hundred bytes per bid, and the markup goes back into its bid
 //! as a [`Markup`]. Anything unusual (a key written with escapes, a non-string `adm`, a
 //! body that does not scan) takes the plain serde_json path, which also gives the error
 //! messages: the result is the same either way (the fuzz target `partner_response` checks).
 
+use super::scan::string_end;
 use crate::openrtb::{BidResponse, Markup};
 use crate::outcome::{BadResponse, Outcome};
 use std::io::Write;
@@ -85,7 +86,7 @@ fn lift_markup(body: &[u8]) -> Option<Lifted<'_>> {
     while i < body.len() {
         match body[i] {
             b'"' => {
-                let end = string_end(body, i + 1)?;
+                let (end, ascii) = string_end(body, i + 1)?;
                 let top = stack.last().copied();
                 let in_object = matches!(
                     top,
@@ -104,7 +105,13 @@ fn lift_markup(body: &[u8]) -> Option<Lifted<'_>> {
                         _ => Key::Other,
                     };
                 } else if top == Some(Frame::Bid) && key == Key::Adm {
-                    let literal = std::str::from_utf8(&body[i..=end]).ok()?;
+                    let literal = if ascii {
+                        // SAFETY: every byte of the text is below 0x80 (`string_end` saw no
+                        // high bit), and the quotes around it are ASCII: ASCII is UTF-8.
+                        unsafe { std::str::from_utf8_unchecked(&body[i..=end]) }
+                    } else {
+                        std::str::from_utf8(&body[i..=end]).ok()?
+                    };
                     out.extend_from_slice(&body[copied..i]);
                     // The index, written in place (no string allocated per bid).
                     let _ = write!(out, "{}", markup.len());
@@ -179,90 +186,6 @@ fn restore(response: &mut BidResponse, markup: Vec<&str>) -> bool {
     used.iter().all(|u| *u)
 }
 
-/// The index of the quote that closes the JSON string starting at `from` (just after its
-/// opening quote); `None` if the string is not valid JSON: a raw control character, a bad
-/// escape, or no end. (UTF-8 is checked by the caller where it keeps the text; serde_json
-/// checks the rest.) Works 16 bytes at a time: a mask of the bytes that matter (quote,
-/// backslash, control) per block, whose bits are then walked without leaving the block:
-/// markup has an escaped quote every ~20 bytes, and a scan that restarts at each of them
-/// (serde_json's, or `memchr2` per segment) pays its set-up cost ~400 times per answer.
-fn string_end(body: &[u8], mut at: usize) -> Option<usize> {
-    while at < body.len() {
-        let (mut mask, width) = match body.get(at..at + 16) {
-            Some(block) => (special16(block.try_into().ok()?), 16),
-            None => (special_tail(&body[at..]), body.len() - at),
-        };
-        let block_end = at + width;
-        // The first position in this block not yet consumed, relative to `at`.
-        let mut next: u32 = 0;
-        loop {
-            mask &= u32::MAX << next;
-            if mask == 0 {
-                at = block_end;
-                break;
-            }
-            let i = at + mask.trailing_zeros() as usize;
-            match body[i] {
-                b'"' => return Some(i),
-                b'\\' => {
-                    let after = match body.get(i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i + 2,
-                        b'u' => {
-                            let hex = body.get(i + 2..i + 6)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            i + 6
-                        }
-                        _ => return None,
-                    };
-                    if after >= block_end {
-                        at = after;
-                        break;
-                    }
-                    next = (after - at) as u32;
-                }
-                _ => return None, // a raw control character
-            }
-        }
-    }
-    None
-}
-
-/// Bit k set when `block[k]` is a quote, a backslash or a control character.
-#[cfg(target_arch = "x86_64")]
-fn special16(block: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // SAFETY: the load reads exactly the 16 bytes of `block` (unaligned loads are allowed);
-    // SSE2 is part of every x86_64 target, so the intrinsics are available.
-    unsafe {
-        let v = _mm_loadu_si128(block.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // v ≤ 0x1F (unsigned) exactly when min(v, 0x1F) == v.
-        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32 & 0xFFFF
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn special16(block: &[u8; 16]) -> u32 {
-    special_tail(block)
-}
-
-/// [`special16`] for up to 32 bytes, one at a time.
-fn special_tail(bytes: &[u8]) -> u32 {
-    bytes
-        .iter()
-        .take(32)
-        .enumerate()
-        .filter(|(_, b)| matches!(b, b'"' | b'\\' | 0..=0x1F))
-        .fold(0, |m, (k, _)| m | 1 << k)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,52 +248,5 @@ mod tests {
         body[at] = 0xff;
         assert!(lift_markup(&body).is_none());
         assert!(read(&body).is_err());
-    }
-
-    #[test]
-    fn the_block_mask_matches_the_byte_by_byte_one() {
-        let mut block = [b'a'; 16];
-        for (k, b) in [
-            (0, b'"'),
-            (3, b'\\'),
-            (7, 0x1F),
-            (9, 0),
-            (15, b'"'),
-            (11, 0x20),
-            (12, 0xff),
-        ] {
-            block[k] = b;
-        }
-        assert_eq!(special16(&block), special_tail(&block));
-        assert_eq!(special16(&block), 1 | 1 << 3 | 1 << 7 | 1 << 9 | 1 << 15);
-    }
-
-    #[test]
-    fn string_end_finds_ends_across_blocks() {
-        // Escapes straddling the 16-byte blocks, long runs without any, a `\u` split.
-        let text = format!(
-            "{}\\\"{}\\u00e9{}\\\\",
-            "x".repeat(15),
-            "y".repeat(14),
-            "z".repeat(40)
-        );
-        let body = format!("{text}\" tail");
-        assert_eq!(string_end(body.as_bytes(), 0), Some(text.len()));
-        let want: String = serde_json::from_str(&format!("\"{text}\"")).unwrap();
-        assert!(want.ends_with('\\'));
-        for cut in 0..body.len() {
-            let r = string_end(&body.as_bytes()[..cut], 0);
-            assert!(r.is_none() || r == Some(text.len()), "cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn string_end_handles_escapes() {
-        let s = br#"a\"b\\\u00e9\/c" rest"#;
-        assert_eq!(string_end(s, 0), Some(15));
-        assert_eq!(string_end(br#"a\x""#, 0), None);
-        assert_eq!(string_end(br#"a\u12g4""#, 0), None);
-        assert_eq!(string_end(b"abc", 0), None);
-        assert_eq!(string_end(b"a\tb\"", 0), None);
     }
 }

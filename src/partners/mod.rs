@@ -7,6 +7,7 @@
 mod answer;
 mod call;
 mod demand;
+mod scan;
 
 pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
