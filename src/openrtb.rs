@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 
+mod bid;
 mod markup;
+pub use bid::Bid;
 pub use markup::Markup;
 
 pub type Rest = Map<String, Value>;
@@ -77,95 +79,6 @@ pub struct SeatBid {
     pub seat: Option<String>,
     #[serde(flatten)]
     pub rest: Rest,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Bid {
-    pub id: String,
-    pub impid: String,
-    /// A JSON number is required; its sanity (finite, > 0) is judged by the auction.
-    pub price: f64,
-    /// The markup, kept as the partner sent it (a JSON string, escapes and all): most bids
-    /// lose, and a loser's markup is never read, so it is neither unescaped on the way in
-    /// nor escaped again on the way out. Read it with [`Bid::adm`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adm: Option<Markup>,
-    #[serde(flatten)]
-    pub rest: Rest,
-}
-
-impl PartialEq for Bid {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-            && self.impid == other.impid
-            && self.price == other.price
-            && self.adm.as_ref().map(|a| a.get()) == other.adm.as_ref().map(|a| a.get())
-            && self.rest == other.rest
-    }
-}
-
-impl Bid {
-    /// `adm` as text: `None` when absent or not a JSON string. Borrowed unless it has escapes.
-    pub fn adm(&self) -> Option<Cow<'_, str>> {
-        let raw = self.adm.as_ref()?.get();
-        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-        // A raw JSON string without a backslash is its own text: borrow it. (Not by trying
-        // `from_str::<&str>` first: its failure on escaped markup formats the whole markup
-        // into an error message, which cost a fifth of an auction's instructions.)
-        if !inner.contains('\\') {
-            return Some(Cow::Borrowed(inner));
-        }
-        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
-    }
-
-    /// Whether `adm` is a non-empty JSON string (without unescaping it).
-    pub fn has_markup(&self) -> bool {
-        self.adm
-            .as_ref()
-            .is_some_and(|a| a.get().len() > 2 && a.get().starts_with('"'))
-    }
-
-    /// `adm` with its macros replaced (a winner's markup); `None` when nothing changed.
-    /// Done on the raw JSON text, values JSON-escaped: the markup is not unescaped and
-    /// escaped again. Markup with `\u` escapes (which could spell a macro in disguise)
-    /// takes the long way.
-    pub fn adm_substituted(&self, values: &crate::macros::Values<'_>) -> Option<Markup> {
-        let raw = self.adm.as_ref()?.get();
-        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-        if !inner.contains("${") {
-            return None;
-        }
-        if inner.contains("\\u") {
-            return match crate::macros::substitute(&self.adm()?, values) {
-                Cow::Owned(r) => Some(Markup::from_text(&r)),
-                Cow::Borrowed(_) => None,
-            };
-        }
-        // Valid as it stands: the macros' values were written JSON-escaped.
-        crate::macros::substitute_json_literal(inner, values).map(Markup::from_checked_string)
-    }
-
-    pub fn set_adm(&mut self, text: &str) {
-        self.adm = Some(Markup::from_text(text));
-    }
-
-    /// `dur`: the ad's duration in seconds (video/audio), when given as a sane integer.
-    pub fn dur(&self) -> Option<u32> {
-        self.rest
-            .get("dur")?
-            .as_u64()
-            .and_then(|d| u32::try_from(d).ok())
-    }
-
-    /// The first of `adomain`, the advertiser's domain.
-    pub fn first_adomain(&self) -> Option<&str> {
-        self.rest.get("adomain")?.as_array()?.first()?.as_str()
-    }
-
-    /// A string member other than `adm` (see [`Bid::adm`]).
-    pub fn str_field(&self, key: &str) -> Option<&str> {
-        self.rest.get(key)?.as_str()
-    }
 }
 
 /// Compares two JSON documents as OpenRTB readers do: numbers by value (`1` equals `1.0`).
@@ -288,35 +201,3 @@ known_and_rest!(SeatBid, "an OpenRTB SeatBid object",
     seat: seat.flatten(),
     rest,
 }));
-
-known_and_rest!(Bid, "an OpenRTB Bid object",
-{ id: String, impid: String, price: f64, adm: Markup },
-|rest| Ok(Bid {
-    id: id.unwrap_or_default(),
-    impid: impid.unwrap_or_default(),
-    price: price.ok_or_else(|| de::Error::missing_field("price"))?,
-    adm,
-    rest,
-}));
-
-#[cfg(test)]
-mod adm_tests {
-    use super::*;
-
-    #[test]
-    fn markup_is_read_borrowed_unless_escaped_and_written_back_raw() {
-        let b: Bid =
-            serde_json::from_str(r#"{"id":"b","impid":"1","price":1,"adm":"<a>"}"#).unwrap();
-        assert!(matches!(b.adm(), Some(Cow::Borrowed("<a>"))));
-        let b: Bid =
-            serde_json::from_str(r#"{"id":"b","impid":"1","price":1,"adm":"<a href=\"x\">"}"#)
-                .unwrap();
-        assert_eq!(b.adm().as_deref(), Some(r#"<a href="x">"#));
-        assert_eq!(
-            serde_json::to_string(&b).unwrap(),
-            r#"{"id":"b","impid":"1","price":1.0,"adm":"<a href=\"x\">"}"#
-        );
-        let b: Bid = serde_json::from_str(r#"{"id":"b","impid":"1","price":1,"adm":7}"#).unwrap();
-        assert_eq!(b.adm(), None, "not a string");
-    }
-}

@@ -198,7 +198,6 @@ fn ad(
         error: timed.then(|| url(Kind::Error)),
     };
     let adomain: Vec<String> = bid
-        .rest
         .get("adomain")
         .and_then(|a| a.as_array())
         .map(|a| {
@@ -207,7 +206,7 @@ fn ad(
                 .collect()
         })
         .unwrap_or_default();
-    let dims = |k: &str| bid.rest.get(k).and_then(|v| v.as_u64()).map(|v| v as u32);
+    let dims = |k: &str| bid.get(k).and_then(|v| v.as_u64()).map(|v| v as u32);
     let mut ad = Ad {
         format,
         seat: ctx.seats[won.partner.0].to_string(),

@@ -39,7 +39,7 @@ impl CreativeRules {
         if !self.acat.is_empty() {
             // A bid that states categories needs one of them (or its tier-1 parent: `IAB2`
             // allows `IAB2-3`) allowed; one without `cat` has nothing to check.
-            let cats = bid.rest.get("cat").and_then(Value::as_array);
+            let cats = bid.get("cat").and_then(Value::as_array);
             if let Some(cats) = cats.filter(|c| !c.is_empty()) {
                 let allowed = cats.iter().filter_map(Value::as_str).any(|c| {
                     let c = c.trim();
@@ -68,7 +68,7 @@ impl CreativeRules {
             return Err(Rejection::Language(lang.to_string()));
         }
         if !battr.is_empty()
-            && let Some(attrs) = bid.rest.get("attr").and_then(Value::as_array)
+            && let Some(attrs) = bid.get("attr").and_then(Value::as_array)
             && let Some(a) = attrs
                 .iter()
                 .filter_map(Value::as_u64)

@@ -224,7 +224,7 @@ impl RequestRules {
             return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
         }
         if !self.badv.is_empty() {
-            for d in strings(bid.rest.get("adomain")) {
+            for d in strings(bid.get("adomain")) {
                 // The domain itself and each parent domain (`shop.bad.com` → `bad.com`).
                 let blocked = std::iter::successors(Some(d.as_str()), |s| {
                     s.split_once('.').map(|(_, parent)| parent)
@@ -236,7 +236,7 @@ impl RequestRules {
             }
         }
         if !self.bcat.is_empty() {
-            for c in strings(bid.rest.get("cat")) {
+            for c in strings(bid.get("cat")) {
                 // The category and its tier-1 parent (`IAB25-3` → `IAB25`).
                 let parent = c.split_once('-').map(|(p, _)| p);
                 if self.bcat.contains(&c) || parent.is_some_and(|p| self.bcat.contains(p)) {
@@ -244,7 +244,7 @@ impl RequestRules {
                 }
             }
         }
-        let mtype = match bid.rest.get("mtype").and_then(Value::as_u64) {
+        let mtype = match bid.get("mtype").and_then(Value::as_u64) {
             Some(m) => Some(m as u8),
             None if rules.media.len() == 1 => Some(rules.media[0]),
             None => None, // not stated and not implied: nothing to check against
@@ -266,7 +266,7 @@ impl RequestRules {
                 self.creative.check(bid, list)?;
             }
         }
-        let dur = bid.rest.get("dur").and_then(Value::as_u64);
+        let dur = bid.get("dur").and_then(Value::as_u64);
         let mut dur_floor = None;
         if let Some(m) = mtype {
             if !rules.media.contains(&m) {
@@ -292,7 +292,6 @@ impl RequestRules {
             }
         }
         match bid
-            .rest
             .get("dealid")
             .and_then(Value::as_str)
             .filter(|d| !d.is_empty())
@@ -316,7 +315,7 @@ impl RequestRules {
                 if !deal.wadomain.is_empty() {
                     // Every advertiser of the bid must be one the deal was struck with (or a
                     // subdomain of one); a bid that names none cannot show it is.
-                    let domains = strings(bid.rest.get("adomain"));
+                    let domains = strings(bid.get("adomain"));
                     let allowed = |d: &String| {
                         std::iter::successors(Some(d.as_str()), |s| {
                             s.split_once('.').map(|(_, parent)| parent)

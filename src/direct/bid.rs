@@ -60,29 +60,29 @@ pub(super) fn bid(impid: &str, n: usize, c: &crate::internal::Candidate<'_>) -> 
             Some([v.w, v.h]),
         ),
     };
-    let mut rest = crate::openrtb::Rest::new();
-    rest.insert("adomain".into(), json!([li.advertiser.domain]));
-    rest.insert("crid".into(), c.creative.id().into());
-    rest.insert("cid".into(), li.campaign.clone().into());
-    rest.insert("mtype".into(), mtype.into());
-    if !li.categories.is_empty() {
-        rest.insert("cat".into(), json!(li.categories));
-    }
-    if let Some(d) = dur {
-        rest.insert("dur".into(), d.into());
-    }
-    if let Some([w, h]) = size {
-        rest.insert("w".into(), w.into());
-        rest.insert("h".into(), h.into());
-    }
-    rest.insert("ext".into(), json!({ "tier": tier }));
-    Bid {
+    let mut bid = Bid {
         id: format!("{}~{n}", li.id),
         impid: impid.to_string(),
         price: price.to_f64(),
         adm: Some(crate::openrtb::Markup::from_text(&adm)),
-        rest,
+        ..Bid::default()
+    };
+    bid.insert("adomain", json!([li.advertiser.domain]));
+    bid.insert("crid", c.creative.id().into());
+    bid.insert("cid", li.campaign.clone().into());
+    bid.insert("mtype", mtype.into());
+    if !li.categories.is_empty() {
+        bid.insert("cat", json!(li.categories));
     }
+    if let Some(d) = dur {
+        bid.insert("dur", d.into());
+    }
+    if let Some([w, h]) = size {
+        bid.insert("w", w.into());
+        bid.insert("h", h.into());
+    }
+    bid.insert("ext", json!({ "tier": tier }));
+    bid
 }
 
 fn vast(

@@ -124,7 +124,7 @@ pub(super) fn capture(
 
 /// Up to `MAX_LIST` entries of the bid's array `key` that `read` accepts.
 fn list<T>(bid: &Bid, key: &str, read: impl Fn(&serde_json::Value) -> Option<T>) -> Vec<T> {
-    let Some(values) = bid.rest.get(key).and_then(serde_json::Value::as_array) else {
+    let Some(values) = bid.get(key).and_then(serde_json::Value::as_array) else {
         return Vec::new();
     };
     values.iter().filter_map(read).take(MAX_LIST).collect()

@@ -42,10 +42,7 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
         }
         // What the partner bid, as it bid it (Prebid Server's `origbidcpm`/`origbidcur`).
         let orig = bid.price;
-        let ext = bid
-            .rest
-            .entry("ext")
-            .or_insert_with(|| serde_json::json!({}));
+        let ext = bid.member_or_insert("ext", || serde_json::json!({}));
         if let Some(ext) = ext.as_object_mut() {
             ext.insert("origbidcpm".into(), orig.into());
             ext.insert("origbidcur".into(), won.bid_currency.as_str().into());
@@ -56,14 +53,14 @@ pub fn bid_response(gw: &Gateway, settled: Settled) -> Option<BidResponse> {
             .unwrap_or(won.clearing)
             .to_f64();
         // bidgate fired the win and loss notices itself: the client must not fire them again.
-        bid.rest.remove("nurl");
-        bid.rest.remove("lurl");
+        bid.remove("nurl");
+        bid.remove("lurl");
         if let Some(burl) = burl {
-            bid.rest.insert("burl".into(), burl.into());
+            bid.insert("burl", burl.into());
         }
         // Nothing bills a test auction: the client gets no billing notice to fire.
         if !billable {
-            bid.rest.remove("burl");
+            bid.remove("burl");
         }
         let s = *seat_of[won.partner.0].get_or_insert_with(|| {
             seatbid.push(SeatBid {

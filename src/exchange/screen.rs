@@ -186,7 +186,6 @@ pub(super) fn offers<'a>(
                     rank,
                     fixed: tier.is_some_and(|r| r != 1) || fixed_price,
                     slot: bid
-                        .rest
                         .get("slotinpod")
                         .and_then(serde_json::Value::as_i64)
                         .filter(|s| (-1..=2).contains(s))
