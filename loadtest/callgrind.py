@@ -17,6 +17,10 @@ and the counters dumped: instructions / N.
     python3 loadtest/callgrind.py            # 300 measured auctions each
     python3 loadtest/callgrind.py --n 100 --keep   # keep the callgrind.out files
                                                    # (callgrind_annotate FILE | head -60)
+
+CG_EXTRA is appended to bidgate's config after its [server] and [auction] tables, to price
+one setting, e.g. the connect bound:
+    CG_EXTRA=$'[http_client]\nmax_connecting = 0\n\n' python3 loadtest/callgrind.py --n 100
 """
 
 import argparse
@@ -125,7 +129,7 @@ def main():
             # Lag and admission checks off: under valgrind every worker "lags".
             f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 1\nmax_worker_lag_ms = 0\n'
                     'target_worker_lag_ms = 0\n\n[auction]\npricing = "second_price"\n'
-                    f'max_tmax_ms = {TMAX}\n\n')
+                    f'max_tmax_ms = {TMAX}\n\n' + os.environ.get('CG_EXTRA', ''))
             for i, u in enumerate(urls):
                 f.write(f'[[partners]]\nid = "p{i}"\nendpoint = "{u}"\ntimeout_ms = {TMAX - 500}\n\n')
         res = {}
