@@ -95,3 +95,57 @@ fn the_lag_peak_holds_the_worst_recent_lag_and_fades_at_10_ms_a_second() {
     // A worse lag replaces it at once.
     assert_eq!(peak_for_test(p, 30 * MS), 29_000);
 }
+
+/// The order one turn of a worker's loop serves a parse and a socket that just became
+/// readable, with the worker `lag` behind: what `yield_if_behind` is for.
+fn served_order(lag: Duration) -> Vec<&'static str> {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        set_worker_lag_for_test(lag);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let (answer_in, answer) = tokio::sync::oneshot::channel::<()>();
+        let o = order.clone();
+        let reader = tokio::task::spawn_local(async move {
+            let mut byte = [0u8; 1];
+            server.read_exact(&mut byte).await.unwrap();
+            o.borrow_mut().push("new request read");
+        });
+        let o = order.clone();
+        let parser = tokio::task::spawn_local(async move {
+            answer.await.unwrap();
+            yield_if_behind().await;
+            o.borrow_mut().push("answer parsed");
+        });
+        // Both tasks wait: the reader on its socket, the parser on its answer.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // A request arrives, and in the same turn an answer is ready to be parsed.
+        client.write_all(b"x").await.unwrap();
+        answer_in.send(()).unwrap();
+        reader.await.unwrap();
+        parser.await.unwrap();
+        set_worker_lag_for_test(Duration::ZERO);
+        order.take()
+    })
+}
+
+#[test]
+fn a_worker_behind_reads_new_requests_before_it_parses_an_answer() {
+    assert_eq!(served_order(30 * MS), ["new request read", "answer parsed"]);
+    // On time, nothing is deferred: the answer already woken is parsed first.
+    assert_eq!(
+        served_order(Duration::ZERO),
+        ["answer parsed", "new request read"]
+    );
+}

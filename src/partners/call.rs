@@ -65,7 +65,10 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
     }
     match read(&mut resp, max_bytes).await {
         (Some(failed), body) => (failed, heard(body)),
-        (None, body) => (parse(&body), heard(body)),
+        (None, body) => {
+            crate::limits::yield_if_behind().await;
+            (parse(&body), heard(body))
+        }
     }
 }
 
