@@ -36,6 +36,18 @@ pub(super) fn fire(
             _ => None,
         }
     };
+    // Most auctions have nothing to notify (no partner takes notices, or no bid names a
+    // notice URL): then the lookups below are not built at all.
+    let notified = |o: &Offer<'_>| {
+        let notices = &gw.partners[called[o.key.response].partner].notices;
+        bid(o).is_some_and(|(b, _, _)| {
+            (notices.win && b.str_field("nurl").is_some())
+                || (notices.loss && b.str_field("lurl").is_some())
+        })
+    };
+    if !offers.iter().any(notified) {
+        return;
+    }
     // Looked up per offer, so built once (requests can carry thousands of imps and bids):
     // imp id → (winner's rank, clearing price): for a pod the highest rank and the lowest
     // winning price, which is what a loser had to beat to get in (its MIN_TO_WIN); offer

@@ -72,17 +72,18 @@ pub(super) fn non_negative(
 /// An imp's counts and sizes are not negative (see `IMP_COUNTS`), its banner formats' and
 /// its durations' included, and each of its deals has an `id` (a deal bid names it).
 pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), String> {
-    let at = format!("request.imp[{i}]");
+    // The path is written only for an error: most requests have none.
+    let at = || format!("request.imp[{i}]");
     for (object, keys) in IMP_COUNTS {
         match *object {
             "" => {
                 for k in *keys {
                     if imp.get(*k).and_then(Value::as_f64).is_some_and(|v| v < 0.0) {
-                        return Err(format!("{at}.{k} must be >= 0"));
+                        return Err(format!("{}.{k} must be >= 0", at()));
                     }
                 }
             }
-            o => non_negative(imp.get(o), keys, || format!("{at}.{o}"))?,
+            o => non_negative(imp.get(o), keys, || format!("{}.{o}", at()))?,
         }
     }
     let items = |o: &str, k: &str| {
@@ -95,32 +96,34 @@ pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), S
     };
     for (j, f) in items("banner", "format") {
         non_negative(Some(f), &["w", "h", "wratio", "hratio", "wmin"], || {
-            format!("{at}.banner.format[{j}]")
+            format!("{}.banner.format[{j}]", at())
         })?;
     }
     for kind in ["video", "audio"] {
         for (j, d) in items(kind, "rqddurs") {
             if d.as_f64().is_some_and(|v| v < 0.0) {
-                return Err(format!("{at}.{kind}.rqddurs[{j}] must be >= 0"));
+                return Err(format!("{}.{kind}.rqddurs[{j}] must be >= 0", at()));
             }
         }
         // Companion banners are sizes and positions too; duration floors' bounds, durations.
         for (j, c) in items(kind, "companionad") {
             non_negative(Some(c), &["w", "h", "pos"], || {
-                format!("{at}.{kind}.companionad[{j}]")
+                format!("{}.{kind}.companionad[{j}]", at())
             })?;
         }
         for (j, f) in items(kind, "durfloors") {
             non_negative(Some(f), &["mindur", "maxdur"], || {
-                format!("{at}.{kind}.durfloors[{j}]")
+                format!("{}.{kind}.durfloors[{j}]", at())
             })?;
         }
     }
     // Auto-refresh: how many refreshes, and the least seconds between them.
-    non_negative(imp.get("refresh"), &["count"], || format!("{at}.refresh"))?;
+    non_negative(imp.get("refresh"), &["count"], || {
+        format!("{}.refresh", at())
+    })?;
     for (j, r) in items("refresh", "refsettings") {
         non_negative(Some(r), &["minint"], || {
-            format!("{at}.refresh.refsettings[{j}]")
+            format!("{}.refresh.refsettings[{j}]", at())
         })?;
     }
     for (j, deal) in items("pmp", "deals") {
@@ -130,7 +133,8 @@ pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), S
             .is_none_or(str::is_empty)
         {
             return Err(format!(
-                "{at}.pmp.deals[{j}].id must be present and non-empty"
+                "{}.pmp.deals[{j}].id must be present and non-empty",
+                at()
             ));
         }
     }
