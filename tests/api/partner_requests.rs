@@ -226,6 +226,16 @@ async fn extra_headers_from_the_environment_and_gzip_bodies() {
     );
     let got = plain.requests();
     assert_eq!(got[0].header("x-auth"), None, "headers are per partner");
+    // The Host header bidgate writes once per partner: one, its endpoint's host and port.
+    for (partner, got) in [(&zipped, zipped.requests()), (&plain, got.clone())] {
+        let hosts: Vec<_> = got[0]
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(hosts, [partner.addr.to_string()]);
+    }
     assert_eq!(got[0].header("content-encoding"), None);
     assert_eq!(got[0].body["id"], "req-1");
     child.kill().unwrap();
