@@ -8,7 +8,9 @@
 //! "odd-length backslash run" trick), so an escape costs nothing of its own. Only escapes of
 //! something other than a quote or a backslash (`\n`, `\u00e9`…) are looked at one by one.
 //! The high-bit mask tells whether the string is plain ASCII, so its UTF-8 check can be
-//! skipped.
+//! skipped. On a CPU with AVX2 (checked at run time) the same loop is compiled for it and
+//! takes two 32-byte vectors per chunk instead of four 16-byte ones (callgrind: 1.243 →
+//! 1.205 M instructions per auction).
 
 /// Bit `k` of each mask describes byte `k` of a 64-byte chunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -30,6 +32,24 @@ pub(super) fn string_end(body: &[u8], from: usize) -> Option<(usize, bool)> {
     if let Some(Some(end)) = body.get(from..from + 16).map(|b| short(b.try_into().ok()?)) {
         return Some((from + end.0, end.1));
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: this CPU has AVX2 (checked just above; the answer is cached by std).
+        return unsafe { long_avx2(body, from) };
+    }
+    long(body, from, masks)
+}
+
+/// [`long`] compiled for AVX2, with its 32-byte masks: half the vector work per chunk.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn long_avx2(body: &[u8], from: usize) -> Option<(usize, bool)> {
+    long(body, from, |chunk| masks_avx2(chunk))
+}
+
+/// The string's end, 64 bytes at a time, each chunk's masks from `masks`.
+#[inline(always)]
+fn long(body: &[u8], from: usize, masks: impl Fn(&[u8; 64]) -> Masks) -> Option<(usize, bool)> {
     let mut at = from;
     // 1 when the first byte of the next chunk is escaped by a backslash at the end of this one.
     let mut carry = 0;
@@ -145,6 +165,49 @@ fn masks(chunk: &[u8; 64]) -> Masks {
     m
 }
 
+/// [`masks`] with two 32-byte AVX2 vectors instead of four 16-byte ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn masks_avx2(chunk: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+    // SAFETY: each load reads 32 bytes inside `chunk` (unaligned loads are allowed).
+    let (lo, hi): (__m256i, __m256i) = unsafe {
+        (
+            _mm256_loadu_si256(chunk.as_ptr().cast()),
+            _mm256_loadu_si256(chunk.as_ptr().add(32).cast()),
+        )
+    };
+    let bits = |l: __m256i, h: __m256i| {
+        u64::from(_mm256_movemask_epi8(l) as u32) | u64::from(_mm256_movemask_epi8(h) as u32) << 32
+    };
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let backslash = _mm256_set1_epi8(b'\\' as i8);
+    let low = _mm256_set1_epi8(0x1F);
+    let mut m = Masks {
+        quote: bits(_mm256_cmpeq_epi8(lo, quote), _mm256_cmpeq_epi8(hi, quote)),
+        backslash: bits(
+            _mm256_cmpeq_epi8(lo, backslash),
+            _mm256_cmpeq_epi8(hi, backslash),
+        ),
+        ..Masks::default()
+    };
+    // Control and high bytes are rare: only whether the chunk has any is found here.
+    let control = _mm256_or_si256(
+        _mm256_cmpeq_epi8(_mm256_min_epu8(lo, low), lo),
+        _mm256_cmpeq_epi8(_mm256_min_epu8(hi, low), hi),
+    );
+    if _mm256_movemask_epi8(control) != 0 || _mm256_movemask_epi8(_mm256_or_si256(lo, hi)) != 0 {
+        let exact = masks_by_byte(chunk);
+        m.control = exact.control;
+        m.high = exact.high;
+    }
+    m
+}
+
 /// Where a string that ends within these 16 bytes, with no backslash or control byte before
 /// its end, ends (and whether it is ASCII); `None` sends the caller the long way.
 #[cfg(target_arch = "x86_64")]
@@ -198,136 +261,4 @@ fn masks_by_byte(chunk: &[u8; 64]) -> Masks {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The obvious byte-by-byte reading of a JSON string, to compare with.
-    fn reference(body: &[u8], from: usize) -> Option<(usize, bool)> {
-        let mut i = from;
-        let mut ascii = true;
-        loop {
-            let b = *body.get(i)?;
-            match b {
-                b'"' => return Some((i, ascii)),
-                0..=0x1F => return None,
-                b'\\' => {
-                    match *body.get(i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                        b'u' if body.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
-                        _ => return None,
-                    }
-                    continue;
-                }
-                0x80.. => ascii = false,
-                _ => {}
-            }
-            i += 1;
-        }
-    }
-
-    #[test]
-    fn the_masks_match_the_byte_by_byte_ones() {
-        let mut chunk = [b'a'; 64];
-        for (k, b) in [
-            (0, b'"'),
-            (3, b'\\'),
-            (7, 0x1F),
-            (9, 0),
-            (15, b'"'),
-            (16, b'\\'),
-        ] {
-            chunk[k] = b;
-        }
-        for (k, b) in [(31, 0x20), (32, 0xff), (47, 0x80), (48, 0x7f), (63, b'"')] {
-            chunk[k] = b;
-        }
-        assert_eq!(masks(&chunk), masks_by_byte(&chunk));
-        assert_eq!(masks(&chunk).quote, 1 | 1 << 15 | 1 << 63);
-        assert_eq!(masks(&chunk).high, 1 << 32 | 1 << 47);
-    }
-
-    #[test]
-    fn ends_are_found_as_a_byte_by_byte_reader_finds_them() {
-        // Strings built from the bytes that matter, at every length and offset around the
-        // chunk edges: runs of backslashes of each parity, escaped and bare quotes, `\u`
-        // escapes good and bad, control and non-ASCII bytes.
-        let alphabet: &[&[u8]] = &[
-            b"a",
-            b"\\",
-            b"\\\\",
-            b"\\\"",
-            b"\"",
-            b"\\u00e9",
-            b"\\u0g00",
-            b"\\n",
-            b"\\x",
-            b"\n",
-            "é".as_bytes(),
-            b"/",
-        ];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for round in 0..20_000 {
-            let mut body = Vec::new();
-            let filler = (next() % 130) as usize;
-            body.extend(std::iter::repeat_n(b'x', filler));
-            let pieces = 1 + next() % 12;
-            for _ in 0..pieces {
-                // Mostly plain bytes, so that ends often lie beyond the first chunk.
-                let piece: &[u8] = match next() % 4 {
-                    0 => alphabet[(next() % alphabet.len() as u64) as usize],
-                    _ => b"abcdefghijklmnopqrstu",
-                };
-                body.extend_from_slice(piece);
-            }
-            if round % 3 == 0 {
-                body.push(b'"');
-            }
-            let from = (next() as usize) % (body.len() + 1);
-            assert_eq!(
-                string_end(&body, from),
-                reference(&body, from),
-                "{:?} from {from}",
-                String::from_utf8_lossy(&body)
-            );
-        }
-    }
-
-    #[test]
-    fn escapes_are_checked() {
-        let s = br#"a\"b\\\u00e9\/c" rest"#;
-        assert_eq!(string_end(s, 0), Some((15, true)));
-        assert_eq!(string_end(br#"a\x""#, 0), None);
-        assert_eq!(string_end(br#"a\u12g4""#, 0), None);
-        assert_eq!(string_end(br#"a\u12""#, 0), None);
-        assert_eq!(string_end(b"abc", 0), None);
-        assert_eq!(string_end(b"a\tb\"", 0), None);
-        assert_eq!(string_end("é\"".as_bytes(), 0), Some((2, false)));
-    }
-
-    #[test]
-    fn backslash_runs_across_chunk_edges_escape_the_right_byte() {
-        for run in 1..6 {
-            for start in 58..66 {
-                let mut body = vec![b'a'; start];
-                body.extend(std::iter::repeat_n(b'\\', run));
-                body.extend_from_slice(b"\"tail\"");
-                let want = reference(&body, 0);
-                assert_eq!(string_end(&body, 0), want, "run {run} at {start}");
-                // An odd run escapes the quote, so the string ends at the second one.
-                let first_quote = start + run;
-                let end = if run % 2 == 1 {
-                    body.len() - 1
-                } else {
-                    first_quote
-                };
-                assert_eq!(want, Some((end, true)), "run {run} at {start}");
-            }
-        }
-    }
-}
+mod tests;
