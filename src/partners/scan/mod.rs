@@ -157,12 +157,7 @@ fn masks(chunk: &[u8; 64]) -> Masks {
             _mm_movemask_epi8(high) != 0,
         )
     };
-    if control || high {
-        let exact = masks_by_byte(chunk);
-        m.control = exact.control;
-        m.high = exact.high;
-    }
-    m
+    with_rare_bytes(m, chunk, control || high)
 }
 
 /// [`masks`] with two 32-byte AVX2 vectors instead of four 16-byte ones.
@@ -187,7 +182,7 @@ fn masks_avx2(chunk: &[u8; 64]) -> Masks {
     let quote = _mm256_set1_epi8(b'"' as i8);
     let backslash = _mm256_set1_epi8(b'\\' as i8);
     let low = _mm256_set1_epi8(0x1F);
-    let mut m = Masks {
+    let m = Masks {
         quote: bits(_mm256_cmpeq_epi8(lo, quote), _mm256_cmpeq_epi8(hi, quote)),
         backslash: bits(
             _mm256_cmpeq_epi8(lo, backslash),
@@ -200,12 +195,9 @@ fn masks_avx2(chunk: &[u8; 64]) -> Masks {
         _mm256_cmpeq_epi8(_mm256_min_epu8(lo, low), lo),
         _mm256_cmpeq_epi8(_mm256_min_epu8(hi, low), hi),
     );
-    if _mm256_movemask_epi8(control) != 0 || _mm256_movemask_epi8(_mm256_or_si256(lo, hi)) != 0 {
-        let exact = masks_by_byte(chunk);
-        m.control = exact.control;
-        m.high = exact.high;
-    }
-    m
+    let rare =
+        _mm256_movemask_epi8(control) != 0 || _mm256_movemask_epi8(_mm256_or_si256(lo, hi)) != 0;
+    with_rare_bytes(m, chunk, rare)
 }
 
 /// Where a string that ends within these 16 bytes, with no backslash or control byte before
@@ -244,6 +236,18 @@ fn short(_: &[u8; 16]) -> Option<(usize, bool)> {
 #[cfg(not(target_arch = "x86_64"))]
 fn masks(chunk: &[u8; 64]) -> Masks {
     masks_by_byte(chunk)
+}
+
+/// `m` with its control and high-bit masks filled in exactly when the vector pass saw such a
+/// byte (`rare`): rare in markup, so only then is the chunk walked byte by byte.
+#[cfg(target_arch = "x86_64")]
+fn with_rare_bytes(mut m: Masks, chunk: &[u8; 64], rare: bool) -> Masks {
+    if rare {
+        let exact = masks_by_byte(chunk);
+        m.control = exact.control;
+        m.high = exact.high;
+    }
+    m
 }
 
 /// [`masks`] one byte at a time (the reference, the path off x86_64, and the exact control
