@@ -19,7 +19,7 @@ static RULES: LazyLock<RequestRules> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    // The fast reader (markup lifted out before serde_json) must agree with serde_json alone.
+    // The fast reader (one walk, `partners::answer::reader`) must agree with serde_json alone.
     match (bidgate::partners::read(data), bidgate::partners::read_plain(data)) {
         (Ok(fast), Ok(plain)) => assert_eq!(fast, plain),
         (Err(fast), Err(plain)) => assert_eq!(fast.to_string(), plain.to_string()),

@@ -1,7 +1,7 @@
 //! A bid (`seatbid[].bid[]`): the members the gateway acts on, typed or in slots of their
 //! own, and every other member kept as it came.
 //!
-//! Why slots: a partner's answer is mostly markup (lifted out by `partners::answer`), and
+//! Why slots: a partner's answer is mostly markup (found and kept raw by `partners::answer`), and
 //! what is left, the members of each bid, went into a `Map<String, Value>`: a key
 //! allocated and a B-tree insert per member, 16 bids an auction. The members most bids
 //! carry (`adomain`, `crid`, `mtype`, the notice URLs…) now each have a slot, filled
