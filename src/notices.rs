@@ -174,6 +174,20 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
+/// The client of partners allowed private addresses, with the partners' default pool
+/// settings. (Bid requests have their own client, `partners::client`; notices are few and
+/// go to many hosts, so reqwest's per-request layers cost little here.)
+pub fn client(c: &crate::config::HttpClientConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(c.pool_max_idle_per_host)
+        .pool_idle_timeout(Duration::from_millis(c.pool_idle_timeout_ms))
+        .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
+        .tcp_nodelay(true)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 /// The guarded client: like `client`, but resolving public addresses only.
 pub fn guarded_client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()

@@ -17,7 +17,7 @@ use crate::events::token::Signer;
 use crate::events::{Events, dedup_capacity};
 use crate::internal::MemoryStore;
 use crate::notices::Notifier;
-use crate::partners::{self, PartnerId, PartnerState, Pool};
+use crate::partners::{PartnerId, PartnerState, Pool};
 use governor::{Quota, RateLimiter};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -104,11 +104,7 @@ impl State {
             });
             let settings = match kept {
                 Some(p) => p.settings.clone(),
-                None => {
-                    // Fail at load, not on the first call, when no client can be built.
-                    partners::client(&c.http_client).map_err(|e| e.to_string())?;
-                    Arc::new(c.http_client.clone())
-                }
+                None => Arc::new(c.http_client.clone()),
             };
             let limiter = match old.filter(|o| o.qps_limit == c.qps_limit) {
                 Some(o) => o.limiter.clone(),
@@ -191,7 +187,7 @@ fn events(config: &Config, before: Option<&Events>) -> Result<Events, String> {
         Some(b) => (b.client.clone(), b.guarded.clone()),
         // Notices use the default partner pool settings: one more client, built once.
         None => (
-            partners::client(&HttpClientConfig::default()).map_err(|e| e.to_string())?,
+            crate::notices::client(&HttpClientConfig::default()).map_err(|e| e.to_string())?,
             crate::notices::guarded_client().map_err(|e| e.to_string())?,
         ),
     };

@@ -2,10 +2,13 @@
 //! (`ext.debug.httpcalls`), the call also keeps the answer's status and body: only then,
 //! since the usual call reads the body once into the parser and keeps nothing.
 
+use super::client::Body;
 use super::{BadResponse, Http, Outcome, parse};
-use crate::openrtb::VERSION_HEADER;
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::io::Read;
 
 /// One partner call as debug output shows it (Prebid Server's `ext.debug.httpcalls` entry):
 /// where it went, the body sent (gzipped when the partner takes gzip), and, when an answer
@@ -27,23 +30,26 @@ pub struct HttpCall {
 /// a non-200 answer is then read as well, within the same size cap).
 pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(u16, Bytes)>) {
     let max_bytes = partner.max_response_bytes;
-    let mut post = partner
-        .client()
-        .post(partner.endpoint.clone())
-        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header(VERSION_HEADER.0, partner.openrtb_version.as_str());
-    if partner.gzip_requests {
-        post = post.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    for (name, value) in &partner.headers {
-        post = post.header(name, value);
-    }
-    let sent = post.body(body).send().await;
-    let mut resp = match sent {
+    let mut post = http::Request::new(Body::new(body));
+    *post.method_mut() = http::Method::POST;
+    *post.uri_mut() = partner.uri.clone();
+    *post.headers_mut() = partner.heads.clone();
+    let resp = match partner.client().request(post).await {
         Ok(r) => r,
         Err(e) => return (Outcome::Transport(describe(&e)), None),
     };
     let status = resp.status().as_u16();
+    // Inflated only when asked for (`gzip`); otherwise a gzip body is what it is: bad JSON.
+    let gzipped = partner.http.gzip
+        && resp
+            .headers()
+            .get(CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let length = resp
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let mut resp = resp.into_body();
     let heard = |body: Bytes| keep.then_some((status, body));
     let failed = match status {
         200 => None,
@@ -54,21 +60,38 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
         if !keep {
             return (outcome, None);
         }
-        let (_, body) = read(&mut resp, max_bytes).await;
+        let (_, body) = read(&mut resp, length, max_bytes).await;
         return (outcome, heard(body));
     }
-    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+    // The cap counts inflated bytes: a gzip body's length says nothing of those.
+    if !gzipped && length.is_some_and(|n| n > max_bytes as u64) {
         return (
             Outcome::BadResponse(BadResponse::TooLarge(max_bytes)),
             heard(Bytes::new()),
         );
     }
-    match read(&mut resp, max_bytes).await {
-        (Some(failed), body) => (failed, heard(body)),
-        (None, body) => {
-            crate::limits::yield_if_behind().await;
-            (parse(&body), heard(body))
-        }
+    let body = match read(&mut resp, length, max_bytes).await {
+        (Some(failed), body) => return (failed, heard(body)),
+        (None, body) if gzipped => match inflate(&body, max_bytes) {
+            Ok(body) => body,
+            Err(bad) => return (Outcome::BadResponse(bad), heard(Bytes::new())),
+        },
+        (None, body) => body,
+    };
+    crate::limits::yield_if_behind().await;
+    (parse(&body), heard(body))
+}
+
+/// A gzip body inflated, up to `max_bytes` (a gzip bomb stops there).
+fn inflate(gzip: &[u8], max_bytes: usize) -> Result<Bytes, BadResponse> {
+    let mut out = Vec::with_capacity((gzip.len() * 4).min(max_bytes));
+    let mut inflating = flate2::read::GzDecoder::new(gzip).take(max_bytes as u64 + 1);
+    match inflating.read_to_end(&mut out) {
+        Ok(_) if out.len() > max_bytes => Err(BadResponse::TooLarge(max_bytes)),
+        Ok(_) => Ok(out.into()),
+        Err(e) => Err(BadResponse::Body(format!(
+            "the gzip body does not inflate: {e}"
+        ))),
     }
 }
 
@@ -78,14 +101,22 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
 /// A body that comes in one chunk (most do) is read where hyper put it; a longer one is
 /// gathered once, into a buffer sized by its Content-Length: growing a buffer as chunks
 /// come copies the answer again at every doubling (callgrind: ~4% of an auction).
-async fn read(resp: &mut reqwest::Response, max_bytes: usize) -> (Option<Outcome>, Bytes) {
-    let expected = resp.content_length().unwrap_or(0) as usize;
+async fn read(
+    resp: &mut Incoming,
+    length: Option<u64>,
+    max_bytes: usize,
+) -> (Option<Outcome>, Bytes) {
+    let expected = length.unwrap_or(0).min(max_bytes as u64) as usize;
     let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
     let gathered = |first: Option<Bytes>, buf: BytesMut| first.unwrap_or_else(|| buf.freeze());
     loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
+        match resp.frame().await {
+            Some(Ok(frame)) => {
+                // Trailers, the only other kind of frame, carry nothing a bid needs.
+                let Ok(chunk) = frame.into_data() else {
+                    continue;
+                };
                 let have = first.as_ref().map_or(buf.len(), Bytes::len);
                 if have + chunk.len() > max_bytes {
                     let too_large = Outcome::BadResponse(BadResponse::TooLarge(max_bytes));
@@ -101,26 +132,69 @@ async fn read(resp: &mut reqwest::Response, max_bytes: usize) -> (Option<Outcome
                 }
                 buf.extend_from_slice(&chunk);
             }
-            Ok(None) => return (None, gathered(first, buf)),
-            Err(e) => return (Some(Outcome::Transport(describe(&e))), gathered(first, buf)),
+            None => return (None, gathered(first, buf)),
+            Some(Err(e)) => {
+                let failed = Outcome::Transport(chain("reading the response failed", &e));
+                return (Some(failed), gathered(first, buf));
+            }
         }
     }
 }
 
-/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_connect() {
-        "connect failed".to_string()
-    } else if e.is_body() || e.is_decode() {
-        "reading the response failed".to_string()
+/// hyper-util's Display hides the cause ("client error (Connect)"); the chain says what
+/// happened.
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
+    let what = if e.is_connect() {
+        "connect failed"
     } else {
-        "request failed".to_string()
+        "request failed"
     };
-    let mut source = std::error::Error::source(e);
+    chain(what, e)
+}
+
+/// `what`, then each cause of `e` (the error itself is only a category).
+fn chain(what: &str, e: &dyn std::error::Error) -> String {
+    let mut msg = what.to_string();
+    let mut source = e.source();
     while let Some(s) = source {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         source = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_bodies_inflate_up_to_the_cap_and_garbage_is_a_bad_body() {
+        let body = br#"{"id":"r"}"#;
+        assert_eq!(inflate(&gzip(body), 10).unwrap(), &body[..]);
+        assert!(matches!(
+            inflate(&gzip(body), 9),
+            Err(BadResponse::TooLarge(9))
+        ));
+        let bomb = gzip(&vec![b' '; 1 << 20]);
+        assert!(matches!(
+            inflate(&bomb, 1000),
+            Err(BadResponse::TooLarge(1000))
+        ));
+        assert!(
+            matches!(inflate(b"not gzip", 100), Err(BadResponse::Body(m)) if m.contains("gzip"))
+        );
+        let cut = gzip(body);
+        assert!(matches!(
+            inflate(&cut[..cut.len() / 2], 100),
+            Err(BadResponse::Body(_))
+        ));
+    }
 }

@@ -24,8 +24,8 @@ use std::sync::Arc;
 /// What bids for a partner.
 #[derive(Debug)]
 pub enum Demand {
-    /// An OpenRTB bidder over HTTP.
-    Http(Http),
+    /// An OpenRTB bidder over HTTP (boxed: its prepared URI and headers make it large).
+    Http(Box<Http>),
     /// Direct-sold demand, decided in-process (see `direct`).
     Direct(Arc<Direct>),
 }
@@ -42,8 +42,12 @@ pub struct Http {
     pub http: Arc<HttpClientConfig>,
     /// Its IAB TCF vendor id: what its privacy decision is made for.
     pub vendor_id: Option<u16>,
-    /// Extra headers for every bid request (`headers`), values read at load.
-    pub headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    /// `endpoint` as the request target, parsed once (not per call).
+    pub uri: http::Uri,
+    /// The headers of every bid request, built once: content type, OpenRTB version,
+    /// `Content-Encoding` (`gzip_requests`), `Accept-Encoding` (`http_client.gzip`), then the
+    /// configured `headers` (values read at load).
+    pub heads: http::HeaderMap,
     /// Its bodies arrive gzipped (`gzip_requests`): the fan-out compresses each distinct
     /// body once, and the call says `Content-Encoding: gzip`.
     pub gzip_requests: bool,

@@ -6,6 +6,7 @@
 
 mod answer;
 mod call;
+mod client;
 mod demand;
 mod scan;
 
@@ -13,6 +14,7 @@ pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
 pub use answer::{parse, read, read_plain};
 pub use call::{HttpCall, call};
+pub use client::{Client, client};
 pub use demand::{Ask, Call, Demand, Http, Reply};
 
 use crate::breaker::Breaker;
@@ -21,11 +23,10 @@ use crate::openrtb::VERSION_HEADER;
 use governor::DefaultDirectRateLimiter;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 thread_local! {
     /// This thread's pooled clients, one per partner settings identity (`Partner::http`).
-    static POOLS: std::cell::RefCell<Vec<(std::sync::Weak<HttpClientConfig>, reqwest::Client)>> =
+    static POOLS: std::cell::RefCell<Vec<(std::sync::Weak<HttpClientConfig>, Client)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -158,15 +159,20 @@ impl Partner {
             .as_ref()
             .map(|p| p.settings.clone())
             .ok_or_else(|| format!("partners.{}: its state has no HTTP pool", c.id))?;
-        let demand = Demand::Http(Http {
+        let uri = endpoint
+            .as_str()
+            .parse::<http::Uri>()
+            .map_err(|e| format!("partners.{}: endpoint: {e}", c.id))?;
+        let demand = Demand::Http(Box::new(Http {
             endpoint,
+            uri,
             max_response_bytes: c.http_client.max_response_bytes,
+            heads: heads(c)?,
             http,
             vendor_id: c.vendor_id,
-            headers: c.header_values()?,
             gzip_requests: c.gzip_requests,
             openrtb_version: c.openrtb_version,
-        });
+        }));
         let mut partner = Self::new(&c.id, demand, c.timeout_ms, currency, state);
         partner.qps_limit = c.qps_limit;
         partner.bid_adjustment_nanos = (c.bid_adjustment * 1e9).round() as i64;
@@ -260,14 +266,21 @@ impl Http {
         }
         let client = self.client();
         let heads = (0..self.http.warm_connections).map(|_| async {
-            let sent = client
-                .head(self.endpoint.clone())
-                .header(VERSION_HEADER.0, self.openrtb_version.as_str())
-                .send();
-            match tokio::time::timeout_at(until, sent).await {
+            let mut head = http::Request::new(client::Body::default());
+            *head.method_mut() = http::Method::HEAD;
+            *head.uri_mut() = self.uri.clone();
+            head.headers_mut().insert(
+                VERSION_HEADER.0,
+                http::HeaderValue::from_static(self.openrtb_version.as_str()),
+            );
+            match tokio::time::timeout_at(until, client.request(head)).await {
                 Ok(Ok(resp)) => {
                     // Reading to the end hands the connection back to the pool.
-                    let _ = tokio::time::timeout_at(until, resp.bytes()).await;
+                    let _ = tokio::time::timeout_at(
+                        until,
+                        http_body_util::BodyExt::collect(resp.into_body()),
+                    )
+                    .await;
                     true
                 }
                 _ => false,
@@ -288,7 +301,7 @@ impl Http {
     /// workers makes every call on another worker's connection a cross-thread wake-up
     /// (an eventfd write and a context switch each way); per-thread pools keep each call on
     /// its worker.
-    pub fn client(&self) -> reqwest::Client {
+    pub fn client(&self) -> Client {
         POOLS.with(|pools| {
             let mut pools = pools.borrow_mut();
             if let Some((_, c)) = pools
@@ -299,36 +312,33 @@ impl Http {
             }
             // Settings replaced by a reload leave their pools behind: drop those now.
             pools.retain(|(spec, _)| spec.strong_count() > 0);
-            // Checked when the partner was built: building cannot fail now.
-            let c = client(&self.http).unwrap_or_default();
+            let c = client(&self.http);
             pools.push((Arc::downgrade(&self.http), c.clone()));
             c
         })
     }
 }
 
-/// A pooled, keep-alive client for one partner. Built once per partner (and kept across
-/// reloads), never per request. Redirects are not followed: a partner answering 3xx is a bad
-/// response. At most `max_connecting` connection attempts run at once: during a burst
-/// (a cold start, a pool drained by a partner's restart) requests wait for a connection
-/// to come free or for an attempt slot, instead of opening hundreds of sockets at once.
-pub fn client(c: &HttpClientConfig) -> reqwest::Result<reqwest::Client> {
-    let mut b = reqwest::Client::builder()
-        .pool_max_idle_per_host(c.pool_max_idle_per_host)
-        .pool_idle_timeout(Duration::from_millis(c.pool_idle_timeout_ms))
-        .connect_timeout(Duration::from_millis(c.connect_timeout_ms))
-        .tcp_nodelay(true)
-        .tcp_keepalive(Duration::from_secs(30))
-        .gzip(c.gzip)
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none());
-    if c.max_connecting > 0 {
-        b = b.connector_layer(tower::limit::ConcurrencyLimitLayer::new(c.max_connecting));
+/// The headers every bid request to this partner carries (see [`Http::heads`]).
+fn heads(c: &PartnerConfig) -> Result<http::HeaderMap, String> {
+    use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+    let mut heads = http::HeaderMap::new();
+    heads.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    heads.insert(
+        VERSION_HEADER.0,
+        HeaderValue::from_static(c.openrtb_version.as_str()),
+    );
+    if c.gzip_requests {
+        heads.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    if c.http2_prior_knowledge {
-        b = b.http2_prior_knowledge();
+    if c.http_client.gzip {
+        heads.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    b.build()
+    // Added, not replacing: a configured header is sent as configured, beside ours.
+    for (name, value) in c.header_values()? {
+        heads.append(name, value);
+    }
+    Ok(heads)
 }
 
 #[cfg(test)]
