@@ -159,15 +159,21 @@ impl Partner {
             .as_ref()
             .map(|p| p.settings.clone())
             .ok_or_else(|| format!("partners.{}: its state has no HTTP pool", c.id))?;
-        let uri = endpoint
+        // Credentials in the URL become an Authorization header (`heads`), never part of
+        // the request target or HTTP/2's `:authority`.
+        let mut target = endpoint.clone();
+        let _ = target.set_username("");
+        let _ = target.set_password(None);
+        let uri = target
             .as_str()
             .parse::<http::Uri>()
             .map_err(|e| format!("partners.{}: endpoint: {e}", c.id))?;
+        let heads = heads(c, &endpoint)?;
         let demand = Demand::Http(Box::new(Http {
             endpoint,
             uri,
             max_response_bytes: c.http_client.max_response_bytes,
-            heads: heads(c)?,
+            heads,
             http,
             vendor_id: c.vendor_id,
             gzip_requests: c.gzip_requests,
@@ -320,8 +326,10 @@ impl Http {
 }
 
 /// The headers every bid request to this partner carries (see [`Http::heads`]).
-fn heads(c: &PartnerConfig) -> Result<http::HeaderMap, String> {
-    use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+fn heads(c: &PartnerConfig, endpoint: &reqwest::Url) -> Result<http::HeaderMap, String> {
+    use http::header::{
+        ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue,
+    };
     let mut heads = http::HeaderMap::new();
     heads.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     heads.insert(
@@ -338,7 +346,43 @@ fn heads(c: &PartnerConfig) -> Result<http::HeaderMap, String> {
     for (name, value) in c.header_values()? {
         heads.append(name, value);
     }
+    // `https://user:secret@host/…`: HTTP Basic, as reqwest sent it, unless `headers` has
+    // an Authorization of its own.
+    if (!endpoint.username().is_empty() || endpoint.password().is_some())
+        && !heads.contains_key(AUTHORIZATION)
+    {
+        use base64::Engine;
+        let user = percent_decoded(endpoint.username());
+        let secret = percent_decoded(endpoint.password().unwrap_or(""));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+        let value = HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| format!("partners.{}: endpoint: credentials not usable", c.id))?;
+        heads.insert(AUTHORIZATION, value);
+    }
     Ok(heads)
+}
+
+/// A URL's userinfo part with its `%XX` escapes decoded (as reqwest decoded it).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

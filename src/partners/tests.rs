@@ -22,3 +22,9 @@ fn parses_bids_nobids_and_garbage() {
         );
     }
 }
+
+#[test]
+fn userinfo_is_percent_decoded() {
+    assert_eq!(percent_decoded("p%40ss%3Aw%zz%4"), "p@ss:w%zz%4");
+    assert_eq!(percent_decoded(""), "");
+}

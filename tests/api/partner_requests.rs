@@ -432,3 +432,27 @@ async fn requests_are_checked_as_the_spec_reads() {
     let postroll = json!({"id": "1", "video": {"mimes": ["video/mp4"], "startdelay": -2}});
     assert_eq!(app.auction(&with_imp(postroll)).await.status(), 204);
 }
+
+#[tokio::test]
+async fn credentials_in_the_endpoint_are_sent_as_basic_auth_and_nowhere_else() {
+    let partner = mock_partner(Reply::NoBid);
+    let with_credentials = partner
+        .endpoint()
+        .replace("http://", "http://buyer:s%40cret@");
+    let app = spawn_app(&config("", &[("creds", with_credentials, 200)])).await;
+    assert_eq!(
+        app.auction(&request(300, &[("1", 0.0)])).await.status(),
+        204
+    );
+    let got = partner.requests();
+    assert_eq!(got.len(), 1);
+    // base64("buyer:s@cret")
+    assert_eq!(
+        got[0].header("authorization"),
+        Some("Basic YnV5ZXI6c0BjcmV0")
+    );
+    assert_eq!(
+        got[0].header("host"),
+        Some(partner.addr.to_string().as_str())
+    );
+}
