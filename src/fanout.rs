@@ -336,7 +336,7 @@ fn note_bids(plan: &mut Waits, gw: &Gateway, request: &BidRequest, called: &Call
 /// it went and the body it was sent. `None` for demand without an endpoint.
 fn unanswered(partner: &Partner, body: Bytes) -> Option<HttpCall> {
     Some(HttpCall {
-        uri: partner.demand.uri()?.to_string(),
+        uri: partner.demand.uri()?,
         request: body,
         gzipped: partner.demand.gzips_requests(),
         status: None,

@@ -189,18 +189,28 @@ impl Demand {
         matches!(self, Demand::Direct(_))
     }
 
-    /// Where its bid requests go: an HTTP partner's endpoint (direct demand has none).
-    pub fn uri(&self) -> Option<&reqwest::Url> {
-        match self {
-            Demand::Http(http) => Some(&http.endpoint),
-            Demand::Direct(_) => None,
+    /// Where its bid requests go, as debug output and the admin API show it: an HTTP
+    /// partner's endpoint with any credentials in it masked (direct demand has none).
+    pub fn uri(&self) -> Option<String> {
+        let Demand::Http(http) = self else {
+            return None;
+        };
+        let url = &http.endpoint;
+        if url.username().is_empty() && url.password().is_none() {
+            return Some(url.to_string());
         }
+        let mut shown = url.clone();
+        let _ = shown.set_username("***");
+        if url.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        Some(shown.to_string())
     }
 
     /// What the admin API shows as its endpoint.
     pub fn endpoint(&self) -> String {
         match self {
-            Demand::Http(http) => http.endpoint.to_string(),
+            Demand::Http(_) => self.uri().unwrap_or_default(),
             Demand::Direct(_) => "direct (in-process catalog)".into(),
         }
     }
