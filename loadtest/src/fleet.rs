@@ -1,8 +1,9 @@
 //! The mock partner fleet: N partners on consecutive loopback ports in this process, each
 //! with its own latency distribution, bid probability, price range, faults and `adm` size.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -290,30 +291,44 @@ pub fn start(profiles: &[Profile]) -> std::io::Result<Vec<SocketAddr>> {
 }
 
 /// `start`, with every bid made recorded in `log`.
+///
+/// All partners share one actix worker (one thread, one event loop), each on its own port:
+/// the partner is found by the port a request came in on. Why: the partners share a core
+/// with the load generator, and eight workers (eight threads each woken for its own few
+/// sockets) cost that core far more in wake-ups and context switches than one loop that
+/// serves every ready socket at once. A gateway that serves more auctions sends the
+/// partners more calls, and the generator must not lag because of them.
 pub fn start_logged(profiles: &[Profile], log: Option<BidLog>) -> std::io::Result<Vec<SocketAddr>> {
     let listeners = consecutive_listeners(profiles.len())?;
     let mut addrs = Vec::with_capacity(profiles.len());
-    for (i, (listener, profile)) in listeners.into_iter().zip(profiles).enumerate() {
-        addrs.push(listener.local_addr()?);
+    let mut partners = HashMap::new();
+    for (i, (listener, profile)) in listeners.iter().zip(profiles).enumerate() {
+        let addr = listener.local_addr()?;
+        addrs.push(addr);
         let mut partner = Partner::new(format!("mock-{i}"), profile);
         partner.log = log.clone();
-        let p = web::Data::new(partner);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(p.clone())
-                .app_data(web::PayloadConfig::new(1 << 20))
-                .default_service(web::post().to(bid))
-        })
-        .workers(1)
-        .backlog(4096)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)?
-        .run();
-        tokio::spawn(server);
+        partners.insert(addr.port(), partner);
     }
+    let fleet = web::Data::new(Fleet(partners));
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(fleet.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .default_service(web::post().to(bid))
+    })
+    .workers(1)
+    .backlog(4096)
+    .disable_signals()
+    .shutdown_timeout(0);
+    for listener in listeners {
+        server = server.listen(listener)?;
+    }
+    tokio::spawn(server.run());
     Ok(addrs)
 }
+
+/// The partners of one fleet, by the port each listens on.
+struct Fleet(HashMap<u16, Partner>);
 
 /// A bidding answer of a partner with `profile` to `request` (`None`: not a bid request).
 pub fn sample_answer(profile: &Profile, request: &[u8]) -> Option<String> {
@@ -338,7 +353,10 @@ fn consecutive_listeners(n: usize) -> std::io::Result<Vec<TcpListener>> {
     )))
 }
 
-async fn bid(p: web::Data<Partner>, body: web::Bytes) -> HttpResponse {
+async fn bid(fleet: web::Data<Fleet>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(p) = fleet.0.get(&req.app_config().local_addr().port()) else {
+        return HttpResponse::NotFound().finish();
+    };
     let prof = &p.profile;
     let mut rng = fastrand::Rng::new();
     let roll = rng.f64();
