@@ -61,6 +61,12 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
             return (outcome, None);
         }
         let (_, body) = read(&mut resp, length, max_bytes).await;
+        // Shown as it reads, when it inflates.
+        let body = if gzipped {
+            inflate(&body, max_bytes).unwrap_or(body)
+        } else {
+            body
+        };
         return (outcome, heard(body));
     }
     // The cap counts inflated bytes: a gzip body's length says nothing of those.

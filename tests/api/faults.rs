@@ -184,6 +184,23 @@ async fn gzip_is_asked_for_and_understood() {
 }
 
 #[tokio::test]
+async fn a_gzip_error_answer_is_shown_inflated_in_debug_output() {
+    let gz = raw::raw_partner(Fault::GzipError).await;
+    let cfg = config("", &[("gz", gz.endpoint(), 150)]);
+    let cfg = with_partner_lines(cfg, &gz.endpoint(), "http_client = { gzip = true }");
+    let app = spawn_app(&cfg).await;
+    let mut test = request(TMAX, &[("1", 0.0)]);
+    test["test"] = 1.into();
+    let body = app.auction_json(&test).await;
+    let call = &body["ext"]["debug"]["httpcalls"]["gz"][0];
+    assert_eq!(call["status"], 500, "{body}");
+    assert_eq!(
+        call["responsebody"], r#"{"error":"upstream down"}"#,
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn server_errors_are_bad_responses() {
     for status in [500, 503, 302, 404] {
         let bad = mock_partner(Reply::Status(status));

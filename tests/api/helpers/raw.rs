@@ -27,6 +27,8 @@ pub enum Fault {
     GzipBomb,
     /// A valid gzip-encoded BidResponse with one bid of 4.00 on imp "1".
     GzipBid,
+    /// A 500 whose body is gzip: `{"error":"upstream down"}`.
+    GzipError,
 }
 
 pub struct RawPartner {
@@ -126,6 +128,10 @@ async fn serve(mut s: TcpStream, fault: Fault, asked_gzip: &AtomicBool) {
             }
         }
         Fault::GzipBomb => send_gzip(&mut s, gzip_bomb()).await,
+        Fault::GzipError => {
+            let gz = gzip(br#"{"error":"upstream down"}"#);
+            send_gzip_status(&mut s, "500 Internal Server Error", &gz).await;
+        }
         Fault::GzipBid => {
             let json = r#"{"id":"req-1","cur":"USD","seatbid":[{"bid":[{"id":"g1","impid":"1","price":4.0}]}]}"#;
             send_gzip(&mut s, &gzip(json.as_bytes())).await;
@@ -152,8 +158,12 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 }
 
 async fn send_gzip(s: &mut TcpStream, gz: &[u8]) {
+    send_gzip_status(s, "200 OK", gz).await;
+}
+
+async fn send_gzip_status(s: &mut TcpStream, status: &str, gz: &[u8]) {
     let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
         gz.len()
     );
     let _ = s.write_all(head.as_bytes()).await;
