@@ -27,4 +27,9 @@ fn parses_bids_nobids_and_garbage() {
 fn userinfo_is_percent_decoded() {
     assert_eq!(percent_decoded("p%40ss%3Aw%zz%4"), "p@ss:w%zz%4");
     assert_eq!(percent_decoded(""), "");
+    assert_eq!(
+        percent_decoded("%+1%-f"),
+        "%+1%-f",
+        "a sign is no hex digit"
+    );
 }
