@@ -19,6 +19,7 @@ pub mod events;
 pub mod exchange;
 pub mod fanout;
 pub mod gateway;
+pub mod gzip;
 pub mod http;
 pub mod internal;
 pub mod limits;

@@ -194,10 +194,8 @@ pub(super) async fn intake(
 }
 
 /// `Content-Encoding: gzip` bodies are inflated here, after the (capped) compressed body is
-/// in, into at most `limit` bytes: a gzip bomb costs `limit` bytes of memory and stops there
-/// (a streaming decoder would inflate whole network chunks, ~1000× their size, before any cap).
+/// in, into at most `limit` bytes (`gzip::inflate`: a gzip bomb stops there).
 fn decode(req: &HttpRequest, body: Bytes, limit: usize) -> Result<Bytes, AuctionError> {
-    use std::io::Read;
     let encoding = req
         .headers()
         .get(actix_web::http::header::CONTENT_ENCODING)
@@ -205,17 +203,12 @@ fn decode(req: &HttpRequest, body: Bytes, limit: usize) -> Result<Bytes, Auction
         .map(|v| v.trim().to_ascii_lowercase());
     match encoding.as_deref() {
         None | Some("identity") | Some("") => Ok(body),
-        Some("gzip") | Some("x-gzip") => {
-            let mut out = Vec::with_capacity((body.len() * 4).min(limit));
-            flate2::read::GzDecoder::new(&body[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| AuctionError::Body(format!("gzip body does not decompress: {e}")))?;
-            if out.len() > limit {
-                return Err(AuctionError::TooLarge(limit));
+        Some("gzip") | Some("x-gzip") => crate::gzip::inflate(&body, limit).map_err(|e| match e {
+            crate::gzip::Inflate::TooLarge => AuctionError::TooLarge(limit),
+            crate::gzip::Inflate::Corrupt(e) => {
+                AuctionError::Body(format!("gzip body does not decompress: {e}"))
             }
-            Ok(Bytes::from(out))
-        }
+        }),
         Some(other) => Err(AuctionError::Body(format!(
             "Content-Encoding `{other}` is not supported (use gzip or none)"
         ))),

@@ -20,7 +20,6 @@ use crate::config::{MediaType, OpenRtbVersion};
 use crate::openrtb::{BidRequest, Imp};
 use crate::privacy::Reasons;
 use bytes::Bytes;
-use std::io::Write;
 
 /// Media types as bits (banner 1, video 2, audio 4, native 8), for cheap per-imp masks.
 pub fn media_bits(types: &[MediaType]) -> u8 {
@@ -234,7 +233,7 @@ impl Bodies {
         };
         let mut b = with_tmax(&serialised, tmax_ms);
         if gzip {
-            b = self::gzip(&b);
+            b = crate::gzip::compress(&b);
         }
         self.sent.push((tmax_ms, gzip, view.clone(), b.clone()));
         b
@@ -257,18 +256,6 @@ pub fn with_tmax(body: &[u8], tmax_ms: u64) -> Bytes {
     }
     out.extend_from_slice(rest);
     Bytes::from(out)
-}
-
-/// A body gzipped (fast level: the partner is waiting, and bid requests compress well
-/// at any level).
-pub fn gzip(body: &[u8]) -> Bytes {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 3 + 64),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    enc.write_all(body).expect("gzip into memory");
-    Bytes::from(enc.finish().expect("gzip into memory"))
 }
 
 #[cfg(test)]

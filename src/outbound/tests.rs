@@ -127,7 +127,7 @@ fn gzip_round_trips() {
     use std::io::Read;
     let body = br#"{"id":"a","imp":[{"id":"1"}]}"#;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&gzip(body)[..])
+    flate2::read::GzDecoder::new(&crate::gzip::compress(body)[..])
         .read_to_end(&mut out)
         .unwrap();
     assert_eq!(out, body);

@@ -4,11 +4,11 @@
 
 use super::client::Body;
 use super::{BadResponse, Http, Outcome, parse};
+use crate::gzip::Inflate;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use std::io::Read;
 
 /// One partner call as debug output shows it (Prebid Server's `ext.debug.httpcalls` entry):
 /// where it went, the body sent (gzipped when the partner takes gzip), and, when an answer
@@ -90,15 +90,10 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
 
 /// A gzip body inflated, up to `max_bytes` (a gzip bomb stops there).
 fn inflate(gzip: &[u8], max_bytes: usize) -> Result<Bytes, BadResponse> {
-    let mut out = Vec::with_capacity((gzip.len() * 4).min(max_bytes));
-    let mut inflating = flate2::read::GzDecoder::new(gzip).take(max_bytes as u64 + 1);
-    match inflating.read_to_end(&mut out) {
-        Ok(_) if out.len() > max_bytes => Err(BadResponse::TooLarge(max_bytes)),
-        Ok(_) => Ok(out.into()),
-        Err(e) => Err(BadResponse::Body(format!(
-            "the gzip body does not inflate: {e}"
-        ))),
-    }
+    crate::gzip::inflate(gzip, max_bytes).map_err(|e| match e {
+        Inflate::TooLarge => BadResponse::TooLarge(max_bytes),
+        Inflate::Corrupt(e) => BadResponse::Body(format!("the gzip body does not inflate: {e}")),
+    })
 }
 
 /// The body, up to `max_bytes`: what was read, and the outcome when reading failed (too
@@ -173,13 +168,7 @@ fn chain(what: &str, e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        z.write_all(data).unwrap();
-        z.finish().unwrap()
-    }
+    use crate::gzip::compress as gzip;
 
     #[test]
     fn gzip_bodies_inflate_up_to_the_cap_and_garbage_is_a_bad_body() {

@@ -209,10 +209,8 @@ impl Demand {
 
     /// What the admin API shows as its endpoint.
     pub fn endpoint(&self) -> String {
-        match self {
-            Demand::Http(_) => self.uri().unwrap_or_default(),
-            Demand::Direct(_) => "direct (in-process catalog)".into(),
-        }
+        self.uri()
+            .unwrap_or_else(|| "direct (in-process catalog)".into())
     }
 
     /// The most bytes read from it: bid responses and markup fetched from a `nurl` (direct
