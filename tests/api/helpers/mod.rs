@@ -568,7 +568,35 @@ fn serve_binary_inner(
         .unwrap()
         .parse()
         .unwrap();
+    answers_healthz(addr);
     (child, TestApp::at(addr))
+}
+
+/// Waits (10 s at most) until the process serves `/healthz`: the address is printed once
+/// the socket is bound, and on a loaded machine a test's first request could otherwise
+/// meet a server still starting its workers (seen once: a connection reset).
+fn answers_healthz(addr: std::net::SocketAddr) {
+    use std::io::{Read, Write};
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ok = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1))
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
+                let mut head = [0u8; 12];
+                s.read_exact(&mut head)?;
+                Ok(head.starts_with(b"HTTP/1.1 200"))
+            })
+            .unwrap_or(false);
+        if ok {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{addr}: no /healthz 200 within 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Sends `signal` (`TERM`, `HUP`…) with the shell's builtin kill: no procps needed.
