@@ -13,7 +13,9 @@
 //! auctions it runs at once ([`Aimd`]): additive increase while its lag stays under
 //! `server.target_worker_lag_ms` and the limit is being used, multiplicative decrease when
 //! the lag stays above it for a whole interval (CoDel's standing-queue test: the *minimum*
-//! lag over a 25 ms interval, so that a single burst does not count). The limit settles where
+//! lag over a 25 ms interval, so that a single burst does not count). The process's CPU
+//! share steers the growth (see `Aimd::tick_busy`): clear headroom lets it grow through a
+//! brief lag, a nearly full CPU stops it. The limit settles where
 //! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
 //! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
 
@@ -44,6 +46,11 @@ pub const INITIAL_LIMIT: usize = 16;
 /// The adaptive limit never goes below this: a worker that lags for reasons of its own
 /// (another process on the core) still serves a little.
 pub const MIN_LIMIT: usize = 4;
+/// At this share of its cores busy (an interval's mean) the process is full: the limit
+/// stops growing.
+const FULL_CPU: f64 = 0.9;
+/// Below this share the limit grows even through a brief lag (see `Aimd::tick_busy`).
+const HEADROOM_CPU: f64 = 0.7;
 /// Ticks per control interval (5 ms each): decisions are made every 25 ms, so that a
 /// standing queue is cut within a few intervals, well inside one tmax.
 const INTERVAL_TICKS: u32 = 5;
@@ -60,6 +67,7 @@ pub fn start_worker_ticker() {
     tokio::task::spawn_local(async move {
         let gauge = metrics::gauge!("bidgate_admission_limit", "worker" => worker.to_string());
         let mut last = usize::MAX;
+        let mut busy = Busy::new();
         loop {
             let due = Instant::now() + TICK;
             DUE.with(|d| d.set(Some(due)));
@@ -67,13 +75,58 @@ pub fn start_worker_ticker() {
             let lag = due.elapsed();
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
             PEAK_US.with(|p| p.set(peak(p.get(), lag)));
-            let limit = ADMISSION.with(|a| a.borrow_mut().tick(lag, ACTIVE.with(Cell::get)));
+            let share = busy.share();
+            let limit =
+                ADMISSION.with(|a| a.borrow_mut().tick_busy(lag, ACTIVE.with(Cell::get), share));
             if limit != last {
                 gauge.set(limit as f64);
                 last = limit;
             }
         }
     });
+}
+
+/// The share of the process's cores its threads kept busy since the last call: this
+/// process's CPU clock over the wall clock times the cores it may use.
+struct Busy {
+    at: Instant,
+    cpu: Duration,
+    cores: f64,
+}
+
+impl Busy {
+    fn new() -> Self {
+        Self {
+            at: Instant::now(),
+            cpu: process_cpu(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+        }
+    }
+
+    fn share(&mut self) -> f64 {
+        let (at, cpu) = (Instant::now(), process_cpu());
+        let wall = at.saturating_duration_since(self.at).as_secs_f64();
+        let used = cpu.saturating_sub(self.cpu).as_secs_f64();
+        (self.at, self.cpu) = (at, cpu);
+        if wall <= 0.0 {
+            return 0.0;
+        }
+        used / wall / self.cores
+    }
+}
+
+/// CPU time used by all of this process's threads so far (zero if the clock is missing).
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// One admitted auction on this worker; dropping it frees the slot. Not `Send`: it is
@@ -119,6 +172,8 @@ pub struct Aimd {
     /// The most auctions running at once during this interval (0: lag with nothing
     /// running is not ours to cure).
     peak: usize,
+    /// The process's CPU share summed over this interval's ticks (see `tick_busy`).
+    busy: f64,
 }
 
 impl Aimd {
@@ -132,6 +187,7 @@ impl Aimd {
             max_lag: Duration::ZERO,
             used: false,
             peak: 0,
+            busy: 0.0,
         }
     }
 
@@ -158,7 +214,19 @@ impl Aimd {
     }
 
     /// One lag sample (every tick), with `active` auctions running; returns the limit.
+    /// Lag alone decides (see `tick_busy` for the CPU share).
     pub fn tick(&mut self, lag: Duration, active: usize) -> usize {
+        self.tick_busy(lag, active, HEADROOM_CPU)
+    }
+
+    /// As `tick`, with the share of the process's cores kept busy since the last tick.
+    /// Why the CPU share too: partner answers land in clumps, so a worker at 60% CPU
+    /// lags briefly in most intervals, and a limit that grows only in intervals without
+    /// any lag sat at the usual concurrency, shedding the Poisson bursts above it. So the
+    /// limit may grow through brief lag while the CPU has clear headroom, and never while
+    /// the CPU is nearly full; a standing queue (lag all interval long) still cuts it.
+    pub fn tick_busy(&mut self, lag: Duration, active: usize, busy: f64) -> usize {
+        self.busy += busy;
         self.min_lag = self.min_lag.min(lag);
         self.max_lag = self.max_lag.max(lag);
         self.peak = self.peak.max(active);
@@ -170,7 +238,10 @@ impl Aimd {
                 // otherwise take several cuts before it sheds anything.
                 let from = self.limit.min(self.peak as f64);
                 self.limit = (from * 0.7).max(MIN_LIMIT as f64);
-            } else if self.max_lag <= self.target && self.used {
+            } else if self.used
+                && self.busy < FULL_CPU * INTERVAL_TICKS as f64
+                && (self.max_lag <= self.target || self.busy < HEADROOM_CPU * INTERVAL_TICKS as f64)
+            {
                 // Keeping up and the limit is what binds: probe upwards.
                 self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
             }
@@ -179,6 +250,7 @@ impl Aimd {
             self.max_lag = Duration::ZERO;
             self.used = false;
             self.peak = 0;
+            self.busy = 0.0;
         }
         self.limit()
     }

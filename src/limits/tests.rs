@@ -61,6 +61,30 @@ fn grows_only_while_used_and_keeping_up() {
     assert_eq!(interval(&mut a, 3 * MS, 20), 20, "at the target: hold");
 }
 
+/// One interval of ticks, all at `lag` but one tick at `burst`, with the CPU share `busy`.
+fn interval_busy(a: &mut Aimd, lag: Duration, burst: Duration, active: usize, busy: f64) -> usize {
+    a.admit(active).ok();
+    (0..INTERVAL_TICKS)
+        .map(|i| a.tick_busy(if i == 2 { burst } else { lag }, active, busy))
+        .last()
+        .unwrap()
+}
+
+#[test]
+fn the_cpu_share_lets_the_limit_grow_through_a_burst_and_never_when_full() {
+    let mut a = Aimd::new(32);
+    a.configure(3 * MS, 1024);
+    // A clump of answers makes one tick late: with the CPU half idle the limit grows...
+    assert_eq!(interval_busy(&mut a, MS, 9 * MS, 32, 0.5), 34);
+    // ...with the CPU busy but not full, lag alone decides (as `tick`): hold...
+    assert_eq!(interval_busy(&mut a, MS, 9 * MS, 34, 0.8), 34);
+    assert_eq!(interval_busy(&mut a, MS, MS, 34, 0.8), 36, "no lag: grows");
+    // ...and with the CPU full it never grows, lag or not.
+    assert_eq!(interval_busy(&mut a, MS, MS, 36, 0.95), 36);
+    // A standing queue cuts whatever the CPU share says.
+    assert_eq!(interval_busy(&mut a, 8 * MS, 8 * MS, 36, 0.3), 25);
+}
+
 #[test]
 fn admission_counts_slots_per_worker() {
     let target = 3 * MS;
