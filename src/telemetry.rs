@@ -165,6 +165,13 @@ pub fn late_answer(endpoint: &'static str, late_by: Duration) {
 }
 
 /// A request refused by a limit (`scope`: which one).
+/// A request refused by admission control, `elapsed` after it arrived (by the worker's
+/// clock, backdated by its lag like every arrival): how fast the 503 was ready.
+pub fn shed(endpoint: &'static str, elapsed: Duration) {
+    histogram!("bidgate_shed_duration_seconds", "endpoint" => endpoint)
+        .record(elapsed.as_secs_f64());
+}
+
 pub fn rate_limited(scope: &'static str) {
     counter!("bidgate_rate_limited_total", "scope" => scope).increment(1);
 }

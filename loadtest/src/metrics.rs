@@ -23,6 +23,10 @@ pub struct Counters {
     /// `bidgate_rate_limited_total` by scope: why requests were refused (adaptive,
     /// worker_lag, in_flight, client).
     pub shed: BTreeMap<String, f64>,
+    /// `bidgate_shed_duration_seconds` (`/openrtb2/auction`): refusals by bidgate's clock,
+    /// cumulative per bucket bound (`le`, as written), and their count.
+    pub shed_buckets: BTreeMap<String, f64>,
+    pub shed_count: f64,
 }
 
 impl Counters {
@@ -62,6 +66,17 @@ impl Counters {
                     let scope = label("scope").unwrap_or_default();
                     *c.shed.entry(scope).or_default() += value;
                 }
+                "bidgate_shed_duration_seconds_bucket"
+                    if label("endpoint").as_deref() == Some("openrtb2") =>
+                {
+                    let le = label("le").unwrap_or_default();
+                    *c.shed_buckets.entry(le).or_default() += value;
+                }
+                "bidgate_shed_duration_seconds_count"
+                    if label("endpoint").as_deref() == Some("openrtb2") =>
+                {
+                    c.shed_count += value;
+                }
                 _ => {}
             }
         }
@@ -84,7 +99,16 @@ impl Counters {
             bids_rejected: diff(&self.bids_rejected, &earlier.bids_rejected),
             wins: self.wins - earlier.wins,
             shed: diff(&self.shed, &earlier.shed),
+            shed_buckets: diff(&self.shed_buckets, &earlier.shed_buckets),
+            shed_count: self.shed_count - earlier.shed_count,
         }
+    }
+
+    /// The share of refusals bidgate had ready within `le` seconds (a bucket bound as
+    /// written, e.g. "0.01"), by its own clock; `None` without refusals.
+    pub fn shed_within(&self, le: &str) -> Option<f64> {
+        (self.shed_count > 0.0)
+            .then(|| self.shed_buckets.get(le).copied().unwrap_or(0.0) / self.shed_count)
     }
 
     /// Partner calls that ended in an answer (bid or no-bid), of all partner calls.
@@ -233,8 +257,13 @@ bidgate_circuit_transitions_total{partner=\"p1\",to=\"open\"} 1\n\
 bidgate_circuit_transitions_total{partner=\"p1\",to=\"half_open\"} 1\n\
 bidgate_auctions_late_total{endpoint=\"openrtb2\"} 3\n\
 bidgate_auctions_late_total{endpoint=\"ads\"} 7\n\
-bidgate_bids_rejected_total{partner=\"p0\",code=\"312\"} 2\n";
+bidgate_bids_rejected_total{partner=\"p0\",code=\"312\"} 2\n\
+bidgate_shed_duration_seconds_bucket{endpoint=\"openrtb2\",le=\"0.01\"} 9\n\
+bidgate_shed_duration_seconds_bucket{endpoint=\"ads\",le=\"0.01\"} 1\n\
+bidgate_shed_duration_seconds_count{endpoint=\"openrtb2\"} 12\n";
         let c = Counters::parse(text);
+        assert_eq!(c.shed_within("0.01"), Some(0.75));
+        assert_eq!(Counters::default().shed_within("0.01"), None);
         assert_eq!(c.outcome("bid"), 15.0);
         assert_eq!(c.coverage(), Some(0.75));
         assert_eq!(c.opened(), 1.0);

@@ -610,6 +610,12 @@ pub async fn run(args: Args) -> std::io::Result<()> {
                 "client_late_share": s.late as f64 / s.sent.max(1) as f64,
                 "slowest_503_ms": s.max_ms_by_status.get(&503),
                 "shed_latency": s.shed,
+                "shed_by_own_clock": c.map(|c| json!({
+                    "count": c.shed_count,
+                    "within_5ms": c.shed_within("0.005"),
+                    "within_10ms": c.shed_within("0.01"),
+                    "within_20ms": c.shed_within("0.02"),
+                })),
                 "share_200": s.share(200), "share_204": s.share(204), "share_503": s.share(503),
                 "share_other": s.non_2xx().saturating_sub(s.statuses.get(&503).copied().unwrap_or(0)) as f64 / s.sent.max(1) as f64,
                 "send_lag_p99_ms": s.send_lag_p99_ms,
@@ -958,6 +964,21 @@ fn targets(o: &Value, tmax: u64) -> Vec<Target> {
                 "—".into(),
                 None,
                 "the slowest without the generator's own send lag; not a target",
+            );
+        }
+        let own = &ov["shed_by_own_clock"];
+        if let (Some(n), Some(w10)) = (f(&own["count"]), f(&own["within_10ms"])) {
+            add(
+                "overload: 503s ready within 10 ms by bidgate's clock",
+                format!(
+                    "{:.2}% of {n:.0} (within 5 ms {:.2}%, 20 ms {:.2}%)",
+                    w10 * 100.0,
+                    f(&own["within_5ms"]).unwrap_or(f64::NAN) * 100.0,
+                    f(&own["within_20ms"]).unwrap_or(f64::NAN) * 100.0
+                ),
+                "—".into(),
+                None,
+                "arrival (backdated by the worker's lag) to the 503; without the generator's side; not a target",
             );
         }
         let opened = opened(&ov["circuits_opened"]);

@@ -453,6 +453,15 @@ async fn past_max_in_flight_auctions_are_shed_at_once_with_503() {
     assert!(
         metric(&m, r#"bidgate_rate_limited_total{scope="in_flight"}"#).is_some_and(|v| v >= 3.0)
     );
+    // Each refusal is timed by bidgate's clock too: ready well before the auctions' 300 ms.
+    assert!(
+        metric(
+            &m,
+            r#"bidgate_shed_duration_seconds_bucket{endpoint="openrtb2",le="0.2"}"#
+        )
+        .is_some_and(|v| v >= 3.0),
+        "{m}"
+    );
 }
 
 #[tokio::test]
