@@ -13,8 +13,8 @@
 //! auctions it runs at once ([`Aimd`]): additive increase while its lag stays under
 //! `server.target_worker_lag_ms` and the limit is being used, multiplicative decrease when
 //! the lag stays above it for a whole interval (CoDel's standing-queue test: the *minimum*
-//! lag over a 25 ms interval, so that a single burst does not count). The process's CPU
-//! share steers the growth (see `Aimd::tick_busy`): clear headroom lets it grow through a
+//! lag over a 25 ms interval, so that a single burst does not count). The worker thread's
+//! CPU share steers the growth (see `Aimd::tick_busy`): clear headroom lets it grow through a
 //! brief lag, a nearly full CPU stops it. The limit settles where
 //! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
 //! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
@@ -46,8 +46,8 @@ pub const INITIAL_LIMIT: usize = 16;
 /// The adaptive limit never goes below this: a worker that lags for reasons of its own
 /// (another process on the core) still serves a little.
 pub const MIN_LIMIT: usize = 4;
-/// At this share of its cores busy (an interval's mean) the process is full: the limit
-/// stops growing.
+/// At this share of the wall clock running (an interval's mean) the worker's core is full:
+/// the limit stops growing.
 const FULL_CPU: f64 = 0.9;
 /// Below this share the limit grows even through a brief lag (see `Aimd::tick_busy`).
 const HEADROOM_CPU: f64 = 0.7;
@@ -66,8 +66,10 @@ pub fn start_worker_ticker() {
     let worker = WORKERS.fetch_add(1, Ordering::Relaxed);
     tokio::task::spawn_local(async move {
         let gauge = metrics::gauge!("bidgate_admission_limit", "worker" => worker.to_string());
+        let cpu_gauge = metrics::gauge!("bidgate_worker_cpu_share", "worker" => worker.to_string());
         let mut last = usize::MAX;
         let mut busy = Busy::new();
+        let (mut ticks, mut share_sum) = (0, 0.0);
         loop {
             let due = Instant::now() + TICK;
             DUE.with(|d| d.set(Some(due)));
@@ -76,6 +78,11 @@ pub fn start_worker_ticker() {
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
             PEAK_US.with(|p| p.set(peak(p.get(), lag)));
             let share = busy.share();
+            (ticks, share_sum) = (ticks + 1, share_sum + share);
+            if ticks == INTERVAL_TICKS {
+                cpu_gauge.set(share_sum / ticks as f64);
+                (ticks, share_sum) = (0, 0.0);
+            }
             let limit =
                 ADMISSION.with(|a| a.borrow_mut().tick_busy(lag, ACTIVE.with(Cell::get), share));
             if limit != last {
@@ -86,43 +93,42 @@ pub fn start_worker_ticker() {
     });
 }
 
-/// The share of the process's cores its threads kept busy since the last call: this
-/// process's CPU clock over the wall clock times the cores it may use.
+/// The share of the wall clock this worker thread spent running since the last call, by
+/// its own CPU clock: near 1 when its own work fills its core. Its own, not the process's:
+/// with a worker per core, one overloaded worker beside idle ones is still overloaded.
 struct Busy {
     at: Instant,
     cpu: Duration,
-    cores: f64,
 }
 
 impl Busy {
     fn new() -> Self {
         Self {
             at: Instant::now(),
-            cpu: process_cpu(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+            cpu: thread_cpu(),
         }
     }
 
     fn share(&mut self) -> f64 {
-        let (at, cpu) = (Instant::now(), process_cpu());
+        let (at, cpu) = (Instant::now(), thread_cpu());
         let wall = at.saturating_duration_since(self.at).as_secs_f64();
         let used = cpu.saturating_sub(self.cpu).as_secs_f64();
         (self.at, self.cpu) = (at, cpu);
         if wall <= 0.0 {
             return 0.0;
         }
-        used / wall / self.cores
+        used / wall
     }
 }
 
-/// CPU time used by all of this process's threads so far (zero if the clock is missing).
-fn process_cpu() -> Duration {
+/// CPU time the calling thread has used so far (zero if the clock is missing).
+fn thread_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant the kernel knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
@@ -172,7 +178,7 @@ pub struct Aimd {
     /// The most auctions running at once during this interval (0: lag with nothing
     /// running is not ours to cure).
     peak: usize,
-    /// The process's CPU share summed over this interval's ticks (see `tick_busy`).
+    /// The worker thread's CPU share summed over this interval's ticks (see `tick_busy`).
     busy: f64,
 }
 
@@ -219,7 +225,7 @@ impl Aimd {
         self.tick_busy(lag, active, HEADROOM_CPU)
     }
 
-    /// As `tick`, with the share of the process's cores kept busy since the last tick.
+    /// As `tick`, with the share of the wall clock the worker thread ran since the last tick.
     /// Why the CPU share too: partner answers land in clumps, so a worker at 60% CPU
     /// lags briefly in most intervals, and a limit that grows only in intervals without
     /// any lag sat at the usual concurrency, shedding the Poisson bursts above it. So the

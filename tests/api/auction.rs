@@ -453,6 +453,20 @@ async fn past_max_in_flight_auctions_are_shed_at_once_with_503() {
     assert!(
         metric(&m, r#"bidgate_rate_limited_total{scope="in_flight"}"#).is_some_and(|v| v >= 3.0)
     );
+    // Each worker reports its adaptive limit and how busy its thread is (a share of the
+    // wall clock: this test's workers idle most of the time).
+    for worker in ["0", "1"] {
+        let limit = metric(
+            &m,
+            &format!("bidgate_admission_limit{{worker=\"{worker}\"}}"),
+        );
+        assert!(limit.is_some_and(|v| v >= 4.0), "{m}");
+        let share = metric(
+            &m,
+            &format!("bidgate_worker_cpu_share{{worker=\"{worker}\"}}"),
+        );
+        assert!(share.is_some_and(|v| (0.0..0.9).contains(&v)), "{m}");
+    }
     // Each refusal is timed by bidgate's clock too: ready well before the auctions' 300 ms.
     assert!(
         metric(
