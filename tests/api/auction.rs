@@ -479,6 +479,37 @@ async fn past_max_in_flight_auctions_are_shed_at_once_with_503() {
 }
 
 #[tokio::test]
+async fn a_fresh_worker_admits_an_opening_burst_under_its_first_adaptive_limit() {
+    // The adaptive limit on (with a lag target loose enough for a debug build on a shared
+    // machine), one worker, and a burst of 32 auctions at once on a fresh process: a first
+    // limit of 16 shed half of them; the first limit is there to take such a burst.
+    let slow = mock_partner(Reply::Delayed(
+        Duration::from_millis(150),
+        Box::new(Reply::Bids(vec![("1", 1.0)])),
+    ));
+    let cfg = config(FIRST, &[("slow", slow.endpoint(), 1000)])
+        .replace("workers = 2", "workers = 1")
+        .replace("target_worker_lag_ms = 0", "target_worker_lag_ms = 50");
+    let app = std::sync::Arc::new(spawn_app(&cfg).await);
+    let calls: Vec<_> = (0..32)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.auction(&request(1000, &[("1", 0.0)]))
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in calls {
+        statuses.push(c.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
+
+#[tokio::test]
 async fn a_partner_qps_limit_is_never_exceeded() {
     let capped = mock_partner(Reply::Bids(vec![("1", 2.0)]));
     let other = mock_partner(Reply::Bids(vec![("1", 1.0)]));
