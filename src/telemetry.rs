@@ -164,7 +164,6 @@ pub fn late_answer(endpoint: &'static str, late_by: Duration) {
     }
 }
 
-/// A request refused by a limit (`scope`: which one).
 /// A request refused by admission control, `elapsed` after it arrived (by the worker's
 /// clock, backdated by its lag like every arrival): how fast the 503 was ready.
 pub fn shed(endpoint: &'static str, elapsed: Duration) {
@@ -172,6 +171,7 @@ pub fn shed(endpoint: &'static str, elapsed: Duration) {
         .record(elapsed.as_secs_f64());
 }
 
+/// A request refused by a limit (`scope`: which one).
 pub fn rate_limited(scope: &'static str) {
     counter!("bidgate_rate_limited_total", "scope" => scope).increment(1);
 }

@@ -72,7 +72,6 @@ pub fn start_worker_ticker() {
         let cpu_gauge = metrics::gauge!("bidgate_worker_cpu_share", "worker" => worker.to_string());
         let mut last = usize::MAX;
         let mut busy = Busy::new();
-        let (mut ticks, mut share_sum) = (0, 0.0);
         loop {
             let due = Instant::now() + TICK;
             DUE.with(|d| d.set(Some(due)));
@@ -81,13 +80,12 @@ pub fn start_worker_ticker() {
             LAG_US.with(|l| l.set(lag.as_micros() as u64));
             PEAK_US.with(|p| p.set(peak(p.get(), lag)));
             let share = busy.share();
-            (ticks, share_sum) = (ticks + 1, share_sum + share);
-            if ticks == INTERVAL_TICKS {
-                cpu_gauge.set(share_sum / ticks as f64);
-                (ticks, share_sum) = (0, 0.0);
-            }
-            let limit =
-                ADMISSION.with(|a| a.borrow_mut().tick_busy(lag, ACTIVE.with(Cell::get), share));
+            let (limit, cpu) = ADMISSION.with(|a| {
+                let mut a = a.borrow_mut();
+                let limit = a.tick_busy(lag, ACTIVE.with(Cell::get), share);
+                (limit, a.cpu_share())
+            });
+            cpu_gauge.set(cpu);
             if limit != last {
                 gauge.set(limit as f64);
                 last = limit;
@@ -183,6 +181,8 @@ pub struct Aimd {
     peak: usize,
     /// The worker thread's CPU share summed over this interval's ticks (see `tick_busy`).
     busy: f64,
+    /// The last whole interval's mean CPU share (for the `bidgate_worker_cpu_share` gauge).
+    last_busy: f64,
 }
 
 impl Aimd {
@@ -197,6 +197,7 @@ impl Aimd {
             used: false,
             peak: 0,
             busy: 0.0,
+            last_busy: 0.0,
         }
     }
 
@@ -224,6 +225,7 @@ impl Aimd {
 
     /// One lag sample (every tick), with `active` auctions running; returns the limit.
     /// Lag alone decides (see `tick_busy` for the CPU share).
+    #[cfg(test)]
     pub fn tick(&mut self, lag: Duration, active: usize) -> usize {
         self.tick_busy(lag, active, HEADROOM_CPU)
     }
@@ -259,9 +261,15 @@ impl Aimd {
             self.max_lag = Duration::ZERO;
             self.used = false;
             self.peak = 0;
+            self.last_busy = self.busy / INTERVAL_TICKS as f64;
             self.busy = 0.0;
         }
         self.limit()
+    }
+
+    /// The worker thread's mean CPU share over the last whole interval.
+    pub fn cpu_share(&self) -> f64 {
+        self.last_busy
     }
 }
 

@@ -76,6 +76,7 @@ fn the_cpu_share_lets_the_limit_grow_through_a_burst_and_never_when_full() {
     a.configure(3 * MS, 1024);
     // A clump of answers makes one tick late: with the CPU half idle the limit grows...
     assert_eq!(interval_busy(&mut a, MS, 9 * MS, 32, 0.5), 34);
+    assert_eq!(a.cpu_share(), 0.5, "the interval's mean, for the gauge");
     // ...with the CPU busy but not full, lag alone decides (as `tick`): hold...
     assert_eq!(interval_busy(&mut a, MS, 9 * MS, 34, 0.8), 34);
     assert_eq!(interval_busy(&mut a, MS, MS, 34, 0.8), 36, "no lag: grows");
