@@ -15,9 +15,9 @@
 //! the lag stays above it for a whole interval (CoDel's standing-queue test: the *minimum*
 //! lag over a 25 ms interval, so that a single burst does not count). The worker thread's
 //! CPU share steers the growth (see `Aimd::tick_busy`): clear headroom lets it grow through a
-//! brief lag, a nearly full CPU stops it. The limit settles where
-//! the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503 at
-//! once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
+//! brief lag and keep a margin over what runs, a nearly full CPU stops it. The limit settles
+//! where the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503
+//! at once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
@@ -54,6 +54,16 @@ pub const MIN_LIMIT: usize = 4;
 const FULL_CPU: f64 = 0.9;
 /// Below this share the limit grows even through a brief lag (see `Aimd::tick_busy`).
 const HEADROOM_CPU: f64 = 0.7;
+/// Below `HEADROOM_CPU` the limit grows until it is this many times the most auctions
+/// running at once (see `Aimd::tick_busy`). Why: a limit that grows only when reached sits
+/// at the peak concurrency seen so far, and the next Poisson burst above it (or a client's
+/// reconnect burst) is shed while the core is a third idle: at 2,200 auctions a second the
+/// limit hugged 97–110 and 41 of 11,000 requests got a 503 with the worker at 50–70% CPU.
+/// Why not more: each admitted auction holds a connection per partner, and at 2× a
+/// generator's catch-up burst was admitted whole, opened hundreds of partner connections at
+/// once and ended in a standing queue (116–815 503s at 2,500 a second, peak RSS 155 MiB);
+/// 1.5× did so once in three runs, 1.25× in none (loadtest/README.md).
+const HEADROOM_MARGIN: f64 = 1.25;
 /// Ticks per control interval (5 ms each): decisions are made every 25 ms, so that a
 /// standing queue is cut within a few intervals, well inside one tmax.
 const INTERVAL_TICKS: u32 = 5;
@@ -249,12 +259,19 @@ impl Aimd {
                 // otherwise take several cuts before it sheds anything.
                 let from = self.limit.min(self.peak as f64);
                 self.limit = (from * 0.7).max(MIN_LIMIT as f64);
-            } else if self.used
-                && self.busy < FULL_CPU * INTERVAL_TICKS as f64
-                && (self.max_lag <= self.target || self.busy < HEADROOM_CPU * INTERVAL_TICKS as f64)
-            {
-                // Keeping up and the limit is what binds: probe upwards.
-                self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
+            } else {
+                let headroom = self.busy < HEADROOM_CPU * INTERVAL_TICKS as f64;
+                // With clear headroom the limit keeps a margin over what runs, so that a
+                // burst of arrivals finds room instead of a 503; busier, it grows only where
+                // it binds, and never on a full CPU.
+                let wanted =
+                    self.used || (headroom && self.peak as f64 * HEADROOM_MARGIN >= self.limit);
+                if wanted
+                    && self.busy < FULL_CPU * INTERVAL_TICKS as f64
+                    && (self.max_lag <= self.target || headroom)
+                {
+                    self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);
+                }
             }
             self.ticks = 0;
             self.min_lag = Duration::MAX;

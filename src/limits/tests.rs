@@ -87,6 +87,30 @@ fn the_cpu_share_lets_the_limit_grow_through_a_burst_and_never_when_full() {
 }
 
 #[test]
+fn with_cpu_headroom_the_limit_keeps_a_margin_over_what_runs() {
+    let mut a = Aimd::new(32);
+    a.configure(3 * MS, 1024);
+    // 30 running under a limit of 32 (never reached), the CPU half idle: the limit grows
+    // until it is a quarter above what runs, then holds.
+    for _ in 0..20 {
+        interval_busy(&mut a, MS, MS, 30, 0.5);
+    }
+    assert_eq!(a.limit(), 38, "30 × 1.25 = 37.5, passed by one step");
+    // A burst of 37 now finds room.
+    for active in 30..37 {
+        assert!(a.admit(active).is_ok());
+    }
+    // Busier: no margin, the limit grows only where it binds (here it does not).
+    let mut b = Aimd::new(32);
+    b.configure(3 * MS, 1024);
+    assert_eq!(interval_busy(&mut b, MS, MS, 30, 0.8), 32);
+    // Few running: no reason to grow.
+    let mut c = Aimd::new(32);
+    c.configure(3 * MS, 1024);
+    assert_eq!(interval_busy(&mut c, MS, MS, 10, 0.3), 32);
+}
+
+#[test]
 fn admission_counts_slots_per_worker() {
     let target = 3 * MS;
     let before = ACTIVE.with(Cell::get);
