@@ -179,3 +179,31 @@ fn an_unrelated_non_utf8_environment_variable_does_not_stop_check_config() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The binary turns off mimalloc's eager arena commit before its first allocation (the RSS
+/// figure in loadtest/README.md). mimalloc names its options when verbose, so this also
+/// catches an option index that moved with a new mimalloc.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_sets_mimalloc_to_commit_arenas_on_demand() {
+    let out = bidgate_with_env(
+        &["check-config", "/nonexistent.toml"],
+        &[("MIMALLOC_VERBOSE", "1")],
+    );
+    let err = text(&out.stderr);
+    let options: Vec<&str> = err
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| l.starts_with("option '"))
+        .collect();
+    assert!(
+        options.contains(&"option 'arena_eager_commit': 0"),
+        "mimalloc's options as the binary runs: {options:?}"
+    );
+    // And the arena is reserved after the option is set (not before `main`'s constructor).
+    let set = err.find("option 'arena_eager_commit'").unwrap();
+    let reserved = err
+        .find("reserved ")
+        .expect("mimalloc reports its arena reservation");
+    assert!(set < reserved, "{err}");
+}
