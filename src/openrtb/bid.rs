@@ -167,10 +167,9 @@ impl Bid {
     pub fn adm_substituted(&self, values: &crate::macros::Values<'_>) -> Option<Markup> {
         let raw = self.adm.as_ref()?.get();
         let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-        if !inner.contains("${") {
-            return None;
-        }
-        if inner.contains("\\u") {
+        // memmem, not `str::contains`: these two look through every winner's markup.
+        memchr::memmem::find(inner.as_bytes(), b"${")?;
+        if memchr::memmem::find(inner.as_bytes(), b"\\u").is_some() {
             return match crate::macros::substitute(&self.adm()?, values) {
                 Cow::Owned(r) => Some(Markup::from_text(&r)),
                 Cow::Borrowed(_) => None,
