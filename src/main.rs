@@ -9,93 +9,6 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: MiMalloc = MiMalloc;
 
-/// mimalloc's C functions, called the way std calls the system `malloc`: the plain ones
-/// when the alignment asked for is one `mi_malloc` gives anyway (16 bytes, or the size for
-/// smaller blocks), the `_aligned` ones otherwise. Why not the `mimalloc` crate: it calls
-/// `mi_malloc_aligned` for every allocation, ~64 instructions against ~25 on mimalloc's
-/// fast path, and an auction makes ~550 allocations (callgrind: 865 k → 850 k instructions
-/// per auction).
-struct MiMalloc;
-
-/// What `mi_malloc` guarantees (MI_MAX_ALIGN_SIZE on 64-bit targets).
-const MI_MAX_ALIGN: usize = 16;
-
-fn plain(align: usize, size: usize) -> bool {
-    align <= MI_MAX_ALIGN && align <= size
-}
-
-// SAFETY: each method forwards to the mimalloc function with the same contract (a block of
-// at least `size` bytes at the alignment asked for, or null; `mi_free` takes any block
-// mimalloc gave, aligned or not).
-unsafe impl std::alloc::GlobalAlloc for MiMalloc {
-    #[inline]
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys::{mi_malloc, mi_malloc_aligned};
-        let (size, align) = (layout.size(), layout.align());
-        unsafe {
-            if plain(align, size) {
-                mi_malloc(size).cast()
-            } else {
-                mi_malloc_aligned(size, align).cast()
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys::{mi_zalloc, mi_zalloc_aligned};
-        let (size, align) = (layout.size(), layout.align());
-        unsafe {
-            if plain(align, size) {
-                mi_zalloc(size).cast()
-            } else {
-                mi_zalloc_aligned(size, align).cast()
-            }
-        }
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: std::alloc::Layout) {
-        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        use libmimalloc_sys::{mi_realloc, mi_realloc_aligned};
-        let align = layout.align();
-        unsafe {
-            if plain(align, new_size) {
-                mi_realloc(ptr.cast(), new_size).cast()
-            } else {
-                mi_realloc_aligned(ptr.cast(), new_size, align).cast()
-            }
-        }
-    }
-}
-
-/// mimalloc commits its arenas up front on Linux, and then purges freed pages with
-/// `MADV_FREE`, which leaves them counted in the RSS until the kernel runs short: at 3,000
-/// auctions a second the peak RSS was 86–94 MiB with that, 67–74 MiB without it
-/// (`MIMALLOC_ARENA_EAGER_COMMIT=0`, the same CPU per auction; loadtest/README.md). Set in
-/// code so that no deployment needs the variable, and before `main`: the first allocation
-/// reserves the arena, and Rust allocates before `main` runs. mimalloc's own constructor runs
-/// first (priority 101) and an explicitly set option is not read from the environment again.
-#[cfg(target_os = "linux")]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static MIMALLOC_OPTIONS: extern "C" fn() = mimalloc_options;
-
-#[cfg(target_os = "linux")]
-extern "C" fn mimalloc_options() {
-    unsafe extern "C" {
-        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-    }
-    /// `mi_option_arena_eager_commit` in mimalloc v3's `mi_option_e` (libmimalloc-sys 0.1.49,
-    /// pinned in Cargo.lock): check the enum again when that crate moves.
-    const ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
-    // SAFETY: a plain store into mimalloc's option table; no allocation, no Rust runtime.
-    unsafe { mi_option_set(ARENA_EAGER_COMMIT, 0) };
-}
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -197,4 +110,92 @@ fn run(fut: impl std::future::Future<Output = std::io::Result<()>>) -> ExitCode 
             ExitCode::FAILURE
         }
     }
+}
+
+/// mimalloc's C functions, called the way std calls the system `malloc`: the plain ones
+/// when the alignment asked for is one `mi_malloc` gives anyway (16 bytes, or the size for
+/// smaller blocks), the `_aligned` ones otherwise. Why not the `mimalloc` crate: it calls
+/// `mi_malloc_aligned` for every allocation, ~64 instructions against ~25 on mimalloc's
+/// fast path, and an auction makes ~550 allocations (callgrind: 865 k → 850 k instructions
+/// per auction).
+struct MiMalloc;
+
+/// What `mi_malloc` guarantees (MI_MAX_ALIGN_SIZE on 64-bit targets).
+const MI_MAX_ALIGN: usize = 16;
+
+fn plain(align: usize, size: usize) -> bool {
+    align <= MI_MAX_ALIGN && align <= size
+}
+
+// SAFETY: each method forwards to the mimalloc function with the same contract (a block of
+// at least `size` bytes at the alignment asked for, or null; `mi_free` takes any block
+// mimalloc gave, aligned or not).
+unsafe impl std::alloc::GlobalAlloc for MiMalloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use libmimalloc_sys::{mi_malloc, mi_malloc_aligned};
+        let (size, align) = (layout.size(), layout.align());
+        unsafe {
+            if plain(align, size) {
+                mi_malloc(size).cast()
+            } else {
+                mi_malloc_aligned(size, align).cast()
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use libmimalloc_sys::{mi_zalloc, mi_zalloc_aligned};
+        let (size, align) = (layout.size(), layout.align());
+        unsafe {
+            if plain(align, size) {
+                mi_zalloc(size).cast()
+            } else {
+                mi_zalloc_aligned(size, align).cast()
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: std::alloc::Layout) {
+        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        use libmimalloc_sys::{mi_realloc, mi_realloc_aligned};
+        let align = layout.align();
+        unsafe {
+            if plain(align, new_size) {
+                mi_realloc(ptr.cast(), new_size).cast()
+            } else {
+                mi_realloc_aligned(ptr.cast(), new_size, align).cast()
+            }
+        }
+    }
+}
+
+/// mimalloc commits its arenas up front on Linux, and then purges freed pages with
+/// `MADV_FREE`, which leaves them counted in the RSS until the kernel runs short: at 3,000
+/// auctions a second the peak RSS was 86–102 MiB with that, 68–81 MiB without it
+/// (`MIMALLOC_ARENA_EAGER_COMMIT=0`, the same CPU per auction; loadtest/README.md). Set in
+/// code so that no deployment needs the variable, and before `main`: the first allocation
+/// reserves the arena, and Rust allocates before `main` runs. mimalloc's own constructor runs
+/// first (priority 101) and an explicitly set option is not read from the environment again.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static MIMALLOC_OPTIONS: extern "C" fn() = mimalloc_options;
+
+#[cfg(target_os = "linux")]
+extern "C" fn mimalloc_options() {
+    unsafe extern "C" {
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    /// `mi_option_arena_eager_commit` in mimalloc v3's `mi_option_e` (libmimalloc-sys 0.1.49,
+    /// pinned in Cargo.lock): check the enum again when that crate moves.
+    const ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
+    // SAFETY: a plain store into mimalloc's option table; no allocation, no Rust runtime.
+    unsafe { mi_option_set(ARENA_EAGER_COMMIT, 0) };
 }

@@ -61,8 +61,8 @@ const HEADROOM_CPU: f64 = 0.7;
 /// limit hugged 97–110 and 41 of 11,000 requests got a 503 with the worker at 50–70% CPU.
 /// Why not more: each admitted auction holds a connection per partner, and at 2× a
 /// generator's catch-up burst was admitted whole, opened hundreds of partner connections at
-/// once and ended in a standing queue (116–815 503s at 2,500 a second, peak RSS 155 MiB);
-/// 1.5× did so once in three runs, 1.25× in none (loadtest/README.md).
+/// once and ended in a standing queue (116–815 503s at 2,500 a second, peak RSS up to
+/// 164 MiB); 1.5× did so once in three runs, 1.25× in none (loadtest/README.md).
 const HEADROOM_MARGIN: f64 = 1.25;
 /// Ticks per control interval (5 ms each): decisions are made every 25 ms, so that a
 /// standing queue is cut within a few intervals, well inside one tmax.

@@ -200,7 +200,7 @@ fn the_binary_sets_mimalloc_to_commit_arenas_on_demand() {
         options.contains(&"option 'arena_eager_commit': 0"),
         "mimalloc's options as the binary runs: {options:?}"
     );
-    // And the arena is reserved after the option is set (not before `main`'s constructor).
+    // And mimalloc reserved its arena only after that: the option was set in time.
     let set = err.find("option 'arena_eager_commit'").unwrap();
     let reserved = err
         .find("reserved ")
