@@ -99,6 +99,8 @@ fn main() -> ExitCode {
 }
 
 fn run(fut: impl std::future::Future<Output = std::io::Result<()>>) -> ExitCode {
+    // Before the runtime starts its threads: see `reserve_fd_table`.
+    reserve_fd_table();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -108,6 +110,47 @@ fn run(fut: impl std::future::Future<Output = std::io::Result<()>>) -> ExitCode 
         Err(e) => {
             eprintln!("bidgate: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The file descriptors the process's table is grown to at start (or the soft
+/// `RLIMIT_NOFILE`, when lower): a partner connection per auction and partner (8,192 at the
+/// default `max_in_flight` and eight partners) plus the clients' connections.
+const FD_TABLE: u64 = 16_384;
+
+/// Grows the kernel's file descriptor table to `FD_TABLE` slots now, while the process has
+/// one thread. Why: the table starts at 64 slots and doubles as sockets are opened, and in a
+/// process with more than one thread each doubling waits inside `socket()` for an RCU grace
+/// period (`expand_files` → `synchronize_rcu`). That blocked the worker 8–28 ms at a time at
+/// the start of a load, every request on it waiting too: the slowest 503s of an overload
+/// (`perf record -e sched:sched_switch -g`, loadtest/README.md). With one thread the kernel
+/// swaps tables without waiting, and a table never shrinks. Best effort: a failure only
+/// leaves the growth for later.
+fn reserve_fd_table() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let Ok(last) = libc::c_int::try_from(limit.rlim_cur.min(FD_TABLE).saturating_sub(1)) else {
+        return;
+    };
+    let Ok(null) = std::fs::File::open("/dev/null") else {
+        return;
+    };
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&null);
+    if last <= fd {
+        return;
+    }
+    // SAFETY: duplicating a descriptor we own onto a number the process does not use yet
+    // (one thread, nothing opened that high), then closing that duplicate.
+    unsafe {
+        if libc::fcntl(last, libc::F_GETFD) == -1 && libc::dup2(fd, last) == last {
+            libc::close(last);
         }
     }
 }

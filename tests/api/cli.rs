@@ -207,3 +207,41 @@ fn the_binary_sets_mimalloc_to_commit_arenas_on_demand() {
         .expect("mimalloc reports its arena reservation");
     assert!(set < reserved, "{err}");
 }
+
+/// `bidgate serve` grows its file descriptor table before it starts threads (main.rs,
+/// `reserve_fd_table`): grown later, each doubling blocked the worker in `socket()` for an
+/// RCU grace period (8–28 ms, loadtest/README.md). The kernel shows the table's size as
+/// `FDSize`; without the reservation it is 256 here (64 at start, doubled as opened).
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_starts_with_its_fd_table_grown() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    // The child inherits this limit; the table can only be grown below it.
+    let wanted = limit.rlim_cur.min(16_384);
+    let file = crate::helpers::ConfigFile::new("fd-table", "[server]\nlisten = \"127.0.0.1:0\"\n");
+    let (mut child, _app) = crate::helpers::serve_binary(&file);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    let status = status.expect("the child's /proc status");
+    let size: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("FDSize:"))
+        .expect("FDSize in /proc/PID/status")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        size >= wanted,
+        "FDSize {size}, wanted at least {wanted} (RLIMIT_NOFILE {})",
+        limit.rlim_cur
+    );
+}
