@@ -200,7 +200,7 @@ impl Aimd {
         Self {
             limit: initial as f64,
             max: f64::MAX,
-            target: Duration::from_millis(5),
+            target: Duration::from_millis(2),
             ticks: 0,
             min_lag: Duration::MAX,
             max_lag: Duration::ZERO,
