@@ -120,35 +120,34 @@ impl<'a> Reader<'a> {
         Some(items)
     }
 
-    /// A string: where its text starts and ends (the closing quote), and whether it is ASCII.
-    fn string_token(&mut self) -> Option<(usize, usize, bool)> {
+    /// A string: where its text starts and ends (the closing quote), whether it is ASCII and
+    /// whether it has escapes.
+    fn string_token(&mut self) -> Option<(usize, usize, bool, bool)> {
         if self.peek()? != b'"' {
             return None;
         }
         let start = self.i + 1;
-        let (end, ascii) = string_end(self.b, start)?;
+        let (end, ascii, escaped) = string_end(self.b, start)?;
         self.i = end + 1;
-        Some((start, end, ascii))
+        Some((start, end, ascii, escaped))
     }
 
     /// A key. One written with escapes might spell a known member: the plain path's.
     fn key(&mut self) -> Option<&'a str> {
-        let (start, end, ascii) = self.string_token()?;
-        let bytes = &self.b[start..end];
-        if bytes.contains(&b'\\') {
+        let (start, end, ascii, escaped) = self.string_token()?;
+        if escaped {
             return None;
         }
-        text(bytes, ascii)
+        text(&self.b[start..end], ascii)
     }
 
     /// A string value: its bytes when it has no escapes, else serde_json's reading of it.
     fn string(&mut self) -> Option<String> {
-        let (start, end, ascii) = self.string_token()?;
-        let bytes = &self.b[start..end];
-        if bytes.contains(&b'\\') {
+        let (start, end, ascii, escaped) = self.string_token()?;
+        if escaped {
             return serde_json::from_slice(&self.b[start - 1..=end]).ok();
         }
-        text(bytes, ascii).map(str::to_owned)
+        text(&self.b[start..end], ascii).map(str::to_owned)
     }
 
     /// An `Option<String>` member: `null` or a string.
@@ -348,7 +347,7 @@ impl<'a> Reader<'a> {
     /// `adm` as a string literal, checked by the scanner and kept raw; anything but a string
     /// is the plain path's.
     fn markup(&mut self) -> Option<Markup> {
-        let (start, end, ascii) = self.string_token()?;
+        let (start, end, ascii, _) = self.string_token()?;
         Some(Markup::from_checked_literal(text(
             &self.b[start - 1..=end],
             ascii,

@@ -24,13 +24,14 @@ struct Masks {
 }
 
 /// Where the JSON string whose text starts at `from` (just after its opening quote) ends:
-/// the index of its closing quote, and whether its text is all ASCII. `None` if it is not a
+/// the index of its closing quote, whether its text is all ASCII, and whether it has any
+/// escape (so that a caller needs no second look for a backslash). `None` if it is not a
 /// valid JSON string: a raw control character, a bad escape, or no end. (Its UTF-8, when
 /// not ASCII, is the caller's to check.)
-pub(super) fn string_end(body: &[u8], from: usize) -> Option<(usize, bool)> {
-    // Most strings are keys and short values: a 16-byte look settles them.
+pub(super) fn string_end(body: &[u8], from: usize) -> Option<(usize, bool, bool)> {
+    // Most strings are keys and short values: a 16-byte look settles them (no escapes).
     if let Some(Some(end)) = body.get(from..from + 16).map(|b| short(b.try_into().ok()?)) {
-        return Some((from + end.0, end.1));
+        return Some((from + end.0, end.1, false));
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -43,17 +44,22 @@ pub(super) fn string_end(body: &[u8], from: usize) -> Option<(usize, bool)> {
 /// [`long`] compiled for AVX2, with its 32-byte masks: half the vector work per chunk.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn long_avx2(body: &[u8], from: usize) -> Option<(usize, bool)> {
+fn long_avx2(body: &[u8], from: usize) -> Option<(usize, bool, bool)> {
     long(body, from, |chunk| masks_avx2(chunk))
 }
 
 /// The string's end, 64 bytes at a time, each chunk's masks from `masks`.
 #[inline(always)]
-fn long(body: &[u8], from: usize, masks: impl Fn(&[u8; 64]) -> Masks) -> Option<(usize, bool)> {
+fn long(
+    body: &[u8],
+    from: usize,
+    masks: impl Fn(&[u8; 64]) -> Masks,
+) -> Option<(usize, bool, bool)> {
     let mut at = from;
     // 1 when the first byte of the next chunk is escaped by a backslash at the end of this one.
     let mut carry = 0;
     let mut high = 0;
+    let mut backslash = 0;
     loop {
         let m = match body.get(at..at + 64) {
             Some(chunk) => masks(chunk.try_into().ok()?),
@@ -82,9 +88,10 @@ fn long(body: &[u8], from: usize, masks: impl Fn(&[u8; 64]) -> Masks) -> Option<
             return None;
         }
         high |= m.high & text;
+        backslash |= m.backslash & text;
         if ends != 0 {
             let end = at + ends.trailing_zeros() as usize;
-            return (end < body.len()).then_some((end, high == 0));
+            return (end < body.len()).then_some((end, high == 0, backslash != 0));
         }
         if body.len() <= at + 64 {
             return None;

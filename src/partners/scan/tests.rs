@@ -1,15 +1,17 @@
 use super::*;
 
 /// The obvious byte-by-byte reading of a JSON string, to compare with.
-fn reference(body: &[u8], from: usize) -> Option<(usize, bool)> {
+fn reference(body: &[u8], from: usize) -> Option<(usize, bool, bool)> {
     let mut i = from;
     let mut ascii = true;
+    let mut escaped = false;
     loop {
         let b = *body.get(i)?;
         match b {
-            b'"' => return Some((i, ascii)),
+            b'"' => return Some((i, ascii, escaped)),
             0..=0x1F => return None,
             b'\\' => {
+                escaped = true;
                 match *body.get(i + 1)? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
                     b'u' if body.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
@@ -128,13 +130,16 @@ fn ends_are_found_as_a_byte_by_byte_reader_finds_them() {
 #[test]
 fn escapes_are_checked() {
     let s = br#"a\"b\\\u00e9\/c" rest"#;
-    assert_eq!(string_end(s, 0), Some((15, true)));
+    assert_eq!(string_end(s, 0), Some((15, true, true)));
     assert_eq!(string_end(br#"a\x""#, 0), None);
     assert_eq!(string_end(br#"a\u12g4""#, 0), None);
     assert_eq!(string_end(br#"a\u12""#, 0), None);
     assert_eq!(string_end(b"abc", 0), None);
     assert_eq!(string_end(b"a\tb\"", 0), None);
-    assert_eq!(string_end("é\"".as_bytes(), 0), Some((2, false)));
+    assert_eq!(string_end("é\"".as_bytes(), 0), Some((2, false, false)));
+    assert_eq!(string_end(b"plain\" rest", 0), Some((5, true, false)));
+    let long = [&[b'a'; 70][..], b"\\n\""].concat();
+    assert_eq!(string_end(&long, 0), Some((72, true, true)));
 }
 
 #[test]
@@ -153,7 +158,7 @@ fn backslash_runs_across_chunk_edges_escape_the_right_byte() {
             } else {
                 first_quote
             };
-            assert_eq!(want, Some((end, true)), "run {run} at {start}");
+            assert_eq!(want, Some((end, true, true)), "run {run} at {start}");
         }
     }
 }
