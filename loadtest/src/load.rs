@@ -19,6 +19,12 @@ pub struct Stats {
     /// on a shared machine, part of the measured latency can be the generator's own delay.
     pub send_lag_p99_ms: f64,
     pub send_lag_max_ms: f64,
+    /// How late the generator's own runtime ran a task that was due (a 1 ms ticker beside the
+    /// requests; p99.9 and max, ms, the timer's 1 ms grain included). An answer that arrived
+    /// waits about this long to be seen: when it is as large as the slowest 503 measured
+    /// from the actual send, that slowness is the generator's, not the server's.
+    pub loop_lag_p999_ms: f64,
+    pub loop_lag_max_ms: f64,
     /// HTTP status → count; 0 = no answer within the client's 2 s limit or a transport error.
     pub statuses: BTreeMap<u16, u64>,
     pub p50_ms: f64,
@@ -89,6 +95,8 @@ pub async fn run(
     let n = (rate * duration.as_secs_f64()).round() as u64;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let start = Instant::now() + Duration::from_millis(20);
+    let done = std::sync::Arc::new(tokio::sync::Notify::new());
+    let ticker = tokio::spawn(loop_lag(done.clone()));
     for i in 0..n {
         let at = start + Duration::from_secs_f64(i as f64 / rate);
         sleep_until(at).await;
@@ -147,6 +155,8 @@ pub async fn run(
         }
         let _ = hist.record((latency.as_micros() as u64).max(1));
     }
+    done.notify_one();
+    let loop_lag = ticker.await.unwrap_or_else(|_| new_histogram());
     let ok: u64 = statuses
         .iter()
         .filter(|(s, _)| matches!(**s, 200 | 204))
@@ -162,6 +172,8 @@ pub async fn run(
                 .max(1e-3),
         send_lag_p99_ms: lag.value_at_quantile(0.99) as f64 / 1000.0,
         send_lag_max_ms: lag.max() as f64 / 1000.0,
+        loop_lag_p999_ms: loop_lag.value_at_quantile(0.999) as f64 / 1000.0,
+        loop_lag_max_ms: loop_lag.max() as f64 / 1000.0,
         statuses,
         p50_ms: ms(0.5),
         p90_ms: ms(0.9),
@@ -188,6 +200,23 @@ pub async fn run(
                 s
             })
             .collect(),
+    }
+}
+
+/// The generator runtime's lag (see [`Stats::loop_lag_max_ms`]): a task due every
+/// millisecond, how late it ran, until `done`.
+async fn loop_lag(done: std::sync::Arc<tokio::sync::Notify>) -> Histogram<u64> {
+    let mut hist = new_histogram();
+    let stop = done.notified();
+    tokio::pin!(stop);
+    loop {
+        let due = Instant::now() + Duration::from_millis(1);
+        tokio::select! {
+            _ = &mut stop => return hist,
+            _ = sleep_until(due) => {
+                let _ = hist.record((due.elapsed().as_micros() as u64).max(1));
+            }
+        }
     }
 }
 

@@ -619,6 +619,8 @@ pub async fn run(args: Args) -> std::io::Result<()> {
                 "share_200": s.share(200), "share_204": s.share(204), "share_503": s.share(503),
                 "share_other": s.non_2xx().saturating_sub(s.statuses.get(&503).copied().unwrap_or(0)) as f64 / s.sent.max(1) as f64,
                 "send_lag_p99_ms": s.send_lag_p99_ms,
+                "loop_lag_p999_ms": s.loop_lag_p999_ms,
+                "loop_lag_max_ms": s.loop_lag_max_ms,
                 "circuits_opened": c.map(|c| &c.circuits_opened),
                 "recovery_p99_ms": recovery.stats.p99_ms,
                 "overhead_p99_ms": out["overhead"]["runs"][0]["stats"]["p99_ms"],
@@ -964,6 +966,15 @@ fn targets(o: &Value, tmax: u64) -> Vec<Target> {
                 "—".into(),
                 None,
                 "the slowest without the generator's own send lag; not a target",
+            );
+        }
+        if let (Some(p999), Some(max)) = (f(&ov["loop_lag_p999_ms"]), f(&ov["loop_lag_max_ms"])) {
+            add(
+                "overload: the generator's own loop lag p99.9 / max",
+                format!("{p999:.1} / {max:.1} ms"),
+                "—".into(),
+                None,
+                "how late the generator ran a task that was due (1 ms timer grain included): an answer waits about that long to be seen; not a target",
             );
         }
         let own = &ov["shed_by_own_clock"];
