@@ -339,12 +339,9 @@ pub fn start_logged(profiles: &[Profile], log: Option<BidLog>) -> std::io::Resul
 /// them 335 against the generator's 1024).
 const FLEET_NICE: libc::c_int = 5;
 
-/// Lowers the calling thread's priority to `FLEET_NICE` (once per thread; best effort).
+/// Sets the calling thread's nice value to `FLEET_NICE` (an absolute value: calling it again
+/// changes nothing; best effort).
 fn yield_to_generator() {
-    thread_local!(static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
-    if DONE.with(|d| d.replace(true)) {
-        return;
-    }
     // SAFETY: setpriority on this thread's own id (Linux: a thread is a PRIO_PROCESS target).
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, FLEET_NICE);
