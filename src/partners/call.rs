@@ -34,7 +34,7 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
     *post.method_mut() = http::Method::POST;
     *post.uri_mut() = partner.uri.clone();
     *post.headers_mut() = partner.heads.clone();
-    let resp = match partner.client().request(post).await {
+    let resp = match partner.with_client(|c| c.request(post)).await {
         Ok(r) => r,
         Err(e) => return (Outcome::Transport(describe(&e)), None),
     };
