@@ -215,13 +215,17 @@ impl RequestRules {
         let Some(rules) = self.imps.get(imp) else {
             return Ok(Accepted::OPEN);
         };
-        let seat = seat.map(|s| s.trim().to_ascii_lowercase());
-        let seat_ok = |allowed: &[String], blocked: &[String]| match &seat {
-            Some(s) => (allowed.is_empty() || allowed.contains(s)) && !blocked.contains(s),
+        // The lists hold lowercase seats: compared without lowercasing a copy of the bid's
+        // (16 bids an auction, most of them accepted).
+        let seat = seat.map(str::trim);
+        let listed = |list: &[String], s: &str| list.iter().any(|x| x.eq_ignore_ascii_case(s));
+        let seat_ok = |allowed: &[String], blocked: &[String]| match seat {
+            Some(s) => (allowed.is_empty() || listed(allowed, s)) && !listed(blocked, s),
             None => allowed.is_empty(),
         };
+        let blocked = || Rejection::SeatBlocked(seat.unwrap_or_default().to_ascii_lowercase());
         if !seat_ok(&self.wseat, &self.bseat) {
-            return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
+            return Err(blocked());
         }
         if !self.badv.is_empty() {
             for d in strings(bid.get("adomain")) {
@@ -310,7 +314,7 @@ impl RequestRules {
                     });
                 };
                 if !deal.wseat.is_empty() && !seat_ok(&deal.wseat, &[]) {
-                    return Err(Rejection::SeatBlocked(seat.unwrap_or_default()));
+                    return Err(blocked());
                 }
                 if !deal.wadomain.is_empty() {
                     // Every advertiser of the bid must be one the deal was struck with (or a

@@ -101,6 +101,10 @@ fn seats_are_allowed_or_blocked() {
         json!({"wseat": ["seat-1"]}),
     ));
     assert!(w.check(0, &bid(json!({})), Some("seat-1"), false).is_ok());
+    assert!(
+        w.check(0, &bid(json!({})), Some(" Seat-1 "), false).is_ok(),
+        "seats compare trimmed, in any case"
+    );
     assert_eq!(
         w.check(0, &bid(json!({})), Some("seat-2"), false),
         Err(Rejection::SeatBlocked("seat-2".into()))
@@ -114,7 +118,11 @@ fn seats_are_allowed_or_blocked() {
         json!({"bseat": ["seat-2"]}),
     ));
     assert!(b.check(0, &bid(json!({})), None, false).is_ok());
-    assert!(b.check(0, &bid(json!({})), Some("SEAT-2"), false).is_err());
+    assert_eq!(
+        b.check(0, &bid(json!({})), Some(" SEAT-2"), false),
+        Err(Rejection::SeatBlocked("seat-2".into()))
+    );
+    assert!(b.check(0, &bid(json!({})), Some("seat-22"), false).is_ok());
 }
 
 #[test]
