@@ -7,34 +7,18 @@
 //! re-parsing) cannot take. A `Markup` is built three ways, all of which guarantee that it
 //! holds one valid JSON value: deserialised (serde_json validated it), from text
 //! ([`Markup::from_text`], serde_json escapes it), or from a literal that a scanner checked
-//! ([`Markup::from_checked_bytes`]).
-//!
-//! Why `Bytes`: the reader's markup is a slice of the partner's answer, shared, not copied.
-//! Copying it (~60 KB an auction into 16 fresh allocations) was 2.3% of bidgate's CPU
-//! under load (`perf`, the copy's destination cold in cache); the answer's buffer now lives
-//! as long as its bids do, which is the auction.
+//! ([`Markup::from_checked_literal`]).
 
-use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
-use std::fmt;
 
-/// Invariant: the bytes are one valid JSON value, and so valid UTF-8.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Markup(Bytes);
-
-impl fmt::Debug for Markup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Markup").field(&self.get()).finish()
-    }
-}
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Markup(Box<str>);
 
 impl Markup {
     /// The raw JSON text (for a string: with its quotes and escapes).
     pub fn get(&self) -> &str {
-        // SAFETY: every constructor takes its bytes from a `str` or a `String`, or (the
-        // reader's) bytes the caller checked to be UTF-8: see the type's invariant.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        &self.0
     }
 
     /// The markup of `text`, escaped as a JSON string.
@@ -43,30 +27,24 @@ impl Markup {
         Markup(serde_json::to_string(text).unwrap_or_default().into())
     }
 
-    /// A JSON string literal (quotes included) that the caller built and checked: quoted at
-    /// both ends, no raw control characters, only valid escapes. Not copied.
-    pub(crate) fn from_checked_string(literal: String) -> Self {
+    /// A JSON string literal (quotes included) that the caller has checked: quoted at both
+    /// ends, no raw control characters, only valid escapes, valid UTF-8 (it is a `str`).
+    pub(crate) fn from_checked_literal(literal: &str) -> Self {
         debug_assert!(literal.len() >= 2 && literal.starts_with('"') && literal.ends_with('"'));
         Markup(literal.into())
     }
 
-    /// [`Markup::from_checked_string`] for a literal that is a slice of a buffer the caller
-    /// shares (a partner's answer): not copied either.
-    ///
-    /// # Safety
-    /// `literal` must be valid UTF-8 (and checked as for `from_checked_string`).
-    pub(crate) unsafe fn from_checked_bytes(literal: Bytes) -> Self {
-        debug_assert!(std::str::from_utf8(&literal).is_ok());
-        debug_assert!(literal.len() >= 2 && literal.starts_with(b"\"") && literal.ends_with(b"\""));
-        Markup(literal)
+    /// [`Markup::from_checked_literal`] for a literal the caller built and owns (not copied).
+    pub(crate) fn from_checked_string(literal: String) -> Self {
+        debug_assert!(literal.len() >= 2 && literal.starts_with('"') && literal.ends_with('"'));
+        Markup(literal.into_boxed_str())
     }
 }
 
 impl<'de> Deserialize<'de> for Markup {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // `Box<RawValue>` into `Box<str>` into `Bytes` is a move, not a copy.
-        Box::<RawValue>::deserialize(d)
-            .map(|raw| Markup(Bytes::from(Box::<str>::from(raw).into_boxed_bytes())))
+        // `Box<RawValue>` into `Box<str>` is a move, not a copy.
+        Box::<RawValue>::deserialize(d).map(|raw| Markup(raw.into()))
     }
 }
 
@@ -83,7 +61,7 @@ impl Serialize for Markup {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut raw = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
-        raw.serialize_field(RAW_VALUE_TOKEN, self.get())?;
+        raw.serialize_field(RAW_VALUE_TOKEN, &*self.0)?;
         raw.end()
     }
 }

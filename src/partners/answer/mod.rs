@@ -15,10 +15,9 @@ mod tests;
 
 use crate::openrtb::BidResponse;
 use crate::outcome::{BadResponse, Outcome};
-use bytes::Bytes;
 
 /// Reads a 200 body: empty or bid-less means no bid; anything but a BidResponse is bad.
-pub fn parse(body: &Bytes) -> Outcome {
+pub fn parse(body: &[u8]) -> Outcome {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Outcome::NoBid;
     }
@@ -32,7 +31,7 @@ pub fn parse(body: &Bytes) -> Outcome {
 }
 
 /// The `BidResponse` in `body`: the fast way when it applies, else serde_json's own.
-pub fn read(body: &Bytes) -> serde_json::Result<BidResponse> {
+pub fn read(body: &[u8]) -> serde_json::Result<BidResponse> {
     match reader::read(body) {
         Some(response) => Ok(response),
         None => read_plain(body),

@@ -16,7 +16,6 @@
 
 use super::super::scan::string_end;
 use crate::openrtb::{Bid, BidResponse, Markup, Rest, SeatBid};
-use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -26,21 +25,14 @@ use serde_json::Value;
 const MAX_DEPTH: usize = 64;
 
 /// The response in `body`, or `None` when the plain path must decide (unusual or invalid).
-pub(super) fn read(body: &Bytes) -> Option<BidResponse> {
-    let mut r = Reader {
-        src: body,
-        b: body,
-        i: 0,
-    };
+pub(super) fn read(body: &[u8]) -> Option<BidResponse> {
+    let mut r = Reader { b: body, i: 0 };
     let response = r.response()?;
     r.ws();
     (r.i == body.len()).then_some(response)
 }
 
 struct Reader<'a> {
-    /// The answer, whose slices the markup shares.
-    src: &'a Bytes,
-    /// `src`'s bytes.
     b: &'a [u8],
     /// The next byte to read.
     i: usize,
@@ -352,13 +344,13 @@ impl<'a> Reader<'a> {
         Some(bid)
     }
 
-    /// `adm` as a string literal, checked by the scanner and kept raw (a slice of the
-    /// answer, not a copy); anything but a string is the plain path's.
+    /// `adm` as a string literal, checked by the scanner and kept raw; anything but a string
+    /// is the plain path's.
     fn markup(&mut self) -> Option<Markup> {
         let (start, end, ascii, _) = self.string_token()?;
-        text(&self.b[start - 1..=end], ascii)?;
-        // SAFETY: `text` just checked these bytes to be UTF-8; the scanner checked the rest
-        // of what a JSON string literal needs.
-        Some(unsafe { Markup::from_checked_bytes(self.src.slice(start - 1..=end)) })
+        Some(Markup::from_checked_literal(text(
+            &self.b[start - 1..=end],
+            ascii,
+        )?))
     }
 }

@@ -1,18 +1,13 @@
 use super::*;
 
-/// The readers take an answer as `Bytes` (its markup is shared, not copied).
-fn bytes(body: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(body)
-}
-
 /// The fast way and serde_json alone give the same response, or the same error.
 fn same(body: &[u8]) {
-    let fast = read(&bytes(body)).map_err(|e| e.to_string());
+    let fast = read(body).map_err(|e| e.to_string());
     let plain = read_plain(body).map_err(|e| e.to_string());
     assert_eq!(fast, plain, "{}", String::from_utf8_lossy(body));
     if plain.is_err() {
         assert!(
-            reader::read(&bytes(body)).is_none(),
+            reader::read(body).is_none(),
             "the reader took a refused body"
         );
     }
@@ -32,7 +27,7 @@ fn usual() -> String {
 #[test]
 fn usual_answers_are_read_by_the_reader_as_serde_json_reads_them() {
     let body = usual();
-    let fast = reader::read(&bytes(body.as_bytes())).expect("the reader takes a usual answer");
+    let fast = reader::read(body.as_bytes()).expect("the reader takes a usual answer");
     assert_eq!(fast, read_plain(body.as_bytes()).unwrap());
     let bids = &fast.seatbid[0].bid;
     assert_eq!(bids[0].price, 1.37);
@@ -47,7 +42,7 @@ fn usual_answers_are_read_by_the_reader_as_serde_json_reads_them() {
     // Whitespace anywhere JSON allows it, and members in any order.
     let spaced = br#" { "seatbid" : [ { "bid" : [ { "price" : 3 , "adm" : "x" , "impid" : "1" , "id" : "b" , "w" : 0 } ] , "seat" : null } ] , "id" : "r" , "cur" : null } 
 "#;
-    assert!(reader::read(&bytes(spaced)).is_some());
+    assert!(reader::read(spaced).is_some());
     same(spaced);
 }
 
@@ -143,13 +138,13 @@ fn invalid_utf8_is_refused_as_serde_json_refuses_it() {
     {
         let mut body = ok.to_vec();
         body[at] = 0xff;
-        assert!(reader::read(&bytes(&body)).is_none());
+        assert!(reader::read(&body).is_none());
         same(&body);
         // A valid two-byte sequence is fine in markup, values and keys alike.
         body[at] = 0xc3;
         body[at + 1] = 0xa9;
         same(&body);
-        assert!(reader::read(&bytes(&body)).is_some());
+        assert!(reader::read(&body).is_some());
     }
 }
 
@@ -182,7 +177,7 @@ fn mutated_answers_agree_with_serde_json() {
             }
         }
         same(&body);
-        taken += usize::from(reader::read(&bytes(&body)).is_some());
+        taken += usize::from(reader::read(&body).is_some());
     }
     // Mutations that keep an answer valid are common: the reader must take many of them.
     assert!(taken > 500, "the reader took only {taken} of 6000");
