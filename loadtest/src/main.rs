@@ -8,6 +8,7 @@
 mod baseline;
 mod fleet;
 mod gateway;
+mod interleave;
 mod load;
 mod metrics;
 mod pin;
