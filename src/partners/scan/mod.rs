@@ -75,10 +75,8 @@ fn long(
         let escaped = escaped(m.backslash, &mut carry);
         let ends = m.quote & !escaped;
         // The bytes of the string's text in this chunk.
-        let text = match ends {
-            0 => u64::MAX,
-            e => (1u64 << e.trailing_zeros()) - 1,
-        };
+        // The bits below the lowest end (all of them when there is none), branch-free.
+        let text = ends.wrapping_sub(1) & !ends;
         if m.control & text != 0 {
             return None;
         }
@@ -173,8 +171,8 @@ fn masks(chunk: &[u8; 64]) -> Masks {
 #[inline]
 fn masks_avx2(chunk: &[u8; 64]) -> Masks {
     use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set1_epi8,
+        __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_min_epi8,
+        _mm256_movemask_epi8, _mm256_set1_epi8,
     };
     // SAFETY: each load reads 32 bytes inside `chunk` (unaligned loads are allowed).
     let (lo, hi): (__m256i, __m256i) = unsafe {
@@ -188,7 +186,6 @@ fn masks_avx2(chunk: &[u8; 64]) -> Masks {
     };
     let quote = _mm256_set1_epi8(b'"' as i8);
     let backslash = _mm256_set1_epi8(b'\\' as i8);
-    let low = _mm256_set1_epi8(0x1F);
     let m = Masks {
         quote: bits(_mm256_cmpeq_epi8(lo, quote), _mm256_cmpeq_epi8(hi, quote)),
         backslash: bits(
@@ -197,13 +194,11 @@ fn masks_avx2(chunk: &[u8; 64]) -> Masks {
         ),
         ..Masks::default()
     };
-    // Control and high bytes are rare: only whether the chunk has any is found here.
-    let control = _mm256_or_si256(
-        _mm256_cmpeq_epi8(_mm256_min_epu8(lo, low), lo),
-        _mm256_cmpeq_epi8(_mm256_min_epu8(hi, low), hi),
-    );
-    let rare =
-        _mm256_movemask_epi8(control) != 0 || _mm256_movemask_epi8(_mm256_or_si256(lo, hi)) != 0;
+    // Control and high bytes are rare: only whether the chunk has any is found here, in one
+    // test. As signed bytes both are below 0x20 (0x80–0xFF are negative), and the smaller of
+    // the two halves' bytes at each position is below 0x20 exactly when either one is.
+    let lowest = _mm256_min_epi8(lo, hi);
+    let rare = _mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), lowest)) != 0;
     with_rare_bytes(m, chunk, rare)
 }
 
@@ -250,11 +245,20 @@ fn masks(chunk: &[u8; 64]) -> Masks {
 #[cfg(target_arch = "x86_64")]
 fn with_rare_bytes(mut m: Masks, chunk: &[u8; 64], rare: bool) -> Masks {
     if rare {
-        let exact = masks_by_byte(chunk);
+        let exact = rare_masks(chunk);
         m.control = exact.control;
         m.high = exact.high;
     }
     m
+}
+
+/// [`masks_by_byte`] kept out of line: inlined into the scanner's loop, its 64 steps took
+/// the registers the loop's state needs, which then went to the stack every chunk.
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn rare_masks(chunk: &[u8; 64]) -> Masks {
+    masks_by_byte(chunk)
 }
 
 /// [`masks`] one byte at a time (the reference, the path off x86_64, and the exact control
