@@ -1,10 +1,10 @@
 //! CPU per request of two servers, measured in alternating slices (A B B A A B B A …).
 //!
-//! Why: the CPU ratio was two runs of 12 s, one server after the other, about 40 s apart. On
-//! these shared VMs the host's speed moves over minutes: in fifteen runs of the same code
-//! each server's own figure moved by ±10% (bidgate 0.324–0.378 ms, the baseline 0.247–0.308
-//! and once 0.434), and the ratio from 0.99 to 1.42. A 5% saving could not be seen in one
-//! report. Here both servers run at once (pinned to the same core, the idle one costing
+//! Why: the CPU ratio was two runs (`--run-s`, 10 s), one server after the other, about 20 s
+//! apart. On these shared VMs the host's speed moves over minutes: in fifteen runs of nearly
+//! the same code each server's own figure moved by ±10% (bidgate 0.324–0.378 ms, the
+//! baseline 0.247–0.308 and once 0.434), and the ratio from 0.99 to 1.42. A 5% saving could
+//! not be seen in one report. Here both servers run at once (pinned to the same core, the idle one costing
 //! nothing), each slice loads one of them, and a slow stretch of the host lands on both in
 //! turn; the ABBA order cancels a steady drift as well.
 

@@ -252,8 +252,8 @@ fn with_rare_bytes(mut m: Masks, chunk: &[u8; 64], rare: bool) -> Masks {
     m
 }
 
-/// [`masks_by_byte`] kept out of line: inlined into the scanner's loop, its 64 steps took
-/// the registers the loop's state needs, which then went to the stack every chunk.
+/// [`masks_by_byte`] kept out of line and marked cold: inlined, its 64 steps sat in the
+/// scanner's loop and competed for the registers of the common path.
 #[cfg(target_arch = "x86_64")]
 #[cold]
 #[inline(never)]
