@@ -115,7 +115,10 @@ fn escaped(backslash: u64, carry: &mut u64) -> u64 {
 }
 
 /// Whether each escaped byte in `bits` (relative to `at`) makes a valid escape: one of
-/// `/ b f n r t`, or `u` and four hex digits.
+/// `/ b f n r t`, or `u` and four hex digits. Cold and out of line: most chunks of markup
+/// escape only quotes and backslashes, and the loop's registers are then kept for them.
+#[cold]
+#[inline(never)]
 fn escapes_valid(body: &[u8], at: usize, mut bits: u64) -> bool {
     while bits != 0 {
         let i = at + bits.trailing_zeros() as usize;
