@@ -8,41 +8,28 @@ use serde_json::Value;
 /// ppi or position, which a negative value makes meaningless, by object path. (Fields
 /// where the spec gives negatives a meaning, such as `startdelay`, `podseq`, `slotinpod`
 /// and `maxextended`, are not here.)
-const IMP_COUNTS: &[(&str, &[&str])] = &[
-    ("", &["exp", "instl"]),
-    ("banner", &["w", "h", "pos"]),
+const IMP_COUNTS: &[(&str, &[&[&str]])] = &[
+    ("", &[&["exp", "instl"]]),
+    ("banner", &[&["w", "h", "pos"]]),
     (
         "video",
         &[
-            "minduration",
-            "maxduration",
-            "minbitrate",
-            "maxbitrate",
-            "sequence",
-            "maxseq",
-            "poddur",
-            "w",
-            "h",
-            "pos",
-            "skipmin",
-            "skipafter",
-            "linearity",
+            TIMED,
+            &["w", "h", "pos", "skipmin", "skipafter", "linearity"],
         ],
     ),
-    (
-        "audio",
-        &[
-            "minduration",
-            "maxduration",
-            "minbitrate",
-            "maxbitrate",
-            "sequence",
-            "maxseq",
-            "poddur",
-            "feed",
-            "nvol",
-        ],
-    ),
+    ("audio", &[TIMED, &["feed", "nvol"]]),
+];
+
+/// What video and audio share: durations, bitrates, sequence.
+const TIMED: &[&str] = &[
+    "minduration",
+    "maxduration",
+    "minbitrate",
+    "maxbitrate",
+    "sequence",
+    "maxseq",
+    "poddur",
 ];
 
 /// The same for objects of the request itself (`geo.accuracy` is checked in each).
@@ -66,8 +53,17 @@ pub(super) fn non_negative(
     keys: &[&str],
     path: impl Fn() -> String,
 ) -> Result<(), String> {
+    non_negative_in(object, &[keys], path)
+}
+
+/// [`non_negative`] with the keys in several lists (an object's own and those it shares).
+fn non_negative_in(
+    object: Option<&Value>,
+    lists: &[&[&str]],
+    path: impl Fn() -> String,
+) -> Result<(), String> {
     let Some(o) = object else { return Ok(()) };
-    if let Some(k) = negative(o, keys) {
+    if let Some(k) = o.as_object().and_then(|m| negative(m, lists)) {
         return Err(format!("{}.{k} must be >= 0", path()));
     }
     if let Some(accuracy) = o
@@ -81,12 +77,13 @@ pub(super) fn non_negative(
     Ok(())
 }
 
-/// The first member of `object` that is one of `keys` and a negative number. One pass over
-/// the members, a key compared only for a negative number (valid requests have none):
-/// looking each of `keys` up instead was ~40 B-tree searches an imp (callgrind).
-fn negative<'a>(object: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    object.as_object()?.iter().find_map(|(k, v)| {
-        (v.as_f64().is_some_and(|v| v < 0.0) && keys.contains(&k.as_str())).then_some(k.as_str())
+/// The first member of `object` that is in one of `lists` and a negative number. One pass
+/// over the members, a key compared only for a negative number (valid requests have none):
+/// looking each key up instead was ~40 B-tree searches an imp (callgrind).
+fn negative<'a>(object: &'a crate::openrtb::Rest, lists: &[&[&str]]) -> Option<&'a str> {
+    object.iter().find_map(|(k, v)| {
+        let listed = || lists.iter().any(|l| l.contains(&k.as_str()));
+        (v.as_f64().is_some_and(|v| v < 0.0) && listed()).then_some(k.as_str())
     })
 }
 
@@ -95,17 +92,14 @@ fn negative<'a>(object: &'a Value, keys: &[&str]) -> Option<&'a str> {
 pub(super) fn check_counts(i: usize, imp: &crate::openrtb::Rest) -> Result<(), String> {
     // The path is written only for an error: most requests have none.
     let at = || format!("request.imp[{i}]");
-    for (object, keys) in IMP_COUNTS {
+    for (object, lists) in IMP_COUNTS {
         match *object {
             "" => {
-                let negative = imp.iter().find(|(k, v)| {
-                    v.as_f64().is_some_and(|v| v < 0.0) && keys.contains(&k.as_str())
-                });
-                if let Some((k, _)) = negative {
+                if let Some(k) = negative(imp, lists) {
                     return Err(format!("{}.{k} must be >= 0", at()));
                 }
             }
-            o => non_negative(imp.get(o), keys, || format!("{}.{o}", at()))?,
+            o => non_negative_in(imp.get(o), lists, || format!("{}.{o}", at()))?,
         }
     }
     let items = |o: &str, k: &str| {
