@@ -336,7 +336,9 @@ pub fn start_logged(profiles: &[Profile], log: Option<BidLog>) -> std::io::Resul
 /// was 14.7 ms from the scheduled send while bidgate's own clock had every 503 within
 /// 10 ms). Real partners run on machines of their own; here the generator goes first when
 /// both are ready, and the partners take the rest of the core (at nice 5 the kernel weights
-/// them 335 against the generator's 1024).
+/// them 335 against the generator's 1024). With root, `report` also puts the generator's
+/// threads at `SCHED_FIFO` 1 (`pin::prioritise_here`), which the nice value alone did not
+/// replace: the fair scheduler still let a running partner finish its slice.
 const FLEET_NICE: libc::c_int = 5;
 
 /// Sets the calling thread's nice value to `FLEET_NICE` (an absolute value: calling it again

@@ -146,9 +146,15 @@ fn main() -> std::io::Result<()> {
             None => eprintln!("not pinned: fewer than two CPUs"),
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Cmd::Report(args) = &cli.command
+        && !args.no_pin
+        && !args.no_priority
+    {
+        // The generator's threads go first on the harness core (see `pin::prioritise_here`).
+        rt.on_thread_start(pin::prioritise_here);
+    }
+    let rt = rt.enable_all().build()?;
     match cli.command {
         Cmd::Report(args) => rt.block_on(report::run(args)),
         Cmd::Faults(args) => rt.block_on(faults(args)),

@@ -90,6 +90,10 @@ pub struct Args {
     /// server to the first half of them and the generator and mock partners to the rest.
     #[arg(long)]
     pub no_pin: bool,
+    /// Leave the harness's runtime threads (the load generator) at the normal priority
+    /// instead of `SCHED_FIFO` 1 ahead of the mock partners (`pin::prioritise_here`).
+    #[arg(long)]
+    pub no_priority: bool,
     /// Seconds of the cold-start run (scenario 7) at 75% of the saturation rate.
     #[arg(long, default_value_t = 10)]
     pub cold_s: u64,
@@ -682,6 +686,7 @@ pub async fn run(args: Args) -> std::io::Result<()> {
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
             |s| s.server.len() + s.harness.len()),
         "pinned": crate::pin::current(),
+        "generator_realtime": crate::pin::prioritised(),
     });
     out["settings"] = json!({"tmax_ms": ctx.args.tmax_ms, "max_in_flight": ctx.args.max_in_flight,
         "probe_s": ctx.args.probe_s, "run_s": ctx.args.run_s, "workload": workload,
@@ -1142,8 +1147,14 @@ fn markdown(o: &Value, args: &Args) -> String {
         o["machine"]["cores"],
         match crate::pin::current() {
             Some(s) => format!(
-                "the server under test pinned to CPUs {:?}, generator and partners to {:?}",
-                s.server, s.harness
+                "the server under test pinned to CPUs {:?}, generator and partners to {:?}{}",
+                s.server,
+                s.harness,
+                if crate::pin::prioritised() {
+                    " (the generator's threads at SCHED_FIFO 1, ahead of the partners)"
+                } else {
+                    " (the generator at the normal priority)"
+                }
             ),
             None => "generator, partners and servers share them".to_string(),
         },
