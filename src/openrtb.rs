@@ -13,10 +13,30 @@ use std::fmt;
 
 mod bid;
 mod markup;
+mod members;
 pub use bid::Bid;
 pub use markup::Markup;
+pub use members::Members;
 
 pub type Rest = Map<String, Value>;
+
+/// A JSON object's members by key: a `Map`, or a request's `Members` (read as a tree on
+/// demand). For code that reads both the request's top level and objects of its own.
+pub trait Lookup {
+    fn member(&self, key: &str) -> Option<&Value>;
+}
+
+impl Lookup for Rest {
+    fn member(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
+
+impl Lookup for Members {
+    fn member(&self, key: &str) -> Option<&Value> {
+        self.get(key)
+    }
+}
 
 /// The OpenRTB version header sent with every bid request: this name, and the version the
 /// partner speaks (its `openrtb_version`; 2.6 unless it says 2.5).
@@ -33,8 +53,9 @@ pub struct BidRequest {
     pub at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cur: Option<Vec<String>>,
+    /// Everything else, as sent until read (`Members`).
     #[serde(flatten)]
-    pub rest: Rest,
+    pub rest: Members,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -127,6 +148,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// serde's derive. `$build` makes the value from the `Option`s and `rest`.
 macro_rules! known_and_rest {
     ($ty:ident, $what:literal, { $($field:ident : $fty:ty),* }, |$rest:ident| $build:expr) => {
+        known_and_rest!($ty, $what, { $($field: $fty),* }, Rest,
+            |$rest, key, map| {
+                let value: Value = map.next_value()?;
+                $rest.insert(key.into_owned(), value);
+            },
+            |$rest| $build);
+    };
+    ($ty:ident, $what:literal, { $($field:ident : $fty:ty),* }, $rest_ty:ty,
+     |$r:ident, $key:ident, $map:ident| $other:block, |$rest:ident| $build:expr) => {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
@@ -137,9 +167,9 @@ macro_rules! known_and_rest {
                     }
                     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
                         $(let mut $field: Option<$fty> = None;)*
-                        let mut $rest = Rest::new();
-                        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                            match key.as_ref() {
+                        let mut $r = <$rest_ty>::new();
+                        while let Some(Key($key)) = map.next_key::<Key<'de>>()? {
+                            match $key.as_ref() {
                                 $(stringify!($field) => {
                                     if $field.is_some() {
                                         return Err(de::Error::duplicate_field(stringify!($field)));
@@ -147,11 +177,12 @@ macro_rules! known_and_rest {
                                     $field = Some(map.next_value()?);
                                 })*
                                 _ => {
-                                    let value: Value = map.next_value()?;
-                                    $rest.insert(key.into_owned(), value);
+                                    let $map = &mut map;
+                                    $other
                                 }
                             }
                         }
+                        let $rest = $r;
                         $build
                     }
                 }
@@ -161,8 +192,10 @@ macro_rules! known_and_rest {
     };
 }
 
+// The request's other members are kept as sent (`Members`), each checked as a parse would.
 known_and_rest!(BidRequest, "an OpenRTB BidRequest object",
 { id: String, imp: Vec<Imp>, tmax: Option<i64>, at: Option<i64>, cur: Option<Vec<String>> },
+Members, |members, key, map| { members.read_next(key.into_owned(), map)?; },
 |rest| Ok(BidRequest {
     id: id.unwrap_or_default(),
     imp: imp.unwrap_or_default(),

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 mod counts;
-use counts::{REQUEST_COUNTS, check_content, check_counts, non_negative};
+use counts::{check_counts, check_request};
 
 /// Parses a JSON body into a `BidRequest`; the error names the offending field.
 pub fn parse(body: &[u8]) -> Result<BidRequest, String> {
@@ -48,7 +48,7 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
     }
     let present: Vec<&str> = ["site", "app", "dooh"]
         .into_iter()
-        .filter(|k| r.rest.get(*k).is_some_and(|v| !v.is_null()))
+        .filter(|k| r.rest.is_present(k))
         .collect();
     if present.len() > 1 {
         return Err(format!(
@@ -82,10 +82,7 @@ pub fn validate(r: &BidRequest, rates: &Rates) -> Result<Vec<Micros>, String> {
     if nonempty("wseat") && nonempty("bseat") {
         return Err("request.wseat and request.bseat must not both be given".into());
     }
-    for (object, keys) in REQUEST_COUNTS {
-        non_negative(r.rest.get(*object), keys, || format!("request.{object}"))?;
-    }
-    check_content(&r.rest)?;
+    check_request(&r.rest)?;
     let mut seen = HashMap::with_capacity(r.imp.len());
     let mut floors = Vec::with_capacity(r.imp.len());
     for (i, imp) in r.imp.iter().enumerate() {
@@ -222,6 +219,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(floors, [Micros(500_000), Micros::ZERO]);
+    }
+
+    #[test]
+    fn the_request_objects_counts_are_checked_as_sent() {
+        let imp = r#""imp":[{"id":"1","native":{}}]"#;
+        let with = |members: &str| check(&format!(r#"{{"id":"r",{imp},{members}}}"#));
+        for (members, field) in [
+            (r#""device":{"w":-1}"#, "request.device.w"),
+            (
+                r#""device":{"ppi":2,"geo":{"accuracy":-1}}"#,
+                "request.device.geo.accuracy",
+            ),
+            (
+                r#""user":{"geo":{"accuracy":-0.5}}"#,
+                "request.user.geo.accuracy",
+            ),
+            (
+                r#""app":{"content":{"len":-30}}"#,
+                "request.app.content.len",
+            ),
+            (
+                r#""dooh":{"content":{"len":-1}}"#,
+                "request.dooh.content.len",
+            ),
+        ] {
+            let e = with(members).unwrap_err();
+            assert_eq!(e, format!("{field} must be >= 0"), "{members}");
+        }
+        // Negative numbers where the spec allows them, or deeper than checked, pass.
+        with(r#""device":{"geo":{"lat":-33.9,"lon":-70.6,"utcoffset":-240},"ext":{"w":-1}}"#)
+            .unwrap();
+        with(r#""app":{"content":{"len":0,"ext":{"len":-1}}},"user":{"yob":1990}"#).unwrap();
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn to_openrtb<'a>(
         tmax: None,
         at: None,
         cur: None,
-        rest,
+        rest: rest.into(),
     };
     Mapped {
         request,

@@ -19,7 +19,7 @@ pub(super) struct CreativeRules {
 }
 
 impl CreativeRules {
-    pub(super) fn of(rest: &crate::openrtb::Rest) -> Self {
+    pub(super) fn of(rest: &crate::openrtb::Members) -> Self {
         let mut langs = super::strings(rest.get("wlang"));
         langs.extend(super::strings(rest.get("wlangb")));
         Self {

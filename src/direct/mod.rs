@@ -366,7 +366,7 @@ impl Direct {
 
 /// The listener's key for frequency caps: `user.id`, else `device.ifa` (present only where
 /// consent let them through).
-fn user_key(r: &serde_json::Map<String, Value>) -> Option<&str> {
+fn user_key(r: &crate::openrtb::Members) -> Option<&str> {
     let at = |a: &str, b: &str| r.get(a)?.get(b)?.as_str();
     at("user", "id").or(at("device", "ifa"))
 }

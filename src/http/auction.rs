@@ -101,11 +101,15 @@ async fn auction(
     if cfg.auction.strict_types {
         crate::openrtb_model::check_types(&body).map_err(AuctionError::Invalid)?;
     }
-    let app = request.rest.get("app");
-    let bundle = app
-        .and_then(|a| a.get("bundle"))
-        .and_then(|b| b.as_str())
-        .map(String::from);
+    // For the event log only: without one, the app is not parsed for it (`Members`).
+    let bundle = live.event_log().and_then(|_| {
+        request
+            .rest
+            .get("app")?
+            .get("bundle")?
+            .as_str()
+            .map(String::from)
+    });
     let floors = validation::validate(&request, &gw.rates).map_err(AuctionError::Invalid)?;
     let deadline = Deadline::new(arrived, request.tmax, &cfg.auction, limits::recent_lag());
     if Instant::now() >= deadline.at() {

@@ -94,7 +94,8 @@ pub fn body(request: &BidRequest, view: &View, params: &Params<'_>) -> Bytes {
     {
         return Bytes::from(serde_json::to_vec(request).expect("BidRequest serialises"));
     }
-    let mut rest = request.rest.clone();
+    // A changed body: its members as trees (the shared body above copies them as sent).
+    let mut rest = request.rest.to_map();
     crate::privacy::strip(&mut rest, strip);
     if *version == OpenRtbVersion::V2_5 {
         downgrade(&mut rest);
@@ -117,7 +118,7 @@ pub fn body(request: &BidRequest, view: &View, params: &Params<'_>) -> Bytes {
         tmax: request.tmax,
         at: request.at,
         cur: request.cur.clone(),
-        rest,
+        rest: rest.into(),
     };
     Bytes::from(serde_json::to_vec(&partial).expect("BidRequest serialises"))
 }

@@ -3,7 +3,7 @@
 //! forwards ends with its own node, and `/v1/ads` requests name their publisher.
 
 use crate::config::SupplyChainConfig;
-use crate::openrtb::Rest;
+use crate::openrtb::Members;
 use serde_json::{Map, Value, json};
 
 /// Appends bidgate's node (`asi`, `sid`, `rid` = the request id, `hp = 1`: bidgate is paid
@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 ///   chain then decides `complete`.
 /// - A chain that is not an object with a `nodes` array cannot be extended honestly: it is
 ///   replaced by bidgate's node with `complete = 0`.
-pub fn supply_chain(rest: &mut Rest, request_id: &str, cfg: &SupplyChainConfig) {
+pub fn supply_chain(rest: &mut Members, request_id: &str, cfg: &SupplyChainConfig) {
     let (Some(asi), Some(sid)) = (&cfg.asi, &cfg.sid) else {
         return;
     };
@@ -66,7 +66,7 @@ pub fn supply_chain(rest: &mut Rest, request_id: &str, cfg: &SupplyChainConfig) 
 
 /// `/v1/ads`: the app's publisher, as `[supply_chain] publisher_id`/`publisher_name` name it
 /// (buyers match it against app-ads.txt and sellers.json). Nothing when neither is set.
-pub fn publisher(rest: &mut Rest, cfg: &SupplyChainConfig) {
+pub fn publisher(rest: &mut Members, cfg: &SupplyChainConfig) {
     let mut publisher = Map::new();
     if let Some(id) = &cfg.publisher_id {
         publisher.insert("id".into(), id.as_str().into());

@@ -14,6 +14,16 @@ fn rest(v: serde_json::Value) -> crate::openrtb::Rest {
     v.as_object().unwrap().clone()
 }
 
+/// `v`'s members as a request read from the wire keeps them (as sent, parsed when read).
+fn members(v: serde_json::Value) -> crate::openrtb::Members {
+    let mut r = v;
+    r["id"] = json!("r");
+    r["imp"] = json!([]);
+    serde_json::from_str::<BidRequest>(&r.to_string())
+        .unwrap()
+        .rest
+}
+
 #[test]
 fn supply_chain_appends_and_ands_complete() {
     let node = json!({"asi": "bidgate.example", "sid": "pub-1", "rid": "r", "hp": 1});
@@ -41,15 +51,16 @@ fn supply_chain_appends_and_ands_complete() {
         ),
     ];
     for (input, want) in cases {
-        let mut r = rest(input.clone());
-        supply_chain(&mut r, "r", &cfg());
+        let mut m = members(input.clone());
+        supply_chain(&mut m, "r", &cfg());
+        let r = m.to_map();
         assert_eq!(r["source"]["schain"], want, "{input}");
         assert!(
             r["source"].get("ext").is_none(),
             "moved out of ext: {input}"
         );
     }
-    let mut untouched = rest(json!({"source": {"ext": {"schain": {"nodes": []}}}}));
+    let mut untouched = members(json!({"source": {"ext": {"schain": {"nodes": []}}}}));
     let before = untouched.clone();
     supply_chain(&mut untouched, "r", &SupplyChainConfig::default());
     assert_eq!(untouched, before, "not configured: as sent");
@@ -227,7 +238,7 @@ fn a_2_5_view_has_its_own_body_only_when_something_moves() {
     .unwrap();
     assert_eq!(body_version(&request.rest, V2_5), V2_5);
     assert_eq!(body_version(&request.rest, V2_6), V2_6);
-    let plain = rest(json!({"regs": {"coppa": 1}, "user": {"id": "u"}}));
+    let plain = members(json!({"regs": {"coppa": 1}, "user": {"id": "u"}}));
     assert_eq!(body_version(&plain, V2_5), V2_6, "nothing to move: shared");
 
     let view = |version| View {

@@ -19,7 +19,7 @@ pub const MOVED: [(&str, &str); 5] = [
 
 /// The version a partner's body is shaped for, as its body's key: 2.6 when the request has
 /// none of the fields that move, so that a 2.5 partner then shares the 2.6 partners' body.
-pub fn body_version(request: &Rest, version: OpenRtbVersion) -> OpenRtbVersion {
+pub fn body_version(request: &crate::openrtb::Members, version: OpenRtbVersion) -> OpenRtbVersion {
     if version == OpenRtbVersion::V2_5 && MOVED.iter().any(|(o, m)| has(request, o, m)) {
         OpenRtbVersion::V2_5
     } else {
@@ -27,7 +27,7 @@ pub fn body_version(request: &Rest, version: OpenRtbVersion) -> OpenRtbVersion {
     }
 }
 
-fn has(request: &Rest, object: &str, member: &str) -> bool {
+fn has(request: &crate::openrtb::Members, object: &str, member: &str) -> bool {
     request
         .get(object)
         .and_then(|o| o.get(member))

@@ -64,7 +64,7 @@ pub use strip::strip;
 pub use table::Action;
 pub use tcf::{Tcf, TcfError};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What one partner may receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub struct Signals {
 impl Signals {
     /// Reads the signals from a request's `rest` (where `regs` and `user` live). Never fails:
     /// what does not parse is treated as the rules above say.
-    pub fn of(rest: &Map<String, Value>) -> Signals {
+    pub fn of(rest: &impl crate::openrtb::Lookup) -> Signals {
         let coppa = is_one(at(rest, &["regs", "coppa"]));
         let gpp = text(at(rest, &["regs", "gpp"])).map(gpp::decode);
         let gpp_tcf = gpp.as_ref().and_then(|g| g.tcf_eu.as_deref());
@@ -282,10 +282,10 @@ pub(crate) fn us_privacy_opt_out(s: &str) -> Option<bool> {
 }
 
 /// The value at `path` (object keys), if every step is an object that has it.
-fn at<'a>(rest: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+fn at<'a>(rest: &'a impl crate::openrtb::Lookup, path: &[&str]) -> Option<&'a Value> {
     let (first, more) = path.split_first()?;
     more.iter()
-        .try_fold(rest.get(*first)?, |v, key| v.get(*key))
+        .try_fold(rest.member(first)?, |v, key| v.get(*key))
 }
 
 fn is_one(v: Option<&Value>) -> bool {

@@ -3,7 +3,7 @@
 use super::strip::{round_coordinate, truncate_ip};
 use super::tests::{coarse_only, request, stripped, stripped_child};
 use super::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// `v` stripped as for a partner without consent.
 fn strip_value(v: Value) -> Value {

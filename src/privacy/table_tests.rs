@@ -6,7 +6,7 @@ use super::gpp_tests::usnat_gpp;
 use super::table::{Action, Coarse, FIELDS, Field, markdown};
 use super::tests::{tcf_li_only, tcf_no_geo};
 use super::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The partner's vendor id in these requests.
 const VENDOR: u16 = 32;

@@ -4,7 +4,7 @@
 use super::gpp_tests::usnat_gpp;
 use super::tcf_tests::{Spec, Vendors};
 use super::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// A request carrying every field the rules touch, and some they must not.
 pub fn request(regs: Value, user_consent: Option<&str>) -> Map<String, Value> {

@@ -33,14 +33,36 @@ const TIMED: &[&str] = &[
 ];
 
 /// The same for objects of the request itself (`geo.accuracy` is checked in each).
-pub(super) const REQUEST_COUNTS: &[(&str, &[&str])] =
+const REQUEST_COUNTS: &[(&str, &[&str])] =
     &[("device", &["w", "h", "ppi", "devicetype"]), ("user", &[])];
 
-/// The content's length in seconds (`len`), a duration, for each kind of distribution.
-pub(super) fn check_content(r: &crate::openrtb::Rest) -> Result<(), String> {
+/// The request's own objects: `REQUEST_COUNTS` (each with `geo.accuracy`) and the
+/// content's length in seconds (`len`, a duration) for each kind of distribution.
+pub(super) fn check_request(r: &crate::openrtb::Members) -> Result<(), String> {
+    // As sent, the negative numbers were noted when the request was read (`Members`).
+    let refused = |object: &str, listed: &dyn Fn(&str) -> bool| match r
+        .negatives_as_sent(object)?
+        .iter()
+        .find(|p| listed(p))
+    {
+        Some(p) => Some(Err(format!("request.{object}.{p} must be >= 0"))),
+        None => Some(Ok(())),
+    };
+    for (object, keys) in REQUEST_COUNTS {
+        let listed = |p: &str| p == "geo.accuracy" || keys.contains(&p);
+        match refused(object, &listed) {
+            Some(checked) => checked?,
+            None => non_negative(r.get(object), keys, || format!("request.{object}"))?,
+        }
+    }
     for object in ["site", "app", "dooh"] {
-        let content = r.get(object).and_then(|o| o.get("content"));
-        non_negative(content, &["len"], || format!("request.{object}.content"))?;
+        match refused(object, &|p| p == "content.len") {
+            Some(checked) => checked?,
+            None => {
+                let content = r.get(object).and_then(|o| o.get("content"));
+                non_negative(content, &["len"], || format!("request.{object}.content"))?;
+            }
+        }
     }
     Ok(())
 }
