@@ -15,6 +15,25 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = bidgate::validation::validate(&request, &RATES);
     let _ = bidgate::bidcheck::RequestRules::of(&request, &RATES);
-    // What goes out to partners is the request serialised again.
-    let _ = serde_json::to_vec(&request);
+    // The request's other members are kept as sent and parsed when read (`openrtb::Members`):
+    // what the reader accepted, a tree parse of the whole body accepts, and each member read
+    // later is that tree's (the last of a repeated key, as a map keeps it).
+    let tree: serde_json::Value = match serde_json::from_slice(data) {
+        Ok(tree) => tree,
+        // The one difference allowed: a member is checked alone, so it may nest one level
+        // deeper than it could inside the whole request (128 levels, not 127).
+        Err(e) => {
+            assert!(e.to_string().contains("recursion limit"), "{e}");
+            return;
+        }
+    };
+    for (key, value) in request.rest.iter() {
+        assert_eq!(Some(value), tree.get(key.as_str()), "member {key}");
+    }
+    // What goes out to partners is the request serialised again: valid JSON, the same members.
+    let body = serde_json::to_vec(&request).expect("serialises");
+    let sent: serde_json::Value = serde_json::from_slice(&body).expect("the body is valid JSON");
+    for (key, value) in request.rest.iter() {
+        assert_eq!(Some(value), sent.get(key.as_str()), "member {key} as sent");
+    }
 });

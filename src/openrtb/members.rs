@@ -11,8 +11,9 @@
 //!
 //! Nothing parses differently because of this: each member is checked when the request is
 //! read ([`Checked`]: the same checks a `Value` parse makes: nesting depth, number range,
-//! escapes and surrogates), so a request is refused at the edge exactly when it was refused
-//! before, and a later parse of a member cannot fail.
+//! escapes and surrogates), so a request is refused at the edge when it was refused before
+//! (one difference: a member, checked alone, may nest 128 levels deep where inside the whole
+//! request 127 were allowed), and a later parse of a member cannot fail.
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
