@@ -196,13 +196,13 @@ macro_rules! known_and_rest {
 known_and_rest!(BidRequest, "an OpenRTB BidRequest object",
 { id: String, imp: Vec<Imp>, tmax: Option<i64>, at: Option<i64>, cur: Option<Vec<String>> },
 Members, |members, key, map| { members.read_next(key.into_owned(), map)?; },
-|rest| Ok(BidRequest {
+|read| Ok(BidRequest {
     id: id.unwrap_or_default(),
     imp: imp.unwrap_or_default(),
     tmax: tmax.flatten(),
     at: at.flatten(),
     cur: cur.flatten(),
-    rest,
+    rest: read.sorted(),
 }));
 
 known_and_rest!(Imp, "an OpenRTB Imp object",

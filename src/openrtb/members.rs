@@ -148,22 +148,25 @@ impl Members {
         self.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    /// Adds a member read from a request, as sent (already [`check`]ed); a repeated key
-    /// replaces the earlier one, as a `Map` would.
-    fn put_raw(&mut self, key: String, raw: Box<RawValue>, negatives: Vec<Box<str>>) {
-        let entry = Entry {
-            key,
-            raw: Some(raw),
-            tree: OnceLock::new(),
-            negatives,
-        };
-        match self.find(&entry.key) {
-            Ok(i) => self.entries[i] = entry,
-            Err(i) => self.entries.insert(i, entry),
-        }
+    /// Puts the members read (`read_next`, in the order sent) in key order, the last of a
+    /// repeated key kept, as a `Map` keeps it. Once, at the end: a sorted insert per member
+    /// would move the whole list for each of a hostile body's ten thousand members.
+    pub(super) fn sorted(mut self) -> Self {
+        // Stable: a repeated key's copies stay in the order sent.
+        self.entries.sort_by(|a, b| a.key.cmp(&b.key));
+        // `dedup_by` keeps the first of a run: the later copy is swapped into its place.
+        self.entries.dedup_by(|later, kept| {
+            let same = later.key == kept.key;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        self
     }
 
-    /// Reads the next member's value as sent, checked (the visitor of `BidRequest`).
+    /// Reads the next member's value as sent, checked as a tree parse would check it (the
+    /// visitor of `BidRequest`; [`Members::sorted`] once all are read).
     pub(super) fn read_next<'de, A: MapAccess<'de>>(
         &mut self,
         key: String,
@@ -178,7 +181,12 @@ impl Members {
         }
         .deserialize(&mut de)
         .map_err(de::Error::custom)?;
-        self.put_raw(key, raw, negatives);
+        self.entries.push(Entry {
+            key,
+            raw: Some(raw),
+            tree: OnceLock::new(),
+            negatives,
+        });
         Ok(())
     }
 }

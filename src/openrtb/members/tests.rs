@@ -85,3 +85,20 @@ fn a_member_a_tree_could_not_hold_is_refused_when_read() {
         );
     }
 }
+
+#[test]
+fn many_members_in_any_order_come_out_in_key_order_the_last_copy_kept() {
+    // Descending keys, each sent twice (the second copy wins): a sorted insert per member
+    // would move the list each time; the read sorts once.
+    let mut members = String::new();
+    for i in (0..20_000).rev() {
+        members.push_str(&format!(r#","k{i:05}":{{"n":0}},"k{i:05}":{{"n":{i}}}"#));
+    }
+    let r = read(&members);
+    assert_eq!(r.rest.len(), 20_000);
+    let keys: Vec<&String> = r.rest.iter().map(|(k, _)| k).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "in key order");
+    assert_eq!(r.rest.get("k00007"), Some(&json!({"n": 7})));
+    assert_eq!(r.rest.get("k19999"), Some(&json!({"n": 19999})));
+    assert_eq!(r.rest.get("k00000"), Some(&json!({"n": 0})));
+}
