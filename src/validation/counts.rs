@@ -39,32 +39,32 @@ const REQUEST_COUNTS: &[(&str, &[&str])] =
 /// The request's own objects: `REQUEST_COUNTS` (each with `geo.accuracy`) and the
 /// content's length in seconds (`len`, a duration) for each kind of distribution.
 pub(super) fn check_request(r: &crate::openrtb::Members) -> Result<(), String> {
-    // As sent, the negative numbers were noted when the request was read (`Members`).
-    let refused = |object: &str, listed: &dyn Fn(&str) -> bool| match r
-        .negatives_as_sent(object)?
-        .iter()
-        .find(|p| listed(p))
-    {
-        Some(p) => Some(Err(format!("request.{object}.{p} must be >= 0"))),
-        None => Some(Ok(())),
-    };
     for (object, keys) in REQUEST_COUNTS {
-        let listed = |p: &str| p == "geo.accuracy" || keys.contains(&p);
-        match refused(object, &listed) {
-            Some(checked) => checked?,
-            None => non_negative(r.get(object), keys, || format!("request.{object}"))?,
-        }
+        noted(r, object, |p| p == "geo.accuracy" || keys.contains(&p))
+            .unwrap_or_else(|| non_negative(r.get(object), keys, || format!("request.{object}")))?;
     }
     for object in ["site", "app", "dooh"] {
-        match refused(object, &|p| p == "content.len") {
-            Some(checked) => checked?,
-            None => {
-                let content = r.get(object).and_then(|o| o.get("content"));
-                non_negative(content, &["len"], || format!("request.{object}.content"))?;
-            }
-        }
+        noted(r, object, |p| p == "content.len").unwrap_or_else(|| {
+            let content = r.get(object).and_then(|o| o.get("content"));
+            non_negative(content, &["len"], || format!("request.{object}.content"))
+        })?;
     }
     Ok(())
+}
+
+/// `object` as sent: refused at the first negative number noted when it was read
+/// (`Members::negatives_as_sent`) at a path `listed` names. `None` once it was parsed or
+/// changed: its tree is then checked instead.
+fn noted(
+    r: &crate::openrtb::Members,
+    object: &str,
+    listed: impl Fn(&str) -> bool,
+) -> Option<Result<(), String>> {
+    let paths = r.negatives_as_sent(object)?;
+    Some(match paths.iter().find(|p| listed(p)) {
+        Some(p) => Err(format!("request.{object}.{p} must be >= 0")),
+        None => Ok(()),
+    })
 }
 
 /// Each of `keys` in `object` (at `path()`) is absent or a number >= 0. The path is only
