@@ -270,16 +270,24 @@ mod tests {
     #[test]
     fn the_recorder_runs_its_upkeep_on_a_thread_of_its_own() {
         let _ = super::metrics();
-        // Linux names a thread in /proc/self/task/*/comm (15 bytes at most: ours fits).
-        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .map(|n| n.trim().to_string())
-            .collect();
-        assert!(
-            names.iter().any(|n| n == super::UPKEEP_THREAD),
-            "threads: {names:?}"
-        );
+        // Linux names a thread in /proc/self/task/*/comm (15 bytes at most: ours fits). A new
+        // thread names itself once it runs, so its name may come a moment after the spawn.
+        let names = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect()
+        };
+        let named = |names: &[String]| names.iter().any(|n| n == super::UPKEEP_THREAD);
+        for _ in 0..500 {
+            if named(&names()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let names = names();
+        assert!(named(&names), "threads after 5 s: {names:?}");
     }
 }
 
