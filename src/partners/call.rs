@@ -34,7 +34,7 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
     *post.method_mut() = http::Method::POST;
     *post.uri_mut() = partner.uri.clone();
     *post.headers_mut() = partner.heads.clone();
-    let resp = match partner.with_client(|c| c.request(post)).await {
+    let (resp, lease) = match partner.with_client(|c| c.request(post)).await {
         Ok(r) => r,
         Err(e) => return (Outcome::Transport(describe(&e)), None),
     };
@@ -58,9 +58,17 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
     };
     if let Some(outcome) = failed {
         if !keep {
+            // A 204 has no body: its connection is free at once. Another status's body
+            // is not read, and its connection closes with the lease.
+            if status == 204 {
+                lease.done();
+            }
             return (outcome, None);
         }
-        let (_, body) = read(&mut resp, length, max_bytes).await;
+        let (failed, body) = read(&mut resp, length, max_bytes).await;
+        if failed.is_none() {
+            lease.done();
+        }
         // Shown as it reads, when it inflates.
         let body = if gzipped {
             inflate(&body, max_bytes).unwrap_or(body)
@@ -78,11 +86,18 @@ pub async fn call(partner: &Http, body: Bytes, keep: bool) -> (Outcome, Option<(
     }
     let body = match read(&mut resp, length, max_bytes).await {
         (Some(failed), body) => return (failed, heard(body)),
-        (None, body) if gzipped => match inflate(&body, max_bytes) {
+        (None, body) => {
+            lease.done();
+            body
+        }
+    };
+    let body = if gzipped {
+        match inflate(&body, max_bytes) {
             Ok(body) => body,
             Err(bad) => return (Outcome::BadResponse(bad), heard(Bytes::new())),
-        },
-        (None, body) => body,
+        }
+    } else {
+        body
     };
     crate::limits::yield_if_behind().await;
     (parse(&body), heard(body))
@@ -142,9 +157,8 @@ async fn read(
     }
 }
 
-/// hyper-util's Display hides the cause ("client error (Connect)"); the chain says what
-/// happened.
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
+/// The client's Display names only the category; the chain says what happened.
+fn describe(e: &super::client::Error) -> String {
     let what = if e.is_connect() {
         "connect failed"
     } else {

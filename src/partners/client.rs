@@ -1,176 +1,381 @@
-//! The HTTP client of bid requests: hyper-util's pooled client, which is the engine inside
-//! reqwest, used without reqwest's per-request layers.
+//! The HTTP client of bid requests: hyper's connections, pooled here, one pool per partner
+//! and worker thread.
 //!
-//! Why not reqwest here (it stays the client of notices and of the tests): on every call it
-//! parsed the partner's URL twice more (`Url::parse` of the request's URI, IDNA included, in
-//! its redirect policy and again for the response), cloned the request for a retry policy,
-//! and wrapped the answer in redirect, retry and decompression futures. Callgrind put that
-//! at ~29,000 instructions per call, a fifth of an auction: more than reading the answer.
-//! Here a partner's URI is parsed once, when the partner is built (`Http::uri`), its fixed
-//! headers are built once (`Http::heads`), and a call is one request on the pool.
+//! Why not reqwest (it stays the client of notices and of the tests): on every call it
+//! parsed the partner's URL twice more (`Url::parse`, IDNA included), cloned the request for
+//! a retry policy, and wrapped the answer in redirect, retry and decompression futures
+//! (callgrind: ~29,000 instructions a call). Why not hyper-util's pooled client either (the
+//! engine inside reqwest, used here until it was measured): its pool is a map keyed by
+//! scheme and authority, hashed with SipHash twice a call (checkout and return) though a
+//! pool here only ever holds one partner's origin; each call formats the `Host` header
+//! anew, races its checkout against a connect future, and returns a connection by a task
+//! spawned per request. callgrind put that at ~11% of an auction's instructions.
 //!
-//! What reqwest gave that is kept: keep-alive pools per partner and worker, TLS by rustls
-//! with the webpki roots and ALPN (HTTP/2 when an `https://` partner offers it, h2c by
-//! `http2_prior_knowledge`), connect timeout, TCP_NODELAY and keep-alive, no redirects
-//! followed (a 3xx is a bad response), gzip answers inflated when asked for (`gzip`,
-//! in `call`), and at most `max_connecting` connection attempts at once.
+//! This pool is a stack of idle HTTP/1.1 connections (the most recently used on top, so
+//! that surplus ones idle out at the bottom) and at most one shared HTTP/2 connection. A
+//! call takes the top connection, or opens one while also waiting for a connection to come
+//! back (whichever is first; a connect that loses still lands in the pool), sends the
+//! request and, once the caller has read the answer to its end, puts the connection back
+//! ([`Lease::done`]). A connection whose answer was not read to the end is dropped with
+//! its lease: hyper then closes it, as a half-read connection cannot be reused.
+//!
+//! What hyper-util gave that is kept: keep-alive pools per partner and worker, TLS by
+//! rustls with the webpki roots and ALPN (HTTP/2 when an `https://` partner offers it, h2c
+//! by `http2_prior_knowledge`), connect timeout, TCP_NODELAY and keep-alive, no redirects
+//! followed (a 3xx is a bad response), at most `max_connecting` connection attempts at once,
+//! `pool_max_idle_per_host` and `pool_idle_timeout_ms`, and one retry of a request that a
+//! pooled connection refused before sending it (closed by the partner while idle).
 
+use super::connect::{BoxError, Connector};
 use crate::config::HttpClientConfig;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::client::conn::{http1, http2};
+use hyper_util::client::legacy::connect::Connection;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 use tower_service::Service;
 
 /// A request body: the serialised BidRequest, whole.
 pub type Body = Full<Bytes>;
 
-/// A partner's pooled client (cheap to clone: the pool is shared).
-pub type Client = hyper_util::client::legacy::Client<Connector, Body>;
-
-/// TLS for every partner client: rustls with ring and the webpki roots (as reqwest's
-/// `rustls-tls` had it), built once.
-static TLS: LazyLock<rustls::ClientConfig> = LazyLock::new(|| {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        // ring implements both default versions (TLS 1.2 and 1.3): this cannot fail.
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
-});
+/// An answer's head, its body still to be read.
+pub type Response = http::Response<hyper::body::Incoming>;
 
 /// A pooled, keep-alive client for one partner's settings. Built once per partner and
-/// worker (kept across reloads), never per request.
-pub fn client(c: &HttpClientConfig) -> Client {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(Duration::from_millis(c.connect_timeout_ms)));
-    http.set_nodelay(true);
-    http.set_keepalive(Some(Duration::from_secs(30)));
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(TLS.clone())
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
-    let connector = Connector {
-        https,
-        attempts: (c.max_connecting > 0).then(|| Arc::new(Semaphore::new(c.max_connecting))),
-    };
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(c.pool_max_idle_per_host)
-        .pool_idle_timeout(Duration::from_millis(c.pool_idle_timeout_ms))
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .http2_only(c.http2_prior_knowledge)
-        .build(connector)
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Opens connections (TCP, then TLS for `https://`), at most `max_connecting` at a time: a
-/// burst (a cold start, a pool drained by a partner's restart) waits for a free connection
-/// or an attempt slot instead of opening hundreds of sockets at once.
+/// worker (kept across reloads), never per request. Cheap to clone: the pool is shared.
 #[derive(Clone)]
-pub struct Connector {
-    https: HttpsConnector<HttpConnector>,
-    /// `None`: no bound (`max_connecting = 0`).
-    attempts: Option<Arc<Semaphore>>,
+pub struct Client(Arc<Pool>);
+
+/// A pooled, keep-alive client for one partner's settings.
+pub fn client(c: &HttpClientConfig) -> Client {
+    Client(Arc::new(Pool {
+        connector: Connector::new(c),
+        h2_only: c.http2_prior_knowledge,
+        max_idle: c.pool_max_idle_per_host,
+        idle_timeout: Duration::from_millis(c.pool_idle_timeout_ms),
+        idle: Mutex::new(VecDeque::new()),
+        h2: Mutex::new(None),
+        returned: Notify::new(),
+        origin: OnceLock::new(),
+    }))
 }
 
-impl Service<http::Uri> for Connector {
-    type Response = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+struct Pool {
+    connector: Connector,
+    h2_only: bool,
+    max_idle: usize,
+    idle_timeout: Duration,
+    /// Idle HTTP/1.1 connections, the most recently returned at the back.
+    idle: Mutex<VecDeque<Idle>>,
+    /// The HTTP/2 connection, shared by every call (streams are multiplexed).
+    h2: Mutex<Option<http2::SendRequest<Body>>>,
+    /// Wakes a call waiting for a connection when one is returned.
+    returned: Notify,
+    /// The partner's URI as first called, with what HTTP/1.1 sends for it: computed once.
+    origin: OnceLock<Origin>,
+}
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // The bound is taken in `call`: hyper-util calls a connector without asking.
-        Poll::Ready(Ok(()))
-    }
+struct Idle {
+    send: http1::SendRequest<Body>,
+    since: Instant,
+}
 
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let mut https = self.https.clone();
-        let attempts = self.attempts.clone();
-        Box::pin(async move {
-            let _slot = match attempts {
-                Some(s) => Some(s.acquire_owned().await?),
-                None => None,
-            };
-            std::future::poll_fn(|cx| https.poll_ready(cx)).await?;
-            https.call(uri).await
+/// A partner URI in the two forms a request needs: absolute (HTTP/2 takes its scheme and
+/// authority from it) and origin-form with a `Host` header (HTTP/1.1).
+struct Origin {
+    absolute: http::Uri,
+    path: http::Uri,
+    host: http::HeaderValue,
+}
+
+impl Origin {
+    fn of(uri: &http::Uri) -> Option<Origin> {
+        let authority = uri.authority()?;
+        // The host and a port that is not the scheme's own, without user info.
+        let default_port = match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        };
+        let host = match authority.port_u16() {
+            Some(p) if Some(p) != default_port => format!("{}:{p}", authority.host()),
+            _ => authority.host().to_string(),
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        Some(Origin {
+            absolute: uri.clone(),
+            path: path.parse().ok()?,
+            host: http::HeaderValue::from_str(&host).ok()?,
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+/// A connection taken from the pool for one request.
+enum Conn {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
 
-    /// Connections an `https://` partner accepted: TCP is accepted and the TLS handshake
-    /// never answered, so each connection attempt stays open.
-    async fn silent_tls_partner() -> (String, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://{}/bid", listener.local_addr().unwrap());
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                held.push(socket);
-            }
-        });
-        (url, accepted)
-    }
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum Error {
+    /// No connection: refused, timed out, TLS failed, or the HTTP handshake failed.
+    Connect(BoxError),
+    /// The connection failed while sending the request or reading the answer's head.
+    Request(hyper::Error),
+}
 
-    /// Fires 10 requests at once and says how many connections the partner saw.
-    async fn connections_opened(max_connecting: usize) -> usize {
-        let (url, accepted) = silent_tls_partner().await;
-        let settings = HttpClientConfig {
-            max_connecting,
-            connect_timeout_ms: 5_000,
-            ..HttpClientConfig::default()
-        };
-        let client = client(&settings);
-        let uri: http::Uri = url.parse().unwrap();
-        let calls: Vec<_> = (0..10)
-            .map(|_| {
-                let mut post = http::Request::new(Body::default());
-                *post.method_mut() = http::Method::POST;
-                *post.uri_mut() = uri.clone();
-                tokio::spawn(client.request(post))
-            })
-            .collect();
-        // Generous: every unbounded attempt connects within a few ms on loopback.
-        let until = tokio::time::Instant::now() + Duration::from_secs(5);
-        let want = if max_connecting == 0 {
-            10
-        } else {
-            max_connecting
-        };
-        while accepted.load(Ordering::SeqCst) < want && tokio::time::Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // Time for attempts past the bound to show up, were they made.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        calls.iter().for_each(|c| c.abort());
-        accepted.load(Ordering::SeqCst)
-    }
-
-    #[tokio::test]
-    async fn connection_attempts_are_bounded_by_max_connecting() {
-        assert_eq!(connections_opened(2).await, 2, "a burst waits for a slot");
-        assert_eq!(connections_opened(0).await, 10, "0: no bound");
+impl Error {
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connect(_))
     }
 }
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Error::Connect(_) => "connect failed",
+            Error::Request(_) => "request failed",
+        })
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Connect(e) => Some(e.as_ref()),
+            Error::Request(e) => Some(e),
+        }
+    }
+}
+
+/// The connection an answer came on: hand it back with [`Lease::done`] once the answer's
+/// body has been read to its end. Dropped instead, the connection closes.
+pub struct Lease {
+    pool: Arc<Pool>,
+    send: Option<http1::SendRequest<Body>>,
+}
+
+impl Lease {
+    /// The answer was read to its end: the connection is idle again.
+    pub fn done(mut self) {
+        if let Some(send) = self.send.take() {
+            self.pool.put(send);
+        }
+    }
+}
+
+impl Client {
+    /// Sends `req` (an absolute URI: the partner's endpoint) on a pooled connection, or a
+    /// new one. The answer's body is the caller's to read; see [`Lease`].
+    pub fn request(
+        &self,
+        req: http::Request<Body>,
+    ) -> impl Future<Output = Result<(Response, Lease), Error>> + Send + use<> {
+        let pool = self.0.clone();
+        async move { pool.send(req).await }
+    }
+}
+
+impl Pool {
+    async fn send(
+        self: Arc<Self>,
+        mut req: http::Request<Body>,
+    ) -> Result<(Response, Lease), Error> {
+        let pool = &self;
+        let origin = pool.origin.get_or_init(|| {
+            Origin::of(req.uri()).unwrap_or_else(|| Origin {
+                absolute: req.uri().clone(),
+                path: http::Uri::from_static("/"),
+                host: http::HeaderValue::from_static(""),
+            })
+        });
+        // One retry: a pooled connection the partner closed while it was idle refuses the
+        // request before sending it, and hands it back.
+        let mut retried = false;
+        loop {
+            let conn = match pool.take() {
+                Some(conn) => conn,
+                None => pool.wait_or_connect(req.uri()).await?,
+            };
+            match conn {
+                Conn::H2(mut send) => {
+                    let lease = Lease {
+                        pool: pool.clone(),
+                        send: None,
+                    };
+                    return send
+                        .send_request(req)
+                        .await
+                        .map(|r| (r, lease))
+                        .map_err(Error::Request);
+                }
+                Conn::H1(mut send) => {
+                    if !retried {
+                        to_origin_form(&mut req, origin);
+                    }
+                    match send.try_send_request(req).await {
+                        Ok(resp) => {
+                            return Ok((
+                                resp,
+                                Lease {
+                                    pool: pool.clone(),
+                                    send: Some(send),
+                                },
+                            ));
+                        }
+                        Err(mut e) => match e.take_message() {
+                            Some(back) if !retried => {
+                                req = back;
+                                retried = true;
+                            }
+                            _ => return Err(Error::Request(e.into_error())),
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// HTTP/1.1 sends the path, and the authority as `Host` (unless the partner's headers
+/// name one).
+fn to_origin_form(req: &mut http::Request<Body>, origin: &Origin) {
+    let path = if *req.uri() == origin.absolute {
+        origin.path.clone()
+    } else {
+        req.uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/"))
+    };
+    if !req.headers().contains_key(http::header::HOST) {
+        let host = match (*req.uri() == origin.absolute, Origin::of(req.uri())) {
+            (true, _) => origin.host.clone(),
+            (false, Some(o)) => o.host,
+            (false, None) => http::HeaderValue::from_static(""),
+        };
+        req.headers_mut().insert(http::header::HOST, host);
+    }
+    *req.uri_mut() = path;
+}
+
+impl Pool {
+    /// A connection when none is idle: one handed back meanwhile, or a new one, whichever
+    /// comes first.
+    ///
+    /// Boxed: the connect and handshake futures are large (kilobytes), and a call's future,
+    /// which holds this one, is moved several times before it runs; most calls find an idle
+    /// connection and never poll this.
+    fn wait_or_connect(
+        self: &Arc<Self>,
+        uri: &http::Uri,
+    ) -> Pin<Box<dyn Future<Output = Result<Conn, Error>> + Send>> {
+        let (pool, uri) = (self.clone(), uri.clone());
+        Box::pin(async move {
+            let mut connect = std::pin::pin!(pool.clone().connect(uri));
+            let this = &pool;
+            loop {
+                let returned = this.returned.notified();
+                tokio::select! {
+                    biased;
+                    opened = &mut connect => return opened,
+                    () = returned => {
+                        if let Some(conn) = this.take() {
+                            // The connect is dropped: the burst that started it is being
+                            // served by returning connections, and a surplus one would only
+                            // idle (hyper-util finished such connects into its pool).
+                            return Ok(conn);
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// A ready pooled connection, if any; closed and timed-out ones are dropped on the way.
+    fn take(&self) -> Option<Conn> {
+        if let Some(send) = self.h2.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && !send.is_closed()
+        {
+            return Some(Conn::H2(send.clone()));
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        while let Some(top) = idle.pop_back() {
+            if top.send.is_ready() && now.duration_since(top.since) < self.idle_timeout {
+                return Some(Conn::H1(top.send));
+            }
+            // Closed, timed out, or (rarely) not yet done with its last answer: dropped.
+        }
+        None
+    }
+
+    /// Hands an HTTP/1.1 connection back (see `Lease::done`), and closes those at the
+    /// bottom of the stack that have idled out.
+    fn put(self: &Arc<Self>, mut send: http1::SendRequest<Body>) {
+        if send.is_closed() {
+            return;
+        }
+        if !send.is_ready() {
+            // Its I/O task has not yet seen the end of the answer the caller read: back
+            // in the pool once it has (not when it closes instead).
+            let pool = self.clone();
+            tokio::spawn(async move {
+                let ready = tokio::time::timeout(pool.idle_timeout, send.ready()).await;
+                if let Ok(Ok(())) = ready {
+                    pool.put(send);
+                }
+            });
+            return;
+        }
+        let now = Instant::now();
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            while idle
+                .front()
+                .is_some_and(|i| now.duration_since(i.since) >= self.idle_timeout)
+            {
+                idle.pop_front();
+            }
+            if idle.len() >= self.max_idle {
+                return;
+            }
+            idle.push_back(Idle { send, since: now });
+        }
+        self.returned.notify_one();
+    }
+
+    /// Opens a connection: HTTP/2 when configured or negotiated (then shared), else
+    /// HTTP/1.1. Its I/O runs as a task of its own on this runtime.
+    async fn connect(self: Arc<Self>, uri: http::Uri) -> Result<Conn, Error> {
+        let mut connector = self.connector.clone();
+        let io = connector.call(uri).await.map_err(Error::Connect)?;
+        if self.h2_only || io.connected().is_negotiated_h2() {
+            let (send, conn) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .handshake(io)
+                .await
+                .map_err(|e| Error::Connect(e.into()))?;
+            tokio::spawn(conn);
+            *self.h2.lock().unwrap_or_else(|p| p.into_inner()) = Some(send.clone());
+            return Ok(Conn::H2(send));
+        }
+        let (send, conn) = http1::handshake(io)
+            .await
+            .map_err(|e| Error::Connect(e.into()))?;
+        tokio::spawn(conn);
+        Ok(Conn::H1(send))
+    }
+}
+
+#[cfg(test)]
+mod tests;

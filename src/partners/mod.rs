@@ -7,6 +7,7 @@
 mod answer;
 mod call;
 mod client;
+mod connect;
 mod demand;
 mod scan;
 
@@ -14,7 +15,7 @@ pub use crate::direct::{Booked, Booking, Impression};
 pub use crate::outcome::{BadResponse, Cut, Outcome, Skip};
 pub use answer::{parse, read, read_plain};
 pub use call::{HttpCall, call};
-pub use client::{Client, client};
+pub use client::{Client, Lease, client};
 pub use demand::{Ask, Call, Demand, Http, Reply};
 
 use crate::breaker::Breaker;
@@ -280,13 +281,12 @@ impl Http {
                 http::HeaderValue::from_static(self.openrtb_version.as_str()),
             );
             match tokio::time::timeout_at(until, client.request(head)).await {
-                Ok(Ok(resp)) => {
-                    // Reading to the end hands the connection back to the pool.
-                    let _ = tokio::time::timeout_at(
-                        until,
-                        http_body_util::BodyExt::collect(resp.into_body()),
-                    )
-                    .await;
+                Ok(Ok((resp, lease))) => {
+                    // Read to the end, the connection goes back to the pool.
+                    let body = http_body_util::BodyExt::collect(resp.into_body());
+                    if let Ok(Ok(_)) = tokio::time::timeout_at(until, body).await {
+                        lease.done();
+                    }
                     true
                 }
                 _ => false,
