@@ -10,6 +10,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// A partner answering every POST with `body`; counts the connections it accepted and,
 /// with `close_after`, closes each connection after that many answers (without saying so).
 async fn partner(body: &'static str, close_after: Option<usize>) -> (http::Uri, Arc<AtomicUsize>) {
+    partner_dropping(body, close_after, false).await
+}
+
+/// `partner`; with `drop_next`, the request after the last answer (`close_after`) is read
+/// and the connection closed without an answer, as a keep-alive timeout firing just as
+/// the request arrives would.
+async fn partner_dropping(
+    body: &'static str,
+    close_after: Option<usize>,
+    drop_next: bool,
+) -> (http::Uri, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let uri = format!("http://{}/bid", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -41,6 +52,9 @@ async fn partner(body: &'static str, close_after: Option<usize>) -> (http::Uri, 
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
+                    if drop_next && close_after == Some(answered) {
+                        return;
+                    }
                     assert!(
                         head.contains("\r\nhost: 127.0.0.1:"),
                         "Host is sent: {head}"
@@ -58,7 +72,7 @@ async fn partner(body: &'static str, close_after: Option<usize>) -> (http::Uri, 
                         return;
                     }
                     answered += 1;
-                    if close_after == Some(answered) {
+                    if close_after == Some(answered) && !drop_next {
                         return;
                     }
                 }
@@ -196,4 +210,25 @@ async fn a_refused_connect_is_a_connect_error() {
     assert!(err.is_connect(), "{err:?}");
     let chain = std::error::Error::source(&err).map(|s| s.to_string());
     assert!(chain.is_some(), "the cause is kept");
+}
+
+#[tokio::test]
+async fn a_request_lost_on_a_connection_that_idled_is_sent_again_on_another() {
+    // Each connection answers once; the next request on it is read and dropped.
+    let (uri, accepted) = partner_dropping("{}", Some(1), true).await;
+    let client = client(&settings(8, 60_000));
+    call(&client, &uri).await;
+    tokio::time::sleep(STALE_AFTER + Duration::from_millis(100)).await;
+    let (resp, lease) = client.request(post(&uri)).await.expect("sent again");
+    assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "{}");
+    lease.done();
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "the second send on a new connection"
+    );
+    // Reused at once, the same loss is the partner's: not sent again.
+    let err = client.request(post(&uri)).await.err().expect("lost");
+    assert!(!err.is_connect(), "{err:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
