@@ -12,7 +12,10 @@ pub struct HttpClientConfig {
     /// Idle keep-alive connections kept per partner host.
     #[serde(default = "defaults::pool_max_idle_per_host")]
     pub pool_max_idle_per_host: usize,
-    /// An idle pooled connection is closed after this long.
+    /// An idle pooled connection is closed after this long. A partner that closes idle
+    /// connections sooner (actix and Node.js servers: 5 s) may close one just as it is
+    /// used: a request lost that way is sent again on another connection; below the
+    /// partner's own keep-alive timeout, none is lost.
     #[serde(default = "defaults::pool_idle_timeout_ms")]
     pub pool_idle_timeout_ms: u64,
     /// Limit on establishing a TCP connection (the auction deadline applies on top).
