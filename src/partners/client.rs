@@ -14,7 +14,7 @@
 //! This pool is a stack of idle HTTP/1.1 connections (the most recently used on top, so
 //! that surplus ones idle out at the bottom) and at most one shared HTTP/2 connection. A
 //! call takes the top connection, or opens one while also waiting for a connection to come
-//! back (whichever is first; a connect that loses still lands in the pool), sends the
+//! back (whichever is first; a connect that loses is dropped, see `wait_or_connect`), sends the
 //! request and, once the caller has read the answer to its end, puts the connection back
 //! ([`Lease::done`]). A connection whose answer was not read to the end is dropped with
 //! its lease: hyper then closes it, as a half-read connection cannot be reused.
@@ -23,8 +23,9 @@
 //! rustls with the webpki roots and ALPN (HTTP/2 when an `https://` partner offers it, h2c
 //! by `http2_prior_knowledge`), connect timeout, TCP_NODELAY and keep-alive, no redirects
 //! followed (a 3xx is a bad response), at most `max_connecting` connection attempts at once,
-//! `pool_max_idle_per_host` and `pool_idle_timeout_ms`, and one retry of a request that a
-//! pooled connection refused before sending it (closed by the partner while idle).
+//! `pool_max_idle_per_host` and `pool_idle_timeout_ms`, and sending a request again when a
+//! pooled connection refused it before sending (closed by the partner while idle). Added: a
+//! request lost with nothing read on a connection that idled is sent again too (`Pool::send`).
 
 use super::connect::{BoxError, Connector};
 use crate::config::HttpClientConfig;
