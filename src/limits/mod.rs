@@ -15,9 +15,9 @@
 //! the lag stays above it for a whole interval (CoDel's standing-queue test: the *minimum*
 //! lag over a 25 ms interval, so that a single burst does not count). The worker thread's
 //! CPU share steers the growth (see `Aimd::tick_busy`): clear headroom lets it grow through a
-//! brief lag and keep a margin over what runs, a nearly full CPU stops it. The limit settles
-//! where the worker's CPU is just busy, whatever an auction costs today; the excess gets a 503
-//! at once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
+//! brief lag and keep a margin over what runs, a busy CPU (80%) stops it, a full one (90%,
+//! with the limit binding) cuts it. The limit settles where the worker's CPU is just busy,
+//! whatever an auction costs today; the excess gets a 503 at once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
@@ -49,9 +49,21 @@ pub const INITIAL_LIMIT: usize = 64;
 /// The adaptive limit never goes below this: a worker that lags for reasons of its own
 /// (another process on the core) still serves a little.
 pub const MIN_LIMIT: usize = 4;
-/// At this share of the wall clock running (an interval's mean) the worker's core is full:
-/// the limit stops growing.
+/// At this share of the wall clock running (an interval's mean) the worker's core is busy
+/// enough: the limit stops growing. Why not 0.9: a worker allowed to grow up to 0.9 ran at
+/// 0.93 under overload, its requests queued behind a backlog that came and went too fast
+/// for the standing-lag test, and in 3 of 5 runs at 2× saturation the slowest 503 was
+/// 14–30 ms (p99 of the 200s 87–115 ms, RSS up to 144 MiB); at 0.8, 8–14 ms with more
+/// served (loadtest/README.md, 2026-12-04).
+const BUSY_CPU: f64 = 0.8;
+/// Above this share (an interval's mean) with the limit binding, the core is full: the
+/// limit is cut ×`FULL_CUT`. Why: a limit grown in a lull keeps its height once the lull
+/// ends, and lag that comes in clumps (answers arriving together) never stands for a whole
+/// interval, so lag alone did not cut it; with this cut, 4 of 4 runs at 2× kept every 503
+/// within 10.2 ms, served 5% fewer and kept p99 at ~50 ms (loadtest/README.md, 2026-12-04).
 const FULL_CPU: f64 = 0.9;
+/// How much a full CPU cuts the limit: gently, as the lag's cut (×0.7) is for a queue.
+const FULL_CUT: f64 = 0.9;
 /// Below this share the limit grows even through a brief lag (see `Aimd::tick_busy`).
 const HEADROOM_CPU: f64 = 0.7;
 /// Below `HEADROOM_CPU` the limit grows until it is this many times the most auctions
@@ -244,8 +256,9 @@ impl Aimd {
     /// Why the CPU share too: partner answers land in clumps, so a worker at 60% CPU
     /// lags briefly in most intervals, and a limit that grows only in intervals without
     /// any lag sat at the usual concurrency, shedding the Poisson bursts above it. So the
-    /// limit may grow through brief lag while the CPU has clear headroom, and never while
-    /// the CPU is nearly full; a standing queue (lag all interval long) still cuts it.
+    /// limit may grow through brief lag while the CPU has clear headroom, never while the
+    /// CPU is busy, and a full CPU under a binding limit cuts it; a standing queue (lag all
+    /// interval long) cuts it whatever the CPU says.
     pub fn tick_busy(&mut self, lag: Duration, active: usize, busy: f64) -> usize {
         self.busy += busy;
         self.min_lag = self.min_lag.min(lag);
@@ -259,15 +272,18 @@ impl Aimd {
                 // otherwise take several cuts before it sheds anything.
                 let from = self.limit.min(self.peak as f64);
                 self.limit = (from * 0.7).max(MIN_LIMIT as f64);
+            } else if self.used && self.busy > FULL_CPU * INTERVAL_TICKS as f64 {
+                // The limit binds and the core is full: fewer at once, before a queue stands.
+                self.limit = (self.limit * FULL_CUT).max(MIN_LIMIT as f64);
             } else {
                 let headroom = self.busy < HEADROOM_CPU * INTERVAL_TICKS as f64;
                 // With clear headroom the limit keeps a margin over what runs, so that a
                 // burst of arrivals finds room instead of a 503; busier, it grows only where
-                // it binds, and never on a full CPU.
+                // it binds, and never on a busy CPU.
                 let wanted =
                     self.used || (headroom && self.peak as f64 * HEADROOM_MARGIN >= self.limit);
                 if wanted
-                    && self.busy < FULL_CPU * INTERVAL_TICKS as f64
+                    && self.busy < BUSY_CPU * INTERVAL_TICKS as f64
                     && (self.max_lag <= self.target || headroom)
                 {
                     self.limit = (self.limit + (self.limit / 16.0).max(1.0)).min(self.max);

@@ -77,13 +77,32 @@ fn the_cpu_share_lets_the_limit_grow_through_a_burst_and_never_when_full() {
     // A clump of answers makes one tick late: with the CPU half idle the limit grows...
     assert_eq!(interval_busy(&mut a, MS, 9 * MS, 32, 0.5), 34);
     assert_eq!(a.cpu_share(), 0.5, "the interval's mean, for the gauge");
-    // ...with the CPU busy but not full, lag alone decides (as `tick`): hold...
-    assert_eq!(interval_busy(&mut a, MS, 9 * MS, 34, 0.8), 34);
-    assert_eq!(interval_busy(&mut a, MS, MS, 34, 0.8), 36, "no lag: grows");
-    // ...and with the CPU full it never grows, lag or not.
-    assert_eq!(interval_busy(&mut a, MS, MS, 36, 0.95), 36);
+    // ...with the CPU fairly busy, lag alone decides (as `tick`): hold...
+    assert_eq!(interval_busy(&mut a, MS, 9 * MS, 34, 0.75), 34);
+    assert_eq!(interval_busy(&mut a, MS, MS, 34, 0.75), 36, "no lag: grows");
+    // ...and with the CPU busy it never grows, lag or not.
+    assert_eq!(interval_busy(&mut a, MS, MS, 36, 0.85), 36);
     // A standing queue cuts whatever the CPU share says.
     assert_eq!(interval_busy(&mut a, 8 * MS, 8 * MS, 36, 0.3), 25);
+}
+
+#[test]
+fn a_full_cpu_cuts_a_binding_limit_gently_without_any_lag() {
+    let mut a = Aimd::new(40);
+    a.configure(3 * MS, 1024);
+    // The limit binds (40 running) on a full core with no lag at all: ×0.9.
+    assert_eq!(interval_busy(&mut a, MS, MS, 40, 0.95), 36);
+    assert_eq!(interval_busy(&mut a, MS, MS, 36, 0.95), 32);
+    // The same core, the limit not binding (20 running): not the limit's doing, kept.
+    assert_eq!(interval_busy(&mut a, MS, MS, 20, 0.95), 32);
+    // Busy, not full, binding: held, neither grown nor cut.
+    assert_eq!(interval_busy(&mut a, MS, MS, 32, 0.85), 32);
+    // Never below the floor.
+    for _ in 0..100 {
+        let running = a.limit();
+        interval_busy(&mut a, MS, MS, running, 0.99);
+    }
+    assert_eq!(a.limit(), MIN_LIMIT);
 }
 
 #[test]
@@ -103,7 +122,7 @@ fn with_cpu_headroom_the_limit_keeps_a_margin_over_what_runs() {
     // Busier: no margin, the limit grows only where it binds (here it does not).
     let mut b = Aimd::new(32);
     b.configure(3 * MS, 1024);
-    assert_eq!(interval_busy(&mut b, MS, MS, 30, 0.8), 32);
+    assert_eq!(interval_busy(&mut b, MS, MS, 30, 0.75), 32);
     // Few running: no reason to grow.
     let mut c = Aimd::new(32);
     c.configure(3 * MS, 1024);
