@@ -52,15 +52,16 @@ pub const MIN_LIMIT: usize = 4;
 /// At this share of the wall clock running (an interval's mean) the worker's core is busy
 /// enough: the limit stops growing. Why not 0.9: a worker allowed to grow up to 0.9 ran at
 /// 0.93 under overload, its requests queued behind a backlog that came and went too fast
-/// for the standing-lag test, and in 3 of 5 runs at 2× saturation the slowest 503 was
-/// 14–30 ms (p99 of the 200s 87–115 ms, RSS up to 144 MiB); at 0.8, 8–14 ms with more
-/// served (loadtest/README.md, 2026-12-04).
+/// for the standing-lag test, and in 4 of 5 runs at 2× saturation the slowest 503 was
+/// 14–30 ms (p99 of all answers up to 115 ms, RSS up to 144 MiB); at 0.8, 8–14 ms with
+/// more served (loadtest/README.md, 2026-12-04).
 const BUSY_CPU: f64 = 0.8;
 /// Above this share (an interval's mean) with the limit binding, the core is full: the
 /// limit is cut ×`FULL_CUT`. Why: a limit grown in a lull keeps its height once the lull
 /// ends, and lag that comes in clumps (answers arriving together) never stands for a whole
-/// interval, so lag alone did not cut it; with this cut, 4 of 4 runs at 2× kept every 503
-/// within 10.2 ms, served 5% fewer and kept p99 at ~50 ms (loadtest/README.md, 2026-12-04).
+/// interval, so lag alone did not cut it. With both rules, alternated three times with the
+/// growth below 0.9 alone at 2× saturation: slowest 503 12.0 / 9.3 / 7.2 ms against 25.0 /
+/// 13.8 / 20.7, p99 of all answers ~50 ms against 88–99 (loadtest/README.md, 2026-12-04).
 const FULL_CPU: f64 = 0.9;
 /// How much a full CPU cuts the limit: gently, as the lag's cut (×0.7) is for a queue.
 const FULL_CUT: f64 = 0.9;
