@@ -17,7 +17,8 @@
 //! CPU share steers the growth (see `Aimd::tick_busy`): clear headroom lets it grow through a
 //! brief lag and keep a margin over what runs, a busy CPU (80%) stops it, a full one (90%,
 //! with the limit binding) cuts it. The limit settles where the worker's CPU is just busy,
-//! whatever an auction costs today; the excess gets a 503 at once instead of a late answer. `server.max_in_flight` stays as the hard cap across workers.
+//! whatever an auction costs today; the excess gets a 503 at once instead of a late answer.
+//! `server.max_in_flight` stays as the hard cap across workers.
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
